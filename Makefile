@@ -1,0 +1,60 @@
+# wenulake: every command the README shows is a target here. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+# The venv is up to date when it is newer than the lock file and pyproject.toml.
+STAMP := $(VENV)/.installed
+
+export PYSPARK_PYTHON := $(abspath $(BIN)/python)
+export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
+
+.PHONY: help venv run test test-fast lint format typecheck airflow lock clean clean-home
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv from requirements.lock (done by every target that needs it)
+
+run: $(STAMP) ## Generate a sample landing and run the sensors DAG over it; prints where every record went
+	$(BIN)/python -m wenulake.demo
+
+test: $(STAMP) ## Run the whole test suite (unit, Spark, Airflow, Delta, PostgreSQL, S3)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP) ## Run the tests that need neither Spark nor Airflow
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff, mypy on wenulake/, sqlfluff on sql/
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	@if ls sql/*.sql >/dev/null 2>&1; then $(BIN)/sqlfluff lint sql; fi
+
+format: $(STAMP) ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+airflow: $(STAMP) ## Serve the Airflow UI on http://localhost:8080 with these DAGs (airflow standalone)
+	$(BIN)/python -m wenulake.airflow_home --print-login
+	source <($(BIN)/python -m wenulake.airflow_home --exports) && $(BIN)/airflow standalone
+
+lock: ## Recompile requirements.lock from requirements.in (needs network)
+	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"; }
+	$(BIN)/uv pip compile requirements.in --universal --python-version 3.11 -o requirements.lock
+
+clean-home: ## Delete the local home (.wenulake: lake, catalog, Airflow state)
+	rm -rf .wenulake
+
+clean: clean-home ## Delete the venv and the local home
+	rm -rf $(VENV)

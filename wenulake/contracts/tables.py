@@ -1,0 +1,146 @@
+"""Lake tables of contract v1: name, Arrow schema, partitioning, and what a rerun replaces.
+
+Timestamps are `timestamp[us, tz=UTC]` so that delta-rs, Spark and DuckDB agree (never `timestamp_ntz`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+TS = pa.timestamp("us", tz="UTC")
+
+#: Readings of one message: channel -> raw number (null readings kept as null here; silver counts them).
+READINGS = pa.map_(pa.string(), pa.float64())
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str  # schema-qualified, e.g. "bronze.sensor_message"
+    schema: pa.Schema
+    partition_by: tuple[str, ...] = ()
+    #: Columns that describe a run rather than the data (run id, wall-clock times). Two runs over the same
+    #: landing give identical tables except in these columns.
+    run_columns: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def layer(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def short_name(self) -> str:
+        return self.name.split(".", 1)[1]
+
+    @property
+    def data_columns(self) -> list[str]:
+        return [n for n in self.schema.names if n not in self.run_columns]
+
+
+SENSOR_MESSAGE = TableSpec(
+    name="bronze.sensor_message",
+    description="One row per accepted copy of a landed message (decrypted, timestamp-checked); "
+    "duplicates are resolved downstream by (device_id, message_id), earliest received_at first.",
+    schema=pa.schema(
+        [
+            pa.field("device_id", pa.string(), nullable=False),
+            pa.field("message_id", pa.string(), nullable=False),
+            pa.field("key_id", pa.string(), nullable=False),
+            pa.field("received_at", TS, nullable=False),
+            pa.field("ts", TS, nullable=False),
+            pa.field("seq", pa.int64(), nullable=False),
+            pa.field("readings", READINGS),
+            pa.field("object_key", pa.string(), nullable=False),
+            pa.field("record_index", pa.int64(), nullable=False),
+            pa.field("arrival_hour", TS, nullable=False),
+            pa.field("arrival_date", pa.string(), nullable=False),
+            pa.field("run_id", pa.string()),
+        ]
+    ),
+    partition_by=("arrival_date",),
+    run_columns=("run_id",),
+)
+
+QUARANTINE = TableSpec(
+    name="ops.quarantine",
+    description="Every record (or object, or reading) that could not be accepted, with its reason and the raw "
+    "text needed to replay it.",
+    schema=pa.schema(
+        [
+            pa.field("reason", pa.string(), nullable=False),
+            pa.field("stage", pa.string(), nullable=False),
+            pa.field("object_key", pa.string(), nullable=False),
+            pa.field("record_index", pa.int64()),
+            pa.field("device_id", pa.string()),
+            pa.field("message_id", pa.string()),
+            pa.field("channel", pa.string()),
+            pa.field("raw", pa.string()),
+            pa.field("detail", pa.string()),
+            pa.field("arrival_hour", TS, nullable=False),
+            pa.field("arrival_date", pa.string(), nullable=False),
+            pa.field("run_id", pa.string()),
+            pa.field("quarantined_at", TS),
+        ]
+    ),
+    partition_by=("arrival_date",),
+    run_columns=("run_id", "quarantined_at"),
+)
+
+INGEST_LEDGER = TableSpec(
+    name="ops.ingest_ledger",
+    description="One row per landing object: where it came from and how many record pieces it held.",
+    schema=pa.schema(
+        [
+            pa.field("object_key", pa.string(), nullable=False),
+            pa.field("size", pa.int64(), nullable=False),
+            pa.field("etag", pa.string()),
+            pa.field("last_modified", TS),
+            pa.field("records", pa.int64(), nullable=False),
+            pa.field("accepted", pa.int64(), nullable=False),
+            pa.field("quarantined", pa.int64(), nullable=False),
+            pa.field("status", pa.string(), nullable=False),  # ingested | corrupt
+            pa.field("arrival_hour", TS, nullable=False),
+            pa.field("run_id", pa.string()),
+            pa.field("ingested_at", TS),
+        ]
+    ),
+    run_columns=("run_id", "ingested_at"),
+)
+
+DQ_RESULT = TableSpec(
+    name="ops.dq_result",
+    description="Every quality-gate evaluation, passed or failed, with the full Great Expectations result.",
+    schema=pa.schema(
+        [
+            pa.field("run_id", pa.string(), nullable=False),
+            pa.field("stage", pa.string(), nullable=False),
+            pa.field("suite", pa.string(), nullable=False),
+            pa.field("table_name", pa.string(), nullable=False),
+            pa.field("interval_start", TS),
+            pa.field("interval_end", TS),
+            pa.field("rows", pa.int64(), nullable=False),
+            pa.field("success", pa.bool_(), nullable=False),
+            pa.field("evaluated", pa.int64(), nullable=False),
+            pa.field("failed", pa.int64(), nullable=False),
+            pa.field("failed_expectations", pa.string()),
+            pa.field("result_json", pa.string()),
+            pa.field("validated_at", TS, nullable=False),
+        ]
+    ),
+    run_columns=("run_id", "validated_at", "result_json"),
+)
+
+TABLES: dict[str, TableSpec] = {t.name: t for t in (SENSOR_MESSAGE, QUARANTINE, INGEST_LEDGER, DQ_RESULT)}
+
+
+def table(name: str) -> TableSpec:
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"unknown lake table {name!r}; known: {', '.join(sorted(TABLES))}") from None
+
+
+class LedgerStatus:
+    INGESTED = "ingested"
+    CORRUPT = "corrupt"

@@ -1,0 +1,25 @@
+"""Errors a user can act on. The CLI prints `str(error)` as one line and exits non-zero."""
+
+
+class WenulakeError(Exception):
+    """Base class: anything raised as a WenulakeError is reported as one clear line."""
+
+
+class ConfigError(WenulakeError):
+    """A setting is missing or wrong (a path that does not exist, an unreachable endpoint, ...)."""
+
+
+class KeyringError(WenulakeError):
+    """The keyring is missing, unreadable or holds a key that is not 32 bytes of base64."""
+
+
+class StorageError(WenulakeError):
+    """A landing or lake location cannot be read or written."""
+
+
+class GateFailed(WenulakeError):
+    """A data-quality gate rejected a batch; nothing of it was published."""
+
+
+class PipelineFailed(WenulakeError):
+    """An orchestrated run ended in a failed state."""

@@ -1,0 +1,145 @@
+"""The lake: Delta tables through delta-rs, local or on S3. All lake I/O of jobs goes through here.
+
+Spark computes, Arrow carries, delta-rs commits (no Delta jars can be had on these machines; see
+docs/adr/0002-delta-through-delta-rs.md). Writes say what they replace: `replace(..., predicate)` swaps exactly the
+rows an interval owns, in one Delta commit. One writer per table at a time (the DAGs serialise publishers).
+
+Staging (write-audit-publish): a job writes its candidate output to `<lake>/_staging/<batch>/<table>`, a gate
+validates it, and `publish` moves it into the published tables. Nothing staged is visible to readers.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from wenulake.contracts.tables import TABLES, TableSpec
+from wenulake.errors import StorageError
+from wenulake.settings import Settings, is_s3, join
+
+#: Table properties: no deletion vectors, so every reader (Spark without Delta jars, DuckDB, delta-rs) agrees.
+TABLE_CONFIGURATION = {"delta.enableDeletionVectors": "false"}
+
+
+class Lake:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.lake_uri
+        self.options = settings.delta_storage_options()
+
+    # -- locations ---------------------------------------------------------------------------------------
+    def uri(self, spec: TableSpec) -> str:
+        return join(self.root, spec.layer, spec.short_name)
+
+    def staging_uri(self, batch: str, spec: TableSpec) -> str:
+        return join(self.root, "_staging", batch, spec.name)
+
+    # -- tables ------------------------------------------------------------------------------------------
+    def ensure(self, specs: Iterable[TableSpec] | None = None) -> None:
+        """Create every contract table that does not exist yet (empty), so queries never miss a table."""
+        if not is_s3(self.root):
+            Path(self.root).mkdir(parents=True, exist_ok=True)
+        for spec in specs if specs is not None else TABLES.values():
+            self._create(self.uri(spec), spec)
+
+    def _create(self, uri: str, spec: TableSpec) -> None:
+        try:
+            DeltaTable.create(
+                uri,
+                schema=spec.schema,
+                partition_by=list(spec.partition_by) or None,
+                mode="ignore",
+                configuration=TABLE_CONFIGURATION,
+                storage_options=self.options,
+            )
+        except OSError as exc:
+            raise StorageError(f"cannot create Delta table {spec.name} at {uri}: {exc}") from exc
+
+    def table(self, spec: TableSpec) -> DeltaTable:
+        try:
+            return DeltaTable(self.uri(spec), storage_options=self.options)
+        except TableNotFoundError:
+            self.ensure([spec])
+            return DeltaTable(self.uri(spec), storage_options=self.options)
+
+    def read(self, spec: TableSpec, filters: Any = None, columns: list[str] | None = None) -> pa.Table:
+        """Read a table (optionally filtered: a pyarrow.dataset expression) with the contract schema."""
+        dataset = self.table(spec).to_pyarrow_dataset()
+        data = dataset.to_table(filter=filters, columns=columns)
+        if columns is None:
+            data = data.select(spec.schema.names).cast(spec.schema)
+        return data
+
+    def version(self, spec: TableSpec) -> int:
+        return self.table(spec).version()
+
+    def replace(self, spec: TableSpec, data: pa.Table, predicate: str) -> None:
+        """Replace the rows matching `predicate` by `data`, in one commit (an empty `data` deletes them)."""
+        write_deltalake(
+            self.uri(spec),
+            conform(data, spec),
+            mode="overwrite",
+            predicate=predicate,
+            partition_by=list(spec.partition_by) or None,
+            storage_options=self.options,
+            configuration=TABLE_CONFIGURATION,
+        )
+
+    def append(self, spec: TableSpec, data: pa.Table) -> None:
+        write_deltalake(
+            self.uri(spec),
+            conform(data, spec),
+            mode="append",
+            partition_by=list(spec.partition_by) or None,
+            storage_options=self.options,
+        )
+
+    # -- staging -----------------------------------------------------------------------------------------
+    def stage(self, batch: str, spec: TableSpec, data: pa.Table) -> None:
+        write_deltalake(
+            self.staging_uri(batch, spec), conform(data, spec), mode="overwrite", storage_options=self.options
+        )
+
+    def read_staged(self, batch: str, spec: TableSpec) -> pa.Table:
+        try:
+            staged = DeltaTable(self.staging_uri(batch, spec), storage_options=self.options)
+        except TableNotFoundError:
+            raise StorageError(
+                f"no staged {spec.name} for batch {batch!r}: run its ingest task first"
+            ) from None
+        return staged.to_pyarrow_table().select(spec.schema.names).cast(spec.schema)
+
+    def drop_staging(self, batch: str) -> None:
+        uri = join(self.root, "_staging", batch)
+        if not is_s3(uri):
+            shutil.rmtree(uri, ignore_errors=True)
+            return
+        from wenulake.storage import StoreSpec, split_s3_url
+
+        bucket, prefix = split_s3_url(uri)
+        store = StoreSpec.from_settings(f"s3://{bucket}", self.settings).open()
+        keys = [info.key for info in store.list(prefix + "/")]
+        client = store.client  # type: ignore[attr-defined]
+        for start in range(0, len(keys), 1000):
+            client.delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]}
+            )
+
+
+def conform(data: pa.Table, spec: TableSpec) -> pa.Table:
+    """Columns in contract order and types; a missing nullable column becomes nulls. The select is the schema."""
+    columns = []
+    for field in spec.schema:
+        if field.name in data.column_names:
+            columns.append(data.column(field.name).cast(field.type))
+        elif field.nullable:
+            columns.append(pa.nulls(data.num_rows, field.type))
+        else:
+            raise ValueError(f"{spec.name}: column {field.name} is required")
+    return pa.Table.from_arrays(columns, schema=spec.schema)

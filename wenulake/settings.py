@@ -1,0 +1,101 @@
+"""The one Settings object. Every knob is a typed field read from a `WENULAKE_*` environment variable.
+
+Nothing else in the project reads `os.environ` (AWS credentials excepted: boto3 and delta-rs read the
+standard `AWS_*` variables themselves, as they do on AWS).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def is_s3(location: str) -> bool:
+    return location.startswith("s3://")
+
+
+def join(location: str, *parts: str) -> str:
+    """Join path parts onto a local path or an `s3://` URL."""
+    base = location.rstrip("/")
+    tail = "/".join(p.strip("/") for p in parts if p)
+    return f"{base}/{tail}" if tail else base
+
+
+class Settings(BaseSettings):
+    """wenulake's configuration; defaults give the embedded, single-machine setup."""
+
+    model_config = SettingsConfigDict(env_prefix="WENULAKE_", extra="ignore", frozen=True)
+
+    home: Path = Field(
+        default=Path(".wenulake"),
+        description="Local state: lake, warehouse, catalog and Airflow home, unless set one by one.",
+    )
+    landing: str | None = Field(
+        default=None, description="Firehose landing: local path or s3://bucket/prefix. Default $WENULAKE_HOME/landing."
+    )
+    lake: str | None = Field(
+        default=None, description="Delta lake root: local path or s3://bucket/prefix. Default $WENULAKE_HOME/lake."
+    )
+    keyring: str | None = Field(
+        default=None, description="Device keyring JSON: local path or s3:// URL. Default $WENULAKE_HOME/keyring.json."
+    )
+    spark_master: str = Field(default="local[*]", description="Spark master URL: local[*] or spark://host:7077.")
+    spark_driver_memory: str = Field(default="2g", description="Spark driver memory (spark.driver.memory).")
+    spark_partitions: int = Field(
+        default=0, ge=0, description="Tasks per bronze batch; 0 = the Spark default parallelism."
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="S3 endpoint for non-AWS servers (moto, MinIO). Credentials come from the AWS_* variables.",
+    )
+    s3_region: str = Field(default="us-east-1", description="AWS region for S3 clients.")
+    s3_max_attempts: int = Field(default=4, ge=1, description="Attempts per S3 call before failing (with backoff).")
+    s3_connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for an S3 connection.")
+    airflow_home: Path | None = Field(default=None, description="AIRFLOW_HOME. Default $WENULAKE_HOME/airflow.")
+    dags_folder: Path = Field(default=REPO_ROOT / "dags", description="Folder holding the DAG files.")
+    expectations_dir: Path = Field(
+        default=REPO_ROOT / "expectations", description="Folder holding the Great Expectations suites."
+    )
+    sql_dir: Path = Field(default=REPO_ROOT / "sql", description="Folder holding the SQL files.")
+
+    @field_validator("landing", "lake", "keyring", "s3_endpoint_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @cached_property
+    def landing_uri(self) -> str:
+        return self.landing or str((self.home / "landing").absolute())
+
+    @cached_property
+    def lake_uri(self) -> str:
+        return self.lake or str((self.home / "lake").absolute())
+
+    @cached_property
+    def keyring_uri(self) -> str:
+        return self.keyring or str((self.home / "keyring.json").absolute())
+
+    @cached_property
+    def airflow_home_path(self) -> Path:
+        return (self.airflow_home or self.home / "airflow").absolute()
+
+    def delta_storage_options(self) -> dict[str, str]:
+        """Options for delta-rs when the lake is on S3 (credentials still come from AWS_* variables)."""
+        if not is_s3(self.lake_uri):
+            return {}
+        options = {"AWS_REGION": self.s3_region, "AWS_S3_ALLOW_UNSAFE_RENAME": "true"}
+        if self.s3_endpoint_url:
+            options["AWS_ENDPOINT_URL"] = self.s3_endpoint_url
+            if self.s3_endpoint_url.startswith("http://"):
+                options["AWS_ALLOW_HTTP"] = "true"
+        return options
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (tests, CLI options) on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

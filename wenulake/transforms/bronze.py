@@ -1,0 +1,285 @@
+"""Bronze: record pieces -> decrypted, checked messages or quarantine rows, in Arrow batches.
+
+`decode_objects` is the whole per-partition computation (run by Spark's `mapInArrow`): for each landed object
+body it splits records, validates the five fields, decrypts with the keyring (one AESGCM per key, cached per
+worker), checks the timestamp, and emits one outcome row per record piece plus one row per object. The checks
+apply in the contract's order and the first failing one gives the quarantine reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+from cryptography.exceptions import InvalidTag
+
+from wenulake.contracts import Reason
+from wenulake.contracts.tables import READINGS, TS, LedgerStatus
+from wenulake.crypto import NONCE_BYTES, TAG_BYTES, Keyring, KeyringSource
+from wenulake.landing import CorruptObject, decode_body, split_records
+from wenulake.storage import md5_hex
+from wenulake.timeutil import EPOCH, ONE_US
+
+RECORD_FIELDS = ("message_id", "device_id", "key_id", "received_at", "payload")
+MIN_TS_MS = int((datetime(2015, 1, 1, tzinfo=UTC) - EPOCH).total_seconds() * 1000)
+MAX_AHEAD_MS = 24 * 3600 * 1000
+
+KIND_MESSAGE = "message"
+KIND_QUARANTINE = "quarantine"
+KIND_OBJECT = "object"
+
+#: Input of `decode_objects`: one row per landed object, with its body.
+OBJECT_BODY_SCHEMA = pa.schema(
+    [
+        pa.field("object_key", pa.string()),
+        pa.field("size", pa.int64()),
+        pa.field("etag", pa.string()),
+        pa.field("last_modified", TS),
+        pa.field("arrival_hour", TS),
+        pa.field("body", pa.binary()),
+    ]
+)
+
+#: Output of `decode_objects`: one row per record piece (kind message|quarantine) and one per object.
+OUTCOME_SCHEMA = pa.schema(
+    [
+        pa.field("kind", pa.string()),
+        pa.field("object_key", pa.string()),
+        pa.field("record_index", pa.int64()),
+        pa.field("arrival_hour", TS),
+        pa.field("device_id", pa.string()),
+        pa.field("message_id", pa.string()),
+        pa.field("key_id", pa.string()),
+        pa.field("received_at", TS),
+        pa.field("ts", TS),
+        pa.field("seq", pa.int64()),
+        pa.field("readings", READINGS),
+        pa.field("reason", pa.string()),
+        pa.field("raw", pa.string()),
+        pa.field("detail", pa.string()),
+        pa.field("records", pa.int64()),
+        pa.field("accepted", pa.int64()),
+        pa.field("quarantined", pa.int64()),
+        pa.field("size", pa.int64()),
+        pa.field("etag", pa.string()),
+        pa.field("last_modified", TS),
+        pa.field("status", pa.string()),
+    ]
+)
+
+
+class Rejected(Exception):
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _parse_received_at(text: str) -> int:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError("no UTC offset")
+    return (value - EPOCH) // ONE_US
+
+
+def decode_record(parsed: object, keyring: Keyring) -> tuple[dict[str, Any], int, int, dict[str, Any]]:
+    """Check and decrypt one parsed record. Returns (record, received_at_us, ts_ms, plaintext) or raises
+    `Rejected` with the first matching reason of the contract."""
+    if not isinstance(parsed, dict):
+        raise Rejected(Reason.MALFORMED_RECORD, "not a JSON object")
+    for name in RECORD_FIELDS:
+        value = parsed.get(name)
+        if not isinstance(value, str) or not value:
+            raise Rejected(Reason.MALFORMED_RECORD, f"field {name!r} missing or not a non-empty string")
+    try:
+        received_us = _parse_received_at(parsed["received_at"])
+    except ValueError:
+        raise Rejected(Reason.MALFORMED_RECORD, "received_at is not an ISO 8601 UTC instant") from None
+    try:
+        blob = base64.b64decode(parsed["payload"], validate=True)
+    except (binascii.Error, ValueError):
+        raise Rejected(Reason.MALFORMED_RECORD, "payload is not valid base64") from None
+
+    cipher = keyring.cipher(parsed["key_id"])
+    if cipher is None:
+        raise Rejected(Reason.UNKNOWN_KEY, f"key_id {parsed['key_id']!r} is not in the keyring")
+    if len(blob) < NONCE_BYTES + TAG_BYTES:
+        raise Rejected(Reason.DECRYPT_FAILED, f"payload of {len(blob)} bytes is shorter than nonce and tag")
+    try:
+        plain = cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], parsed["device_id"].encode())
+    except InvalidTag:
+        raise Rejected(Reason.DECRYPT_FAILED, "authentication failed (wrong key, device or tampered)") from None
+    try:
+        body = json.loads(plain)
+    except ValueError:
+        raise Rejected(Reason.DECRYPT_FAILED, "plaintext is not JSON") from None
+    if not isinstance(body, dict):
+        raise Rejected(Reason.DECRYPT_FAILED, "plaintext is not a JSON object")
+    ts, seq, readings = body.get("ts"), body.get("seq"), body.get("readings")
+    if type(ts) is not int or type(seq) is not int or not isinstance(readings, dict):
+        raise Rejected(Reason.DECRYPT_FAILED, "plaintext lacks integer ts and seq or a readings object")
+    for channel, value in readings.items():
+        if value is not None and (type(value) not in (int, float)):
+            raise Rejected(Reason.DECRYPT_FAILED, f"reading {channel!r} is not a number or null")
+    if ts < MIN_TS_MS:
+        raise Rejected(Reason.IMPLAUSIBLE_TIMESTAMP, f"ts {ts} is before 2015-01-01")
+    if ts * 1000 > received_us + MAX_AHEAD_MS * 1000:
+        raise Rejected(Reason.IMPLAUSIBLE_TIMESTAMP, f"ts {ts} is more than 24 h after received_at")
+    return parsed, received_us, ts, body
+
+
+class OutcomeBuilder:
+    """Column accumulators for OUTCOME_SCHEMA; `flush()` turns them into one RecordBatch."""
+
+    def __init__(self) -> None:
+        self.cols: dict[str, list[Any]] = {name: [] for name in OUTCOME_SCHEMA.names if name != "readings"}
+        self.map_offsets: list[int] = [0]
+        self.map_keys: list[str] = []
+        self.map_values: list[float | None] = []
+        self.map_valid: list[bool] = []
+        self.rows = 0
+
+    def _row(self, **values: Any) -> None:
+        for name, column in self.cols.items():
+            column.append(values.get(name))
+        self.rows += 1
+
+    def _no_readings(self) -> None:
+        self.map_offsets.append(len(self.map_keys))
+        self.map_valid.append(False)
+
+    def message(
+        self, key: str, index: int, hour_us: int, rec: dict[str, Any], received_us: int, ts_ms: int, body: dict
+    ) -> None:
+        self._row(
+            kind=KIND_MESSAGE,
+            object_key=key,
+            record_index=index,
+            arrival_hour=hour_us,
+            device_id=rec["device_id"],
+            message_id=rec["message_id"],
+            key_id=rec["key_id"],
+            received_at=received_us,
+            ts=ts_ms * 1000,
+            seq=body["seq"],
+        )
+        readings = body["readings"]
+        self.map_keys.extend(readings)
+        self.map_values.extend(None if v is None else float(v) for v in readings.values())
+        self.map_offsets.append(len(self.map_keys))
+        self.map_valid.append(True)
+
+    def quarantine(
+        self, key: str, index: int | None, hour_us: int, reason: Reason, raw: str | None, detail: str, rec: object
+    ) -> None:
+        ids = rec if isinstance(rec, dict) else {}
+        device_id, message_id = ids.get("device_id"), ids.get("message_id")
+        self._row(
+            kind=KIND_QUARANTINE,
+            object_key=key,
+            record_index=index,
+            arrival_hour=hour_us,
+            device_id=device_id if isinstance(device_id, str) else None,
+            message_id=message_id if isinstance(message_id, str) else None,
+            reason=reason.value,
+            raw=raw,
+            detail=detail,
+        )
+        self._no_readings()
+
+    def object(self, key: str, hour_us: int, meta: dict[str, Any], status: str, counts: tuple[int, int, int]) -> None:
+        records, accepted, quarantined = counts
+        self._row(
+            kind=KIND_OBJECT,
+            object_key=key,
+            arrival_hour=hour_us,
+            records=records,
+            accepted=accepted,
+            quarantined=quarantined,
+            size=meta["size"],
+            etag=meta["etag"],
+            last_modified=meta["last_modified"],
+            status=status,
+        )
+        self._no_readings()
+
+    def flush(self) -> pa.RecordBatch:
+        arrays = []
+        for field in OUTCOME_SCHEMA:
+            if field.name == "readings":
+                offsets = pa.array(self.map_offsets, pa.int32())
+                readings = pa.MapArray.from_arrays(
+                    offsets,
+                    pa.array(self.map_keys, pa.string()),
+                    pa.array(self.map_values, pa.float64()),
+                    mask=pa.array([not v for v in self.map_valid]),
+                )
+                arrays.append(readings.cast(READINGS))
+            else:
+                arrays.append(pa.array(self.cols[field.name], field.type))
+        self.__init__()  # type: ignore[misc]
+        return pa.RecordBatch.from_arrays(arrays, schema=OUTCOME_SCHEMA)
+
+
+def decode_body_into(
+    out: OutcomeBuilder, key: str, hour_us: int, meta: dict[str, Any], body: bytes, keyring: Keyring
+) -> None:
+    """All outcome rows of one object (its records, then its ledger row)."""
+    try:
+        text = decode_body(key, body)
+    except CorruptObject as exc:
+        out.quarantine(key, None, hour_us, Reason.CORRUPT_OBJECT, None, str(exc), None)
+        out.object(key, hour_us, meta, LedgerStatus.CORRUPT, (0, 0, 0))
+        return
+    records = accepted = 0
+    for index, (piece, parsed) in enumerate(split_records(text)):
+        records += 1
+        try:
+            rec, received_us, ts_ms, plain = decode_record(parsed, keyring)
+        except Rejected as rejected:
+            out.quarantine(key, index, hour_us, rejected.reason, piece, rejected.detail, parsed)
+            continue
+        out.message(key, index, hour_us, rec, received_us, ts_ms, plain)
+        accepted += 1
+    out.object(key, hour_us, meta, LedgerStatus.INGESTED, (records, accepted, records - accepted))
+
+
+def decode_objects(
+    batches: Iterable[pa.RecordBatch], keyring_source: KeyringSource, max_rows: int = 50_000
+) -> Iterator[pa.RecordBatch]:
+    """mapInArrow body: OBJECT_BODY_SCHEMA batches in, OUTCOME_SCHEMA batches out."""
+    keyring = keyring_source.load()
+    out = OutcomeBuilder()
+    for batch in batches:
+        cols = batch.to_pydict()
+        for i, key in enumerate(cols["object_key"]):
+            body: bytes = cols["body"][i]
+            hour: datetime = cols["arrival_hour"][i]
+            meta = {
+                "size": cols["size"][i],
+                "etag": cols["etag"][i] or md5_hex(body),
+                "last_modified": cols["last_modified"][i],
+            }
+            decode_body_into(out, key, (hour - EPOCH) // ONE_US, meta, body, keyring)
+            if out.rows >= max_rows:
+                yield out.flush()
+    if out.rows:
+        yield out.flush()
+
+
+def fetch_objects(
+    batches: Iterable[pa.RecordBatch], open_store: Callable[[], Any]
+) -> Iterator[pa.RecordBatch]:
+    """mapInArrow body of the extract step: object descriptors in, the same rows with their body out."""
+    store = open_store()
+    for batch in batches:
+        keys = batch.column("object_key").to_pylist()
+        bodies = [store.get(key) for key in keys]
+        yield pa.RecordBatch.from_arrays(
+            [*batch.columns, pa.array(bodies, pa.binary())], schema=OBJECT_BODY_SCHEMA
+        )
