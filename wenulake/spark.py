@@ -17,6 +17,8 @@ def get_spark(settings: Settings, app_name: str = "wenulake") -> SparkSession:
     and the wenulake package; the session time zone is UTC."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    if settings.spark_master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
     builder = (

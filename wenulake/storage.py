@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from wenulake.errors import StorageError
+from wenulake.errors import ConfigError, StorageError
 from wenulake.settings import Settings, is_s3
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class LocalStore:
 
     def check_root(self) -> None:
         if not self.root.is_dir():
-            raise StorageError(f"landing directory {self.root} does not exist")
+            raise ConfigError(f"landing directory {self.root} does not exist (set WENULAKE_LANDING)")
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         base = self.root / prefix
@@ -137,7 +137,7 @@ class S3Store:
     def describe(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"
 
-    def _fail(self, exc: Exception, what: str) -> StorageError:
+    def _fail(self, exc: Exception, what: str) -> StorageError | ConfigError:
         from botocore.exceptions import ClientError, EndpointConnectionError
 
         where = self.spec.endpoint_url or "AWS S3"
@@ -147,10 +147,8 @@ class S3Store:
             )
         if isinstance(exc, ClientError):
             code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("NoSuchBucket", "404") and "bucket" in what:
-                return StorageError(f"bucket {self.bucket!r} does not exist at {where}")
-            if code == "NoSuchBucket":
-                return StorageError(f"bucket {self.bucket!r} does not exist at {where}")
+            if code == "NoSuchBucket" or (code == "404" and what.startswith("checking bucket")):
+                return ConfigError(f"bucket {self.bucket!r} does not exist at {where}")
             if code in ("NoSuchKey", "404"):
                 return StorageError(f"{what}: no such object")
             return StorageError(f"S3 error {code} while {what}: {exc}")
@@ -175,8 +173,6 @@ class S3Store:
                         etag=obj.get("ETag", "").strip('"') or None,
                         last_modified=obj.get("LastModified"),
                     )
-        except StorageError:
-            raise
         except Exception as exc:
             raise self._fail(exc, f"listing s3://{self.bucket}/{full}") from exc
 

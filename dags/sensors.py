@@ -1,0 +1,52 @@
+"""sensors: the hourly pipeline over the Firehose landing's arrival-hour partitions.
+
+ingest_bronze -> gate_bronze (write, audit, publish). Later stages append their tasks here.
+Params `start`/`end` (ISO 8601 UTC) override the data interval: one run over a longer range.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, Asset, Param, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+BRONZE = Asset("wenulake://lake/bronze/sensor_message")
+
+with DAG(
+    dag_id="sensors",
+    description="Firehose landing -> bronze (decrypted, fully accounted), hourly by arrival hour",
+    schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 4, 4, tz="UTC"),
+    catchup=True,
+    max_active_runs=4,
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+    },
+    params={
+        "start": Param(None, type=["null", "string"], description="Range start (ISO 8601 UTC); default: data interval"),
+        "end": Param(None, type=["null", "string"], description="Range end, exclusive (ISO 8601 UTC)"),
+    },
+    tags=["sensors", "bronze"],
+    doc_md=__doc__,
+) as dag:
+
+    @task(task_id="ingest_bronze")
+    def ingest_bronze(**context):
+        """Decode the interval's landing objects with Spark and stage bronze, quarantine and ledger rows."""
+        from wenulake import tasks
+
+        return tasks.ingest_bronze(context)
+
+    @task(task_id="gate_bronze", max_active_tis_per_dag=1, outlets=[BRONZE])
+    def gate_bronze(**context):
+        """Validate the staged batch (GX suites + accounting); publish it only if all pass."""
+        from wenulake import tasks
+
+        return tasks.gate_bronze(context)
+
+    ingest_bronze() >> gate_bronze()

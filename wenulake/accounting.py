@@ -1,0 +1,47 @@
+"""Where every landed record of an interval went, computed from the lake tables (never from run logs).
+
+`records = messages_valid + duplicates + q_malformed_record + q_unknown_key + q_decrypt_failed
++ q_implausible_timestamp` holds for every interval, whatever order intervals ran in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wenulake.contracts import BRONZE_MESSAGE_REASONS
+from wenulake.pipeline.bronze import owned_hours
+from wenulake.query import connect, execute
+from wenulake.settings import Settings
+from wenulake.sqlfiles import load_sql
+from wenulake.timeutil import Interval
+
+KEYS = (
+    "objects",
+    "corrupt_objects",
+    "records",
+    "duplicates",
+    "messages_valid",
+    *(f"q_{reason.value}" for reason in BRONZE_MESSAGE_REASONS),
+)
+
+
+def accounting(settings: Settings, interval: Interval) -> dict[str, int]:
+    hours = owned_hours(interval)
+    con = connect(settings)
+    try:
+        result = execute(
+            con,
+            load_sql(settings.sql_dir, "lake/accounting"),
+            {"interval_start": hours.start, "interval_end": hours.end},
+        )
+    finally:
+        con.close()
+    row = dict(zip(result.columns, result.rows[0], strict=True))
+    return {key: int(row[key]) for key in KEYS}
+
+
+def imbalance(counts: dict[str, Any]) -> int:
+    """records minus everything they went to; 0 when the accounting balances."""
+    gone = counts["messages_valid"] + counts["duplicates"]
+    gone += sum(v for k, v in counts.items() if k.startswith("q_"))
+    return int(counts["records"]) - int(gone)

@@ -1,0 +1,78 @@
+"""Airflow's environment for wenulake: AIRFLOW_HOME under $WENULAKE_HOME, this repo's DAGs, SQLite metadata.
+
+`prepare(settings)` must run before `airflow` is imported (Airflow reads its configuration at import time).
+`python -m wenulake.airflow_home --exports` prints the same as shell exports (used by `make airflow`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from wenulake.settings import Settings
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    home = settings.airflow_home_path
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_folder.absolute()),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "WENULAKE_HOME": str(settings.home.absolute()),
+        "PYSPARK_PYTHON": sys.executable,
+    }
+
+
+def prepare(settings: Settings) -> Path:
+    """Point this process's Airflow at wenulake's home and make sure its metadata database exists."""
+    env = environment(settings)
+    for key, value in env.items():
+        if key != "WENULAKE_HOME" or key not in os.environ:
+            os.environ[key] = value
+    home = settings.airflow_home_path
+    home.mkdir(parents=True, exist_ok=True)
+    marker = home / ".db-migrated"
+    if not marker.exists():
+        done = subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise RuntimeError(f"airflow db migrate failed: {tail[0]}")
+        marker.touch()
+    return home
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Airflow environment of wenulake")
+    parser.add_argument("--exports", action="store_true", help="print shell exports of the environment")
+    parser.add_argument("--print-login", action="store_true", help="print how to open the UI")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    if args.exports:
+        prepare(settings)
+        for key, value in environment(settings).items():
+            print(f"export {key}={value!r}")
+    if args.print_login:
+        home = settings.airflow_home_path
+        print(
+            "Airflow UI: http://localhost:8080  user: admin  password: see "
+            f"{home / 'simple_auth_manager_passwords.json.generated'} (written at first start)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The `wenulake` command. Every command has --help; errors are one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from wenulake.errors import WenulakeError
+from wenulake.settings import Settings
+from wenulake.timeutil import Interval, parse_instant
+
+DAGS = ("sensors",)
+
+
+class Instant(click.ParamType):
+    name = "ISO"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_instant(value)
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 instant (e.g. 2026-04-04T00:00:00Z)", param, ctx)
+
+
+ISO = Instant()
+
+
+def _interval(start: datetime, end: datetime) -> Interval:
+    try:
+        return Interval(start, end)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(package_name="wenulake")
+def cli() -> None:
+    """wenulake: IoT sensor lakehouse. Firehose landing -> bronze -> silver -> gold, run by Airflow.
+
+    Settings come from WENULAKE_* environment variables (see `wenulake settings`).
+    """
+
+
+# -- landing -------------------------------------------------------------------------------------------------
+@cli.group()
+def landing() -> None:
+    """The Firehose landing (sample data)."""
+
+
+@landing.command("generate")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--devices", default=20, show_default=True, type=click.IntRange(1), help="Catalogued devices.")
+@click.option("--hours", default=6, show_default=True, type=click.IntRange(1), help="Hours of messages.")
+@click.option("--start", type=ISO, default="2026-04-04T00:00:00Z", show_default=True, help="First message hour.")
+@click.option("--seed", default=42, show_default=True, type=int, help="Random seed (same seed, same bytes).")
+@click.option(
+    "--fault-rate", default=0.01, show_default=True, type=click.FloatRange(0, 0.1), help="Rate of each fault kind."
+)
+def landing_generate(out: Path, devices: int, hours: int, start: datetime, seed: int, fault_rate: float) -> None:
+    """Write a contract-v1 landing with every fault, its catalog and keyring, and the expected accounting.
+
+    Writes OUT/landing/sensors/YYYY/MM/DD/HH/..., OUT/catalog/*.csv, OUT/keyring.json and OUT/manifest.json
+    (what the pipeline must count, in total and per arrival hour).
+    """
+    from wenulake.generator import generate
+
+    manifest = generate(out, devices=devices, hours=hours, start=start, seed=seed, fault_rate=fault_rate)
+    expected = manifest["expected"]
+    click.echo(
+        f"wrote {expected['records']} records in {expected['objects']} objects under {out / 'landing'}; "
+        f"arrival hours [{manifest['arrival_start']}, {manifest['arrival_end']})"
+    )
+    click.echo(f"catalog: {out / 'catalog'}  keyring: {out / 'keyring.json'}  truth: {out / 'manifest.json'}")
+
+
+# -- run -----------------------------------------------------------------------------------------------------
+@cli.command("run")
+@click.argument("dag_id", type=click.Choice(DAGS))
+@click.option("--start", required=True, type=ISO, help="Interval start (ISO 8601, UTC if no offset).")
+@click.option("--end", required=True, type=ISO, help="Interval end, exclusive.")
+@click.option("--hourly", is_flag=True, help="One DAG run per UTC hour instead of one run over the range.")
+def run_cmd(dag_id: str, start: datetime, end: datetime, hourly: bool) -> None:
+    """Run a DAG in-process (dag.test: what the scheduler runs) over [START, END).
+
+    Prints seconds per task and the interval's accounting; exits non-zero if a task or gate failed.
+    """
+    from wenulake.accounting import accounting
+    from wenulake.orchestrate import RunReport, run_range
+
+    settings = Settings()
+    interval = _interval(start, end)
+
+    def show(report: RunReport) -> None:
+        click.echo(f"{report.dag_id} {report.interval}: {report.state} in {report.seconds:.1f} s")
+        for t in report.tasks:
+            click.echo(f"  {t.task_id:<16} {t.state:<8} {t.seconds:8.2f} s")
+
+    run_range(settings, dag_id, interval, hourly, on_report=show)
+    click.echo(_format_accounting(accounting(settings, interval), interval))
+
+
+# -- accounting ----------------------------------------------------------------------------------------------
+def _format_accounting(counts: dict[str, int], interval: Interval) -> str:
+    from wenulake.accounting import imbalance
+
+    width = max(map(len, counts))
+    lines = [f"accounting for arrival {interval}"]
+    lines += [f"  {key:<{width}}  {value:>10}" for key, value in counts.items()]
+    gap = imbalance(counts)
+    lines.append(
+        "  balanced: records = messages_valid + duplicates + quarantined"
+        if gap == 0
+        else f"  NOT BALANCED: {gap} records unaccounted for"
+    )
+    return "\n".join(lines)
+
+
+@cli.command("accounting")
+@click.option("--start", required=True, type=ISO, help="Interval start.")
+@click.option("--end", required=True, type=ISO, help="Interval end, exclusive.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def accounting_cmd(start: datetime, end: datetime, fmt: str) -> None:
+    """Where every landed record of [START, END) went, from the lake tables.
+
+    JSON keys: objects, corrupt_objects, records, duplicates, messages_valid, q_malformed_record, q_unknown_key,
+    q_decrypt_failed, q_implausible_timestamp (all integers).
+    """
+    from wenulake.accounting import accounting
+
+    interval = _interval(start, end)
+    counts = accounting(Settings(), interval)
+    click.echo(json.dumps(counts) if fmt == "json" else _format_accounting(counts, interval))
+
+
+# -- sql -----------------------------------------------------------------------------------------------------
+@cli.command("sql")
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def sql_cmd(query: str, fmt: str) -> None:
+    """Run a read-only SQL QUERY (DuckDB) over the lake tables.
+
+    Tables by schema-qualified name: bronze.sensor_message, ops.quarantine, ops.ingest_ledger, ops.dq_result.
+    Time zone UTC; --format json prints an array of objects keyed by column name.
+    """
+    from wenulake.query import FORMATTERS, run_query
+
+    output = FORMATTERS[fmt](run_query(Settings(), query))
+    click.echo(output, nl=not output.endswith("\n"))
+
+
+# -- settings ------------------------------------------------------------------------------------------------
+@cli.command("settings")
+def settings_cmd() -> None:
+    """Show every setting: environment variable, effective value, meaning."""
+    settings = Settings()
+    for name, info in Settings.model_fields.items():
+        value = getattr(settings, name)
+        resolved = {"landing": "landing_uri", "lake": "lake_uri", "keyring": "keyring_uri"}.get(name)
+        if resolved and value is None:
+            value = f"{getattr(settings, resolved)} (default)"
+        if name == "airflow_home" and value is None:
+            value = f"{settings.airflow_home_path} (default)"
+        click.echo(f"WENULAKE_{name.upper():<22} {value!s:<60} {info.description}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one-line errors and exit codes (1 = failure, 2 = usage)."""
+    code = 0
+    try:
+        cli.main(args=argv, prog_name="wenulake", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        code = 130
+    except WenulakeError as exc:
+        click.echo(f"error: {exc}", err=True)
+        code = 1
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        code = 130
+    except Exception as exc:  # a bug, not a user error: still one line, with where to look
+        click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sys.exit(code)
+
+

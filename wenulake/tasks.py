@@ -1,0 +1,78 @@
+"""What DAG tasks call. Each function takes the Airflow context, works out its interval, runs one step of a job
+and returns a small JSON-able summary (shown as the task's XCom in the UI).
+
+Errors that a retry cannot fix (bad keyring, bad configuration, failed gate) fail the task at once
+(`AirflowFailException`); others (an S3 endpoint down) go through the DAG's retries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from wenulake.errors import ConfigError, GateFailed, KeyringError
+from wenulake.settings import Settings
+from wenulake.timeutil import Interval, parse_instant
+
+log = logging.getLogger(__name__)
+
+PERMANENT = (ConfigError, GateFailed, KeyringError)
+
+
+def interval_of(context: dict[str, Any]) -> Interval:
+    """The run's interval: Params `start`/`end` when given (CLI ranges, backfills), else the data interval."""
+    params = context.get("params") or {}
+    start = params.get("start") or None
+    end = params.get("end") or None
+    if start and end:
+        return Interval(parse_instant(str(start)), parse_instant(str(end)))
+    if start or end:
+        raise ConfigError("give both Params start and end, or neither")
+    return Interval(context["data_interval_start"], context["data_interval_end"])
+
+
+def report_path(settings: Settings, run_id: str, task_id: str):  # type: ignore[no-untyped-def]
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    return settings.home.absolute() / "runs" / safe / f"{task_id}.json"
+
+
+def _task(func: Callable[[Settings, Interval, str], dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    @wraps(func)
+    def run(context: dict[str, Any]) -> dict[str, Any]:
+        settings = Settings()
+        run_id = str(context["run_id"])
+        task_id = context["ti"].task_id if context.get("ti") else func.__name__
+        path = report_path(settings, run_id, task_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            interval = interval_of(context)
+            summary = func(settings, interval, run_id)
+        except Exception as exc:
+            path.write_text(json.dumps({"task": task_id, "ok": False, "error": str(exc), "type": type(exc).__name__}))
+            if isinstance(exc, PERMANENT):
+                from airflow.exceptions import AirflowFailException
+
+                raise AirflowFailException(str(exc)) from exc
+            raise
+        path.write_text(json.dumps({"task": task_id, "ok": True, "summary": summary}, default=str))
+        return summary
+
+    return run
+
+
+@_task
+def ingest_bronze(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import bronze
+
+    return bronze.ingest(settings, interval, run_id).as_dict()
+
+
+@_task
+def gate_bronze(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import bronze
+
+    results = bronze.publish(settings, interval, run_id)
+    return {"gates": [r.summary() for r in results]}
