@@ -26,10 +26,19 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP) ## Create .venv from requirements.lock (done by every target that needs it)
 
-run: $(STAMP) ## Generate a sample landing and run the sensors DAG over it; prints where every record went
-	$(BIN)/python -m wenulake.demo
+# The sample of `make run`: messages from SAMPLE_START for SAMPLE_HOURS hours; late copies arrive up to 3 h later.
+SAMPLE_START ?= 2026-04-04T00:00:00Z
+SAMPLE_HOURS ?= 6
+SAMPLE_DEVICES ?= 60
+SAMPLE_END ?= 2026-04-04T09:00:00Z
+export WENULAKE_HOME ?= $(CURDIR)/.wenulake
 
-test: $(STAMP) ## Run the whole test suite (unit, Spark, Airflow, Delta, PostgreSQL, S3)
+run: $(STAMP) ## Generate a sample landing in .wenulake and run the sensors DAG over it; prints where every record went
+	$(BIN)/wenulake landing generate --out "$(WENULAKE_HOME)" --start $(SAMPLE_START) --hours $(SAMPLE_HOURS) --devices $(SAMPLE_DEVICES)
+	$(BIN)/wenulake run sensors --start $(SAMPLE_START) --end $(SAMPLE_END)
+	@echo "Explore: $(BIN)/wenulake sql \"select reason, count(*) from ops.quarantine group by all\""
+
+test: $(STAMP) ## Run the whole test suite (unit, Spark, Airflow, Delta, S3 server; PostgreSQL once a stage needs it)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## Run the tests that need neither Spark nor Airflow

@@ -28,7 +28,9 @@ with DAG(
         "max_retry_delay": timedelta(minutes=10),
     },
     params={
-        "start": Param(None, type=["null", "string"], description="Range start (ISO 8601 UTC); default: data interval"),
+        "start": Param(
+            None, type=["null", "string"], description="Range start (ISO 8601 UTC); default: data interval"
+        ),
         "end": Param(None, type=["null", "string"], description="Range end, exclusive (ISO 8601 UTC)"),
     },
     tags=["sensors", "bronze"],

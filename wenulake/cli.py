@@ -55,15 +55,25 @@ def landing() -> None:
 
 
 @landing.command("generate")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option(
+    "--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder."
+)
 @click.option("--devices", default=20, show_default=True, type=click.IntRange(1), help="Catalogued devices.")
 @click.option("--hours", default=6, show_default=True, type=click.IntRange(1), help="Hours of messages.")
-@click.option("--start", type=ISO, default="2026-04-04T00:00:00Z", show_default=True, help="First message hour.")
+@click.option(
+    "--start", type=ISO, default="2026-04-04T00:00:00Z", show_default=True, help="First message hour."
+)
 @click.option("--seed", default=42, show_default=True, type=int, help="Random seed (same seed, same bytes).")
 @click.option(
-    "--fault-rate", default=0.01, show_default=True, type=click.FloatRange(0, 0.1), help="Rate of each fault kind."
+    "--fault-rate",
+    default=0.01,
+    show_default=True,
+    type=click.FloatRange(0, 0.1),
+    help="Rate of each fault kind.",
 )
-def landing_generate(out: Path, devices: int, hours: int, start: datetime, seed: int, fault_rate: float) -> None:
+def landing_generate(
+    out: Path, devices: int, hours: int, start: datetime, seed: int, fault_rate: float
+) -> None:
     """Write a contract-v1 landing with every fault, its catalog and keyring, and the expected accounting.
 
     Writes OUT/landing/sensors/YYYY/MM/DD/HH/..., OUT/catalog/*.csv, OUT/keyring.json and OUT/manifest.json
@@ -142,7 +152,9 @@ def accounting_cmd(start: datetime, end: datetime, fmt: str) -> None:
 # -- sql -----------------------------------------------------------------------------------------------------
 @cli.command("sql")
 @click.argument("query")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
 def sql_cmd(query: str, fmt: str) -> None:
     """Run a read-only SQL QUERY (DuckDB) over the lake tables.
 
@@ -195,5 +207,3 @@ def main(argv: list[str] | None = None) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     sys.exit(code)
-
-

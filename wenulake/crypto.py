@@ -49,7 +49,9 @@ class Keyring:
         except (ValueError, UnicodeDecodeError) as exc:
             raise KeyringError(f"keyring {where} is not valid JSON: {exc}") from exc
         if not isinstance(doc, dict) or not isinstance(doc.get("keys"), dict):
-            raise KeyringError(f'keyring {where} must be a JSON object {{"keys": {{"<key_id>": "<base64>"}}}}')
+            raise KeyringError(
+                f'keyring {where} must be a JSON object {{"keys": {{"<key_id>": "<base64>"}}}}'
+            )
         keys: dict[str, bytes] = {}
         for key_id, encoded in doc["keys"].items():
             if not isinstance(encoded, str):

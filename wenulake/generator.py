@@ -292,7 +292,10 @@ class Generator:
         self.pieces.append(piece)
         if reason is None and rng.random() < rate:  # a retry: the same message again, minutes later
             again = received + timedelta(seconds=rng.randrange(60, 600))
-            dup = {**record, "received_at": iso(again.replace(microsecond=(again.microsecond // 1000) * 1000))}
+            dup = {
+                **record,
+                "received_at": iso(again.replace(microsecond=(again.microsecond // 1000) * 1000)),
+            }
             self.pieces.append(
                 Piece(self._dump(dup), again, None, dev.device_id, message_id, nulls, unknown, len(readings))
             )
@@ -354,15 +357,38 @@ class Generator:
         )
         write(
             "sensors",
-            ["sensor_id", "device_id", "channel", "metric", "unit", "kind", "scale", "offset", "valid_from", "valid_to"],
             [
-                (s.sensor_id, d.device_id, s.channel, s.metric, s.unit, s.kind, s.scale, s.offset,
-                 when(s.valid_from), when(s.valid_to))
+                "sensor_id",
+                "device_id",
+                "channel",
+                "metric",
+                "unit",
+                "kind",
+                "scale",
+                "offset",
+                "valid_from",
+                "valid_to",
+            ],
+            [
+                (
+                    s.sensor_id,
+                    d.device_id,
+                    s.channel,
+                    s.metric,
+                    s.unit,
+                    s.kind,
+                    s.scale,
+                    s.offset,
+                    when(s.valid_from),
+                    when(s.valid_to),
+                )
                 for d in catalogued
                 for s in d.sensors
             ],
         )
-        thresholds = [("", metric, lo if lo is not None else "", hi, sev) for metric, lo, hi, sev in DEFAULT_THRESHOLDS]
+        thresholds = [
+            ("", metric, lo if lo is not None else "", hi, sev) for metric, lo, hi, sev in DEFAULT_THRESHOLDS
+        ]
         for dev in catalogued[:3]:
             sensor = dev.sensors[-1]
             if sensor.metric == "co2":
@@ -406,10 +432,24 @@ class Generator:
                 else:
                     acc["messages_uncatalogued_device"] += 1
         keys = [
-            "objects", "corrupt_objects", "records", "duplicates", "messages_valid",
-            *(f"q_{r.value}" for r in (Reason.MALFORMED_RECORD, Reason.UNKNOWN_KEY, Reason.DECRYPT_FAILED,
-                                       Reason.IMPLAUSIBLE_TIMESTAMP)),
-            "messages_uncatalogued_device", "attributable_messages", "null_values", "unknown_channel_readings",
+            "objects",
+            "corrupt_objects",
+            "records",
+            "duplicates",
+            "messages_valid",
+            *(
+                f"q_{r.value}"
+                for r in (
+                    Reason.MALFORMED_RECORD,
+                    Reason.UNKNOWN_KEY,
+                    Reason.DECRYPT_FAILED,
+                    Reason.IMPLAUSIBLE_TIMESTAMP,
+                )
+            ),
+            "messages_uncatalogued_device",
+            "attributable_messages",
+            "null_values",
+            "unknown_channel_readings",
             "non_null_readings",
         ]
         hours = sorted(by_hour)
@@ -432,7 +472,11 @@ class Generator:
 
 
 def generate(
-    out: Path, devices: int = 20, hours: int = 6, start: datetime | None = None, seed: int = 42,
+    out: Path,
+    devices: int = 20,
+    hours: int = 6,
+    start: datetime | None = None,
+    seed: int = 42,
     fault_rate: float = 0.01,
 ) -> dict[str, Any]:
     start = start or datetime(2026, 4, 4, 0, tzinfo=EPOCH.tzinfo)

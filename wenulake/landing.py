@@ -41,7 +41,9 @@ def hour_prefix(stream: str, hour: datetime) -> str:
     return f"{stream}/{hour:%Y/%m/%d/%H}/"
 
 
-def list_interval(store: ObjectStore, interval: Interval, stream: str = SENSORS_STREAM) -> list[LandingObject]:
+def list_interval(
+    store: ObjectStore, interval: Interval, stream: str = SENSORS_STREAM
+) -> list[LandingObject]:
     """Every object of the interval's arrival hours, in key order (one listing per hour prefix)."""
     store.check_root()
     found: list[LandingObject] = []

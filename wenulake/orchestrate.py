@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +46,22 @@ class RunReport:
         return f"{self.dag_id} run {self.interval} {self.state}: " + ("; ".join(reasons) or "no task ran")
 
 
+@contextmanager
+def settings_in_environment(settings: Settings) -> Iterator[None]:
+    """Tasks build their Settings from WENULAKE_* variables, as under the scheduler: hand ours over."""
+    overrides = settings.to_env()
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def load_dag(settings: Settings, dag_id: str) -> Any:
     prepare(settings)
     from airflow.dag_processing.dagbag import DagBag
@@ -55,7 +73,9 @@ def load_dag(settings: Settings, dag_id: str) -> Any:
         raise ConfigError(f"DAG file {path} does not import: {error.strip().splitlines()[-1]}")
     dag = bag.get_dag(dag_id)
     if dag is None:
-        raise ConfigError(f"no DAG {dag_id!r} in {settings.dags_folder}; known: {', '.join(sorted(bag.dag_ids))}")
+        raise ConfigError(
+            f"no DAG {dag_id!r} in {settings.dags_folder}; known: {', '.join(sorted(bag.dag_ids))}"
+        )
     return dag
 
 
@@ -63,7 +83,10 @@ def run_dag(settings: Settings, dag_id: str, interval: Interval) -> RunReport:
     """One DAG run over `interval` (as Params start/end), in this process."""
     dag = load_dag(settings, dag_id)
     started = time.perf_counter()
-    run = dag.test(logical_date=interval.end, run_conf={"start": iso(interval.start), "end": iso(interval.end)})
+    with settings_in_environment(settings):
+        run = dag.test(
+            logical_date=interval.end, run_conf={"start": iso(interval.start), "end": iso(interval.end)}
+        )
     report = RunReport(
         dag_id=dag_id,
         run_id=run.run_id,

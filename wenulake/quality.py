@@ -106,10 +106,13 @@ def validate(data: pa.Table, suite: dict[str, Any], table_name: str) -> GateResu
     source = context.data_sources.add_or_update_pandas(name)
     batch_def = source.add_dataframe_asset("batch").add_batch_definition_whole_dataframe("all")
     expectations = [
-        {"type": e["type"], "kwargs": e.get("kwargs", {}), "meta": e.get("meta", {})} for e in suite["expectations"]
+        {"type": e["type"], "kwargs": e.get("kwargs", {}), "meta": e.get("meta", {})}
+        for e in suite["expectations"]
     ]
     gx_suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
-    definition = context.validation_definitions.add(gx.ValidationDefinition(data=batch_def, suite=gx_suite, name=name))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(data=batch_def, suite=gx_suite, name=name)
+    )
     try:
         result = definition.run(batch_parameters={"dataframe": _frame(data, suite)})
     finally:
@@ -184,5 +187,7 @@ def gate(
         log.info("gate %s", r.summary())
     failed = [r for r in results if not r.success]
     if failed:
-        raise GateFailed(f"{stage} gate failed, nothing published: " + " | ".join(r.summary() for r in failed))
+        raise GateFailed(
+            f"{stage} gate failed, nothing published: " + " | ".join(r.summary() for r in failed)
+        )
     return results

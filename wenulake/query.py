@@ -43,7 +43,9 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB session with a view per lake table (`bronze.sensor_message`, `ops.quarantine`, ...)."""
     lake = Lake(settings)
     lake.ensure()
-    con = duckdb.connect(config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"})
+    con = duckdb.connect(
+        config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+    )
     con.execute(f"set extension_directory = {_sql_string(extension_directory())}")
     con.execute("set TimeZone = 'UTC'")
     con.execute("load delta")

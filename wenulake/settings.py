@@ -36,15 +36,20 @@ class Settings(BaseSettings):
         description="Local state: lake, warehouse, catalog and Airflow home, unless set one by one.",
     )
     landing: str | None = Field(
-        default=None, description="Firehose landing: local path or s3://bucket/prefix. Default $WENULAKE_HOME/landing."
+        default=None,
+        description="Firehose landing: local path or s3://bucket/prefix. Default $WENULAKE_HOME/landing.",
     )
     lake: str | None = Field(
-        default=None, description="Delta lake root: local path or s3://bucket/prefix. Default $WENULAKE_HOME/lake."
+        default=None,
+        description="Delta lake root: local path or s3://bucket/prefix. Default $WENULAKE_HOME/lake.",
     )
     keyring: str | None = Field(
-        default=None, description="Device keyring JSON: local path or s3:// URL. Default $WENULAKE_HOME/keyring.json."
+        default=None,
+        description="Device keyring JSON: local path or s3:// URL. Default $WENULAKE_HOME/keyring.json.",
     )
-    spark_master: str = Field(default="local[*]", description="Spark master URL: local[*] or spark://host:7077.")
+    spark_master: str = Field(
+        default="local[*]", description="Spark master URL: local[*] or spark://host:7077."
+    )
     spark_driver_memory: str = Field(default="2g", description="Spark driver memory (spark.driver.memory).")
     spark_partitions: int = Field(
         default=0, ge=0, description="Tasks per bronze batch; 0 = the Spark default parallelism."
@@ -54,9 +59,13 @@ class Settings(BaseSettings):
         description="S3 endpoint for non-AWS servers (moto, MinIO). Credentials come from the AWS_* variables.",
     )
     s3_region: str = Field(default="us-east-1", description="AWS region for S3 clients.")
-    s3_max_attempts: int = Field(default=4, ge=1, description="Attempts per S3 call before failing (with backoff).")
+    s3_max_attempts: int = Field(
+        default=4, ge=1, description="Attempts per S3 call before failing (with backoff)."
+    )
     s3_connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for an S3 connection.")
-    airflow_home: Path | None = Field(default=None, description="AIRFLOW_HOME. Default $WENULAKE_HOME/airflow.")
+    airflow_home: Path | None = Field(
+        default=None, description="AIRFLOW_HOME. Default $WENULAKE_HOME/airflow."
+    )
     dags_folder: Path = Field(default=REPO_ROOT / "dags", description="Folder holding the DAG files.")
     expectations_dir: Path = Field(
         default=REPO_ROOT / "expectations", description="Folder holding the Great Expectations suites."
@@ -83,6 +92,15 @@ class Settings(BaseSettings):
     @cached_property
     def airflow_home_path(self) -> Path:
         return (self.airflow_home or self.home / "airflow").absolute()
+
+    def to_env(self) -> dict[str, str]:
+        """The explicitly set fields as WENULAKE_* variables: how a process hands its settings to tasks."""
+        env = {}
+        for name in sorted(self.model_fields_set):
+            value = getattr(self, name)
+            if value is not None:
+                env[f"WENULAKE_{name.upper()}"] = str(value)
+        return env
 
     def delta_storage_options(self) -> dict[str, str]:
         """Options for delta-rs when the lake is on S3 (credentials still come from AWS_* variables)."""

@@ -39,7 +39,9 @@ def report_path(settings: Settings, run_id: str, task_id: str):  # type: ignore[
     return settings.home.absolute() / "runs" / safe / f"{task_id}.json"
 
 
-def _task(func: Callable[[Settings, Interval, str], dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def _task(
+    func: Callable[[Settings, Interval, str], dict[str, Any]],
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
     @wraps(func)
     def run(context: dict[str, Any]) -> dict[str, Any]:
         settings = Settings()
@@ -51,9 +53,11 @@ def _task(func: Callable[[Settings, Interval, str], dict[str, Any]]) -> Callable
             interval = interval_of(context)
             summary = func(settings, interval, run_id)
         except Exception as exc:
-            path.write_text(json.dumps({"task": task_id, "ok": False, "error": str(exc), "type": type(exc).__name__}))
+            path.write_text(
+                json.dumps({"task": task_id, "ok": False, "error": str(exc), "type": type(exc).__name__})
+            )
             if isinstance(exc, PERMANENT):
-                from airflow.exceptions import AirflowFailException
+                from airflow.sdk.exceptions import AirflowFailException
 
                 raise AirflowFailException(str(exc)) from exc
             raise

@@ -92,7 +92,9 @@ def transform(bodies, keyring: KeyringSource):  # type: ignore[no-untyped-def]
     """DataFrame[OBJECT_BODY_SCHEMA] -> DataFrame[OUTCOME_SCHEMA]: split, validate, decrypt, check timestamps."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    return bodies.mapInArrow(partial(decode_objects, keyring_source=keyring), from_arrow_schema(OUTCOME_SCHEMA))
+    return bodies.mapInArrow(
+        partial(decode_objects, keyring_source=keyring), from_arrow_schema(OUTCOME_SCHEMA)
+    )
 
 
 def split_outcomes(outcomes: pa.Table, run_id: str, now: datetime) -> dict[str, pa.Table]:
@@ -176,7 +178,9 @@ def _decode_with_spark(
     frame = spark.createDataFrame(descriptors(ordered)).repartition(n)
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    bodies = frame.mapInArrow(partial(fetch_objects, open_store=landing.open), from_arrow_schema(OBJECT_BODY_SCHEMA))
+    bodies = frame.mapInArrow(
+        partial(fetch_objects, open_store=landing.open), from_arrow_schema(OBJECT_BODY_SCHEMA)
+    )
     return transform(bodies, keyring).toArrow().cast(OUTCOME_SCHEMA)
 
 
@@ -191,15 +195,13 @@ def invariants(tables: dict[str, pa.Table]) -> list[str]:
     records = pc.sum(ledger["records"]).as_py() or 0
     record_q = quarantine.filter(pc.not_equal(quarantine["reason"], Reason.CORRUPT_OBJECT.value)).num_rows
     if records != messages.num_rows + record_q:
-        problems.append(
-            f"records {records} != accepted {messages.num_rows} + quarantined records {record_q}"
-        )
+        problems.append(f"records {records} != accepted {messages.num_rows} + quarantined records {record_q}")
     corrupt = pc.sum(pc.equal(ledger["status"], LedgerStatus.CORRUPT)).as_py() or 0
     corrupt_q = quarantine.num_rows - record_q
     if corrupt != corrupt_q:
         problems.append(f"corrupt objects {corrupt} != corrupt_object quarantine rows {corrupt_q}")
     keys = set(ledger["object_key"].to_pylist())
-    strays = {k for k in messages["object_key"].to_pylist() + quarantine["object_key"].to_pylist()} - keys
+    strays = set(messages["object_key"].to_pylist() + quarantine["object_key"].to_pylist()) - keys
     if strays:
         problems.append(f"{len(strays)} rows point at objects missing from the ledger")
     return problems
@@ -210,7 +212,9 @@ def publish(settings: Settings, interval: Interval, run_id: str) -> list[quality
     hours = owned_hours(interval)
     lake = Lake(settings)
     batch = batch_name(run_id)
-    tables = {spec.name: lake.read_staged(batch, spec) for spec in (SENSOR_MESSAGE, QUARANTINE, INGEST_LEDGER)}
+    tables = {
+        spec.name: lake.read_staged(batch, spec) for spec in (SENSOR_MESSAGE, QUARANTINE, INGEST_LEDGER)
+    }
     results = quality.gate(
         lake,
         settings.expectations_dir,
@@ -252,5 +256,3 @@ def main(argv: list[str] | None = None) -> int:
     summary = run(Settings(), Interval.parse(args.start, args.end), args.run_id)
     print(json.dumps(summary.as_dict()))
     return 0
-
-

@@ -113,7 +113,9 @@ def decode_record(parsed: object, keyring: Keyring) -> tuple[dict[str, Any], int
     try:
         plain = cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], parsed["device_id"].encode())
     except InvalidTag:
-        raise Rejected(Reason.DECRYPT_FAILED, "authentication failed (wrong key, device or tampered)") from None
+        raise Rejected(
+            Reason.DECRYPT_FAILED, "authentication failed (wrong key, device or tampered)"
+        ) from None
     try:
         body = json.loads(plain)
     except ValueError:
@@ -154,7 +156,14 @@ class OutcomeBuilder:
         self.map_valid.append(False)
 
     def message(
-        self, key: str, index: int, hour_us: int, rec: dict[str, Any], received_us: int, ts_ms: int, body: dict
+        self,
+        key: str,
+        index: int,
+        hour_us: int,
+        rec: dict[str, Any],
+        received_us: int,
+        ts_ms: int,
+        body: dict,
     ) -> None:
         self._row(
             kind=KIND_MESSAGE,
@@ -175,7 +184,14 @@ class OutcomeBuilder:
         self.map_valid.append(True)
 
     def quarantine(
-        self, key: str, index: int | None, hour_us: int, reason: Reason, raw: str | None, detail: str, rec: object
+        self,
+        key: str,
+        index: int | None,
+        hour_us: int,
+        reason: Reason,
+        raw: str | None,
+        detail: str,
+        rec: object,
     ) -> None:
         ids = rec if isinstance(rec, dict) else {}
         device_id, message_id = ids.get("device_id"), ids.get("message_id")
@@ -192,7 +208,9 @@ class OutcomeBuilder:
         )
         self._no_readings()
 
-    def object(self, key: str, hour_us: int, meta: dict[str, Any], status: str, counts: tuple[int, int, int]) -> None:
+    def object(
+        self, key: str, hour_us: int, meta: dict[str, Any], status: str, counts: tuple[int, int, int]
+    ) -> None:
         records, accepted, quarantined = counts
         self._row(
             kind=KIND_OBJECT,

@@ -1,0 +1,76 @@
+"""Shared fixtures: one SparkSession, one Airflow metadata DB, one generated sample landing per test session.
+
+The environment is fixed here, before Spark or Airflow start, because both read it once per process:
+Spark's Python workers inherit it (AWS credentials for moto), Airflow reads AIRFLOW_* at import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SESSION_DIR = Path(tempfile.mkdtemp(prefix="wenulake-tests-"))
+for _key in [k for k in os.environ if k.startswith("WENULAKE_")]:
+    del os.environ[_key]
+os.environ.update(
+    {
+        "WENULAKE_AIRFLOW_HOME": str(SESSION_DIR / "airflow"),
+        "WENULAKE_SPARK_MASTER": "local[2]",
+        "WENULAKE_HOME": str(SESSION_DIR / "default-home"),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        # moto accepts any credentials; set before Spark starts so its Python workers inherit them
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+)
+for _key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_key, None)
+
+#: The session's sample: small enough for seconds per run, with every fault present (checked in tests).
+SAMPLE = {"devices": 10, "hours": 3, "seed": 7, "fault_rate": 0.03}
+
+
+@pytest.fixture(scope="session")
+def sample() -> dict[str, Any]:
+    """A generated landing (+ catalog, keyring, manifest) shared read-only by the whole session."""
+    from wenulake.generator import generate
+
+    out = SESSION_DIR / "sample"
+    manifest = generate(out, **SAMPLE)  # type: ignore[arg-type]
+    return {"dir": out, "manifest": manifest}
+
+
+@pytest.fixture
+def home(tmp_path: Path, sample: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh WENULAKE_HOME reading the session's sample landing and keyring."""
+    monkeypatch.setenv("WENULAKE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WENULAKE_LANDING", str(sample["dir"] / "landing"))
+    monkeypatch.setenv("WENULAKE_KEYRING", str(sample["dir"] / "keyring.json"))
+    return tmp_path / "home"
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    from wenulake.settings import Settings
+    from wenulake.spark import get_spark
+
+    session = get_spark(Settings())
+    yield session
+    session.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(SESSION_DIR, ignore_errors=True)
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text())

@@ -1,0 +1,45 @@
+"""Every DAG file imports cleanly and has the expected shape (what the scheduler will parse)."""
+
+from __future__ import annotations
+
+import pytest
+
+from wenulake.orchestrate import load_dag
+from wenulake.settings import Settings
+
+pytestmark = pytest.mark.airflow
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from wenulake.airflow_home import prepare
+
+    settings = Settings()
+    prepare(settings)
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(str(settings.dags_folder))
+
+
+def test_every_dag_file_imports(dagbag):
+    assert dagbag.import_errors == {}
+    assert "sensors" in dagbag.dag_ids
+
+
+def test_sensors_dag_shape(dagbag):
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    dag = dagbag.get_dag("sensors")
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert dag.catchup is True
+    assert dag.max_active_runs <= 4
+    assert set(dag.task_ids) == {"ingest_bronze", "gate_bronze"}
+    assert dag.get_task("gate_bronze").upstream_task_ids == {"ingest_bronze"}
+    assert dag.get_task("gate_bronze").max_active_tis_per_dag == 1
+    for task in dag.tasks:
+        assert task.retries >= 1
+
+
+def test_unknown_dag_is_a_clear_error():
+    with pytest.raises(Exception, match="no DAG 'nope'"):
+        load_dag(Settings(), "nope")

@@ -1,0 +1,135 @@
+"""The sensors DAG, run for real: dag.test(), Spark local[2], Delta tables in tmp_path, GX gates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from tests.helpers import arrival_range, expected_bronze, snapshots
+from wenulake.accounting import accounting
+from wenulake.contracts.tables import DQ_RESULT, SENSOR_MESSAGE, TABLES
+from wenulake.errors import GateFailed, PipelineFailed
+from wenulake.lake import Lake
+from wenulake.orchestrate import run_dag, run_range
+from wenulake.pipeline import bronze
+from wenulake.settings import Settings
+from wenulake.timeutil import HOUR, Interval, parse_instant
+
+pytestmark = [pytest.mark.slow, pytest.mark.airflow, pytest.mark.spark]
+
+
+def test_one_run_accounts_for_every_generated_record(home, sample):
+    settings = Settings()
+    interval = arrival_range(sample["manifest"])
+    report = run_dag(settings, "sensors", interval)
+    assert report.ok, report.failure()
+    assert [t.task_id for t in report.tasks] == ["ingest_bronze", "gate_bronze"]
+    # the corrupt object is quarantined whole and the run goes on
+    assert accounting(settings, interval) == expected_bronze(sample["manifest"])
+    for hour in sample["manifest"]["by_hour"]:
+        one = Interval(parse_instant(hour), parse_instant(hour) + HOUR)
+        assert accounting(settings, one) == expected_bronze(sample["manifest"], hour), hour
+    gates = Lake(settings).read(DQ_RESULT)
+    assert set(gates["suite"].to_pylist()) == {"bronze_sensor_message", "bronze_quarantine"}
+    assert all(gates["success"].to_pylist())
+
+
+def test_rerun_and_hour_by_hour_give_identical_tables(home, sample):
+    settings = Settings()
+    interval = arrival_range(sample["manifest"])
+    run_range(settings, "sensors", interval, hourly=False)
+    first = snapshots(settings)
+    run_range(settings, "sensors", interval, hourly=False)
+    assert snapshots(settings) == first, "rerun changed the tables"
+
+    hourly_home = home.parent / "hourly"
+    hourly = Settings(home=hourly_home)
+    reports = run_range(hourly, "sensors", interval, hourly=True)
+    assert len(reports) == len(sample["manifest"]["by_hour"])
+    assert snapshots(hourly) == first, "hour by hour differs from one run over the range"
+
+
+def test_duplicates_resolve_the_same_whatever_order_the_hours_run_in(home, sample):
+    settings = Settings()
+    interval = arrival_range(sample["manifest"])
+    for part in reversed(interval.split_hourly()):
+        report = run_dag(settings, "sensors", part)
+        assert report.ok, report.failure()
+    assert accounting(settings, interval) == expected_bronze(sample["manifest"])
+    for hour in sample["manifest"]["by_hour"]:
+        one = Interval(parse_instant(hour), parse_instant(hour) + HOUR)
+        assert accounting(settings, one) == expected_bronze(sample["manifest"], hour), hour
+
+
+def test_interval_without_objects_is_a_successful_empty_run(home):
+    settings = Settings()
+    interval = Interval(parse_instant("2031-01-01T00:00:00Z"), parse_instant("2031-01-01T01:00:00Z"))
+    report = run_dag(settings, "sensors", interval)
+    assert report.ok, report.failure()
+    assert set(accounting(settings, interval).values()) == {0}
+    # every contract table exists, empty, from the first run on
+    for spec in TABLES.values():
+        assert Lake(settings).read(spec).schema.names == spec.schema.names
+
+
+def test_broken_batch_fails_the_gate_and_publishes_nothing(home, sample):
+    settings = Settings()
+    interval = arrival_range(sample["manifest"])
+    bronze.run(settings, interval, run_id="good")
+    lake = Lake(settings)
+    before = snapshots(settings)
+    versions = {name: lake.version(spec) for name, spec in TABLES.items() if name != DQ_RESULT.name}
+
+    bronze.ingest(settings, interval, run_id="broken")
+    staged = lake.read_staged("bronze-broken", SENSOR_MESSAGE)
+    # a deliberately broken batch: one copy of a row (duplicate object_key, record_index) with a 2014 timestamp
+    row = staged.slice(0, 1).to_pylist()[0]
+    row["ts"] = parse_instant("2014-01-01T00:00:00Z")
+    bad = pa.Table.from_pylist([row], schema=staged.schema)
+    lake.stage("bronze-broken", SENSOR_MESSAGE, pa.concat_tables([staged, bad]))
+    with pytest.raises(GateFailed, match="bronze_sensor_message") as failure:
+        bronze.publish(settings, interval, run_id="broken")
+    assert "expect_compound_columns_to_be_unique" in str(failure.value)
+    assert "invariants" in str(failure.value)  # the accounting check sees the extra row too
+
+    assert snapshots(settings) == before
+    assert {name: lake.version(spec) for name, spec in TABLES.items() if name != DQ_RESULT.name} == versions
+    results = lake.read(DQ_RESULT).to_pylist()
+    failed = [r for r in results if r["run_id"] == "broken" and not r["success"]]
+    assert {r["suite"] for r in failed} == {"bronze_sensor_message", "bronze_invariants"}
+    assert json.loads(failed[0]["result_json"])  # the full GX result is stored and readable
+
+
+def test_failed_gate_fails_the_dag_run_without_retries(home, sample, tmp_path, monkeypatch):
+    strict = tmp_path / "expectations"
+    strict.mkdir()
+    for suite in Path(Settings().expectations_dir).glob("*.json"):
+        (strict / suite.name).write_text(suite.read_text())
+    doc = json.loads((strict / "bronze_sensor_message.json").read_text())
+    doc["expectations"].append({"type": "expect_table_row_count_to_be_between", "kwargs": {"max_value": 0}})
+    (strict / "bronze_sensor_message.json").write_text(json.dumps(doc))
+    monkeypatch.setenv("WENULAKE_EXPECTATIONS_DIR", str(strict))
+
+    settings = Settings()
+    interval = arrival_range(sample["manifest"])
+    with pytest.raises(PipelineFailed, match=r"gate_bronze: bronze gate failed, nothing published"):
+        run_range(settings, "sensors", interval, hourly=False)
+    assert Lake(settings).read(SENSOR_MESSAGE).num_rows == 0
+
+
+def test_bad_keyring_fails_ingest_with_a_clear_message(home, sample, tmp_path, monkeypatch):
+    keyring = tmp_path / "bad-keyring.json"
+    keyring.write_text(json.dumps({"keys": {"k1": "c2hvcnQ="}}))
+    monkeypatch.setenv("WENULAKE_KEYRING", str(keyring))
+    with pytest.raises(PipelineFailed, match=r"ingest_bronze: keyring .* key 'k1' is 5 bytes"):
+        run_range(Settings(), "sensors", arrival_range(sample["manifest"]), hourly=False)
+
+
+def test_missing_landing_directory_is_a_clear_failure(home, tmp_path, monkeypatch):
+    monkeypatch.setenv("WENULAKE_LANDING", str(tmp_path / "no-such-landing"))
+    interval = Interval(parse_instant("2026-04-04T00:00:00Z"), parse_instant("2026-04-04T01:00:00Z"))
+    with pytest.raises(PipelineFailed, match=r"landing directory .*no-such-landing does not exist"):
+        run_range(Settings(), "sensors", interval, hourly=False)
