@@ -12,6 +12,10 @@ import pendulum
 from airflow.sdk import DAG, Asset, Param, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from wenulake.settings import Settings
+
+SETTINGS = Settings()
+
 BRONZE = Asset("wenulake://lake/bronze/sensor_message")
 
 with DAG(
@@ -22,8 +26,8 @@ with DAG(
     catchup=True,
     max_active_runs=4,
     default_args={
-        "retries": 2,
-        "retry_delay": timedelta(seconds=30),
+        "retries": SETTINGS.task_retries,
+        "retry_delay": timedelta(seconds=SETTINGS.retry_delay_seconds),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
     },

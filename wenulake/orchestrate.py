@@ -23,6 +23,7 @@ class TaskReport:
     task_id: str
     state: str
     seconds: float
+    tries: int = 1
     summary: dict[str, Any] | None = None
     error: str | None = None
 
@@ -102,6 +103,7 @@ def run_dag(settings: Settings, dag_id: str, interval: Interval) -> RunReport:
                 task_id=ti.task_id,
                 state=str(ti.state),
                 seconds=round(ti.duration or 0.0, 3),
+                tries=int(ti.try_number or 1),
                 summary=detail.get("summary"),
                 error=detail.get("error"),
             )

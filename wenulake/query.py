@@ -69,7 +69,10 @@ def _s3_secret(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     parts = ["type s3", f"region {_sql_string(settings.s3_region)}"]
     if credentials is not None:
         frozen = credentials.get_frozen_credentials()
-        parts += [f"key_id {_sql_string(frozen.access_key)}", f"secret {_sql_string(frozen.secret_key)}"]
+        parts += [
+            f"key_id {_sql_string(frozen.access_key or '')}",
+            f"secret {_sql_string(frozen.secret_key or '')}",
+        ]
         if frozen.token:
             parts.append(f"session_token {_sql_string(frozen.token)}")
     if settings.s3_endpoint_url:

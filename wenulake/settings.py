@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         default=4, ge=1, description="Attempts per S3 call before failing (with backoff)."
     )
     s3_connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for an S3 connection.")
+    task_retries: int = Field(
+        default=2, ge=0, description="Airflow retries of a task that failed transiently."
+    )
+    retry_delay_seconds: float = Field(
+        default=30.0, ge=0, description="First retry delay (doubles each retry, at most 10 minutes)."
+    )
     airflow_home: Path | None = Field(
         default=None, description="AIRFLOW_HOME. Default $WENULAKE_HOME/airflow."
     )

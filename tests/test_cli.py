@@ -1,0 +1,140 @@
+"""The `wenulake` command as users run it: a real subprocess, real exit codes, real output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SESSION_DIR
+
+WENULAKE = [sys.executable, "-m", "wenulake"]
+START, END = "2026-04-04T00:00:00Z", "2026-04-04T05:00:00Z"
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [*WENULAKE, *args], env={**os.environ, **(env or {})}, capture_output=True, text=True
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"wenulake {' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}")
+    return done
+
+
+@pytest.fixture(scope="module")
+def cli_home() -> dict[str, str]:
+    """`wenulake landing generate` then `wenulake run sensors`, as `make run` does, in a home of its own."""
+    home = SESSION_DIR / "cli-home"
+    env = {"WENULAKE_HOME": str(home)}
+    cli("landing", "generate", "--out", str(home), "--devices", "6", "--hours", "2", "--seed", "11", env=env)
+    done = cli("run", "sensors", "--start", START, "--end", END, env=env)
+    env["run_stdout"] = done.stdout
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.airflow
+@pytest.mark.spark
+def test_run_prints_tasks_and_balanced_accounting(cli_home):
+    out = cli_home["run_stdout"]
+    assert "sensors [2026-04-04T00:00:00Z, 2026-04-04T05:00:00Z): success" in out
+    assert "ingest_bronze" in out
+    assert "gate_bronze" in out
+    assert "balanced: records = messages_valid + duplicates + quarantined" in out
+
+
+@pytest.mark.slow
+def test_accounting_json_has_exactly_the_contract_keys_and_matches_the_generator(cli_home):
+    env = {k: v for k, v in cli_home.items() if k.startswith("WENULAKE_")}
+    counts = json.loads(cli("accounting", "--start", START, "--end", END, "--format", "json", env=env).stdout)
+    manifest = json.loads((Path(env["WENULAKE_HOME"]) / "manifest.json").read_text())
+    assert list(counts) == [
+        "objects", "corrupt_objects", "records", "duplicates", "messages_valid", "q_malformed_record",
+        "q_unknown_key", "q_decrypt_failed", "q_implausible_timestamp",
+    ]  # fmt: skip
+    assert all(type(v) is int for v in counts.values())
+    assert counts == {k: manifest["expected"][k] for k in counts}
+
+
+@pytest.mark.slow
+def test_sql_json_output_is_plain_json_with_utc_timestamps(cli_home):
+    env = {k: v for k, v in cli_home.items() if k.startswith("WENULAKE_")}
+    query = (
+        "select device_id, seq, ts, arrival_date, readings, cast(null as integer) as nothing "
+        "from bronze.sensor_message order by ts, device_id limit 2"
+    )
+    rows = json.loads(cli("sql", query, "--format", "json", env=env).stdout)
+    assert len(rows) == 2
+    assert set(rows[0]) == {"device_id", "seq", "ts", "arrival_date", "readings", "nothing"}
+    assert type(rows[0]["seq"]) is int
+    assert rows[0]["ts"].endswith("Z")
+    assert rows[0]["arrival_date"] == "2026-04-04"
+    assert rows[0]["nothing"] is None
+    assert isinstance(rows[0]["readings"], dict)
+
+
+@pytest.mark.slow
+def test_sql_csv_and_table_formats(cli_home):
+    env = {k: v for k, v in cli_home.items() if k.startswith("WENULAKE_")}
+    query = "select reason, count(*) as n from ops.quarantine group by reason order by reason"
+    csv_out = cli("sql", query, "--format", "csv", env=env).stdout.splitlines()
+    assert csv_out[0] == "reason,n"
+    assert any(line.startswith("corrupt_object,1") for line in csv_out)
+    assert "corrupt_object" in cli("sql", query, env=env).stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "statement",
+    ["delete from ops.quarantine", "create table x as select 1", "copy (select 1) to '/tmp/x.csv'"],
+)
+def test_sql_refuses_writes_with_one_line(cli_home, statement):
+    env = {k: v for k, v in cli_home.items() if k.startswith("WENULAKE_")}
+    done = cli("sql", statement, env=env, check=False)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: wenulake sql is read-only")
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_every_command_has_help():
+    for command in ([], ["landing"], ["landing", "generate"], ["run"], ["accounting"], ["sql"], ["settings"]):
+        done = cli(*command, "--help")
+        assert "Usage: wenulake" in done.stdout
+
+
+def test_usage_errors_are_one_line_and_exit_2(tmp_path):
+    done = cli("accounting", "--start", "yesterday", "--end", END, check=False)
+    assert done.returncode == 2
+    assert "is not an ISO 8601 instant" in done.stderr
+    done = cli("accounting", "--start", END, "--end", START, check=False)
+    assert done.returncode == 2
+    assert "is not after its start" in done.stderr
+
+
+def test_sql_error_is_one_line(tmp_path):
+    done = cli(
+        "sql", "select nope from bronze.sensor_message", env={"WENULAKE_HOME": str(tmp_path)}, check=False
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: SQL error:")
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_tables_exist_from_the_first_command(tmp_path):
+    done = cli("sql", "select count(*) as n from ops.dq_result", "--format", "json",
+               env={"WENULAKE_HOME": str(tmp_path)})  # fmt: skip
+    assert json.loads(done.stdout) == [{"n": 0}]
+
+
+def test_settings_lists_every_variable(tmp_path):
+    out = cli("settings", env={"WENULAKE_HOME": str(tmp_path)}).stdout
+    for name in ("WENULAKE_HOME", "WENULAKE_LANDING", "WENULAKE_LAKE", "WENULAKE_KEYRING", "WENULAKE_SPARK_MASTER",
+                 "WENULAKE_S3_ENDPOINT_URL"):  # fmt: skip
+        assert name in out
+    assert f"{tmp_path}/landing (default)" in out

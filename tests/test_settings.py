@@ -1,0 +1,43 @@
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from wenulake.settings import Settings
+
+
+def test_defaults_live_under_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("WENULAKE_HOME", str(tmp_path))
+    settings = Settings()
+    assert settings.landing_uri == str(tmp_path / "landing")
+    assert settings.lake_uri == str(tmp_path / "lake")
+    assert settings.keyring_uri == str(tmp_path / "keyring.json")
+    assert settings.delta_storage_options() == {}
+
+
+def test_s3_locations_and_endpoint(monkeypatch):
+    monkeypatch.setenv("WENULAKE_LAKE", "s3://lake/prefix")
+    monkeypatch.setenv("WENULAKE_S3_ENDPOINT_URL", "http://127.0.0.1:9000")
+    options = Settings().delta_storage_options()
+    assert options["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9000"
+    assert options["AWS_ALLOW_HTTP"] == "true"
+    assert options["AWS_S3_ALLOW_UNSAFE_RENAME"] == "true"
+
+
+def test_empty_variable_means_default(monkeypatch, tmp_path):
+    monkeypatch.setenv("WENULAKE_HOME", str(tmp_path))
+    monkeypatch.setenv("WENULAKE_LANDING", "")
+    assert Settings().landing_uri == str(tmp_path / "landing")
+
+
+def test_bad_values_are_refused(monkeypatch):
+    monkeypatch.setenv("WENULAKE_S3_MAX_ATTEMPTS", "0")
+    with pytest.raises(ValidationError, match="s3_max_attempts"):
+        Settings()
+
+
+def test_explicit_fields_travel_as_environment():
+    env = Settings(home=Path("/x"), spark_master="local[1]").to_env()
+    assert env["WENULAKE_HOME"] == "/x"
+    assert env["WENULAKE_SPARK_MASTER"] == "local[1]"
+    assert "WENULAKE_LANDING" not in env  # unset fields keep deriving from home

@@ -1,0 +1,3 @@
+from wenulake.cli import main
+
+main()
