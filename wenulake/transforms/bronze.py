@@ -80,6 +80,10 @@ class Rejected(Exception):
         self.detail = detail
 
 
+_PLAIN_DECODER = json.JSONDecoder()
+_NUMBER = (int, float)
+
+
 def _parse_received_at(text: str) -> int:
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:
@@ -87,15 +91,22 @@ def _parse_received_at(text: str) -> int:
     return (value - EPOCH) // ONE_US
 
 
-def decode_record(parsed: object, keyring: Keyring) -> tuple[dict[str, Any], int, int, dict[str, Any]]:
-    """Check and decrypt one parsed record. Returns (record, received_at_us, ts_ms, plaintext) or raises
-    `Rejected` with the first matching reason of the contract."""
-    if not isinstance(parsed, dict):
-        raise Rejected(Reason.MALFORMED_RECORD, "not a JSON object")
+def _field_problem(parsed: dict[str, Any]) -> str:
     for name in RECORD_FIELDS:
         value = parsed.get(name)
-        if not isinstance(value, str) or not value:
-            raise Rejected(Reason.MALFORMED_RECORD, f"field {name!r} missing or not a non-empty string")
+        if type(value) is not str or not value:
+            return f"field {name!r} missing or not a non-empty string"
+    return ""
+
+
+def decode_record(parsed: object, keyring: Keyring) -> tuple[dict[str, Any], int, int, dict[str, Any]]:
+    """Check and decrypt one parsed record. Returns (record, received_at_us, ts_ms, plaintext) or raises
+    `Rejected` with the first matching reason of the contract. (The hot loop of bronze: keep it lean.)"""
+    if type(parsed) is not dict:
+        raise Rejected(Reason.MALFORMED_RECORD, "not a JSON object")
+    problem = _field_problem(parsed)
+    if problem:
+        raise Rejected(Reason.MALFORMED_RECORD, problem)
     try:
         received_us = _parse_received_at(parsed["received_at"])
     except ValueError:
@@ -117,16 +128,16 @@ def decode_record(parsed: object, keyring: Keyring) -> tuple[dict[str, Any], int
             Reason.DECRYPT_FAILED, "authentication failed (wrong key, device or tampered)"
         ) from None
     try:
-        body = json.loads(plain)
-    except ValueError:
+        body = _PLAIN_DECODER.decode(plain.decode())
+    except ValueError:  # UnicodeDecodeError included
         raise Rejected(Reason.DECRYPT_FAILED, "plaintext is not JSON") from None
-    if not isinstance(body, dict):
+    if type(body) is not dict:
         raise Rejected(Reason.DECRYPT_FAILED, "plaintext is not a JSON object")
     ts, seq, readings = body.get("ts"), body.get("seq"), body.get("readings")
-    if type(ts) is not int or type(seq) is not int or not isinstance(readings, dict):
+    if type(ts) is not int or type(seq) is not int or type(readings) is not dict:
         raise Rejected(Reason.DECRYPT_FAILED, "plaintext lacks integer ts and seq or a readings object")
     for channel, value in readings.items():
-        if value is not None and (type(value) not in (int, float)):
+        if value is not None and type(value) not in _NUMBER:
             raise Rejected(Reason.DECRYPT_FAILED, f"reading {channel!r} is not a number or null")
     if ts < MIN_TS_MS:
         raise Rejected(Reason.IMPLAUSIBLE_TIMESTAMP, f"ts {ts} is before 2015-01-01")
@@ -135,25 +146,38 @@ def decode_record(parsed: object, keyring: Keyring) -> tuple[dict[str, Any], int
     return parsed, received_us, ts, body
 
 
+#: Columns each kind of outcome row fills; every other column of OUTCOME_SCHEMA is null for that kind.
+MESSAGE_COLUMNS = (
+    "object_key", "record_index", "arrival_hour", "device_id", "message_id", "key_id", "received_at", "ts", "seq",
+)  # fmt: skip
+QUARANTINE_COLUMNS = (
+    "object_key", "record_index", "arrival_hour", "device_id", "message_id", "reason", "raw", "detail",
+)  # fmt: skip
+OBJECT_COLUMNS = (
+    "object_key", "arrival_hour", "records", "accepted", "quarantined", "size", "etag", "last_modified", "status",
+)  # fmt: skip
+
+
 class OutcomeBuilder:
-    """Column accumulators for OUTCOME_SCHEMA; `flush()` turns them into one RecordBatch."""
+    """Column accumulators, one set per kind of row; `flush()` builds one OUTCOME_SCHEMA RecordBatch."""
 
     def __init__(self) -> None:
-        self.cols: dict[str, list[Any]] = {name: [] for name in OUTCOME_SCHEMA.names if name != "readings"}
+        self.msg: dict[str, list[Any]] = {c: [] for c in MESSAGE_COLUMNS}
+        self.qua: dict[str, list[Any]] = {c: [] for c in QUARANTINE_COLUMNS}
+        self.obj: dict[str, list[Any]] = {c: [] for c in OBJECT_COLUMNS}
         self.map_offsets: list[int] = [0]
         self.map_keys: list[str] = []
         self.map_values: list[float | None] = []
-        self.map_valid: list[bool] = []
-        self.rows = 0
+        # bound appenders of the message columns: the hot path
+        m = self.msg
+        self._m_append = (
+            m["object_key"].append, m["record_index"].append, m["arrival_hour"].append, m["device_id"].append,
+            m["message_id"].append, m["key_id"].append, m["received_at"].append, m["ts"].append, m["seq"].append,
+        )  # fmt: skip
 
-    def _row(self, **values: Any) -> None:
-        for name, column in self.cols.items():
-            column.append(values.get(name))
-        self.rows += 1
-
-    def _no_readings(self) -> None:
-        self.map_offsets.append(len(self.map_keys))
-        self.map_valid.append(False)
+    @property
+    def rows(self) -> int:
+        return len(self.msg["object_key"]) + len(self.qua["object_key"]) + len(self.obj["object_key"])
 
     def message(
         self,
@@ -165,23 +189,20 @@ class OutcomeBuilder:
         ts_ms: int,
         body: dict,
     ) -> None:
-        self._row(
-            kind=KIND_MESSAGE,
-            object_key=key,
-            record_index=index,
-            arrival_hour=hour_us,
-            device_id=rec["device_id"],
-            message_id=rec["message_id"],
-            key_id=rec["key_id"],
-            received_at=received_us,
-            ts=ts_ms * 1000,
-            seq=body["seq"],
-        )
+        a = self._m_append
+        a[0](key)
+        a[1](index)
+        a[2](hour_us)
+        a[3](rec["device_id"])
+        a[4](rec["message_id"])
+        a[5](rec["key_id"])
+        a[6](received_us)
+        a[7](ts_ms * 1000)
+        a[8](body["seq"])
         readings = body["readings"]
         self.map_keys.extend(readings)
-        self.map_values.extend(None if v is None else float(v) for v in readings.values())
+        self.map_values.extend(readings.values())
         self.map_offsets.append(len(self.map_keys))
-        self.map_valid.append(True)
 
     def quarantine(
         self,
@@ -195,51 +216,57 @@ class OutcomeBuilder:
     ) -> None:
         ids = rec if isinstance(rec, dict) else {}
         device_id, message_id = ids.get("device_id"), ids.get("message_id")
-        self._row(
-            kind=KIND_QUARANTINE,
-            object_key=key,
-            record_index=index,
-            arrival_hour=hour_us,
-            device_id=device_id if isinstance(device_id, str) else None,
-            message_id=message_id if isinstance(message_id, str) else None,
-            reason=reason.value,
-            raw=raw,
-            detail=detail,
-        )
-        self._no_readings()
+        q = self.qua
+        q["object_key"].append(key)
+        q["record_index"].append(index)
+        q["arrival_hour"].append(hour_us)
+        q["device_id"].append(device_id if isinstance(device_id, str) else None)
+        q["message_id"].append(message_id if isinstance(message_id, str) else None)
+        q["reason"].append(reason.value)
+        q["raw"].append(raw)
+        q["detail"].append(detail)
 
     def object(
         self, key: str, hour_us: int, meta: dict[str, Any], status: str, counts: tuple[int, int, int]
     ) -> None:
-        records, accepted, quarantined = counts
-        self._row(
-            kind=KIND_OBJECT,
-            object_key=key,
-            arrival_hour=hour_us,
-            records=records,
-            accepted=accepted,
-            quarantined=quarantined,
-            size=meta["size"],
-            etag=meta["etag"],
-            last_modified=meta["last_modified"],
-            status=status,
-        )
-        self._no_readings()
+        o = self.obj
+        o["object_key"].append(key)
+        o["arrival_hour"].append(hour_us)
+        o["records"].append(counts[0])
+        o["accepted"].append(counts[1])
+        o["quarantined"].append(counts[2])
+        o["size"].append(meta["size"])
+        o["etag"].append(meta["etag"])
+        o["last_modified"].append(meta["last_modified"])
+        o["status"].append(status)
 
     def flush(self) -> pa.RecordBatch:
-        arrays = []
+        n_msg, n_qua, n_obj = (
+            len(self.msg["object_key"]),
+            len(self.qua["object_key"]),
+            len(self.obj["object_key"]),
+        )
+        kinds = [KIND_MESSAGE] * n_msg + [KIND_QUARANTINE] * n_qua + [KIND_OBJECT] * n_obj
+        readings = pa.MapArray.from_arrays(
+            pa.array(self.map_offsets, pa.int32()),
+            pa.array(self.map_keys, pa.string()),
+            pa.array([None if v is None else float(v) for v in self.map_values], pa.float64()),
+        ).cast(READINGS)
+        arrays: list[pa.Array] = []
         for field in OUTCOME_SCHEMA:
+            if field.name == "kind":
+                arrays.append(pa.array(kinds, pa.string()))
+                continue
             if field.name == "readings":
-                offsets = pa.array(self.map_offsets, pa.int32())
-                readings = pa.MapArray.from_arrays(
-                    offsets,
-                    pa.array(self.map_keys, pa.string()),
-                    pa.array(self.map_values, pa.float64()),
-                    mask=pa.array([not v for v in self.map_valid]),
-                )
-                arrays.append(readings.cast(READINGS))
+                parts = [readings, pa.nulls(n_qua + n_obj, READINGS)]
             else:
-                arrays.append(pa.array(self.cols[field.name], field.type))
+                parts = [
+                    pa.array(group[field.name], field.type)
+                    if field.name in group
+                    else pa.nulls(n, field.type)
+                    for group, n in ((self.msg, n_msg), (self.qua, n_qua), (self.obj, n_obj))
+                ]
+            arrays.append(pa.concat_arrays(parts))
         self.__init__()  # type: ignore[misc]
         return pa.RecordBatch.from_arrays(arrays, schema=OUTCOME_SCHEMA)
 
