@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help venv run test test-fast lint format typecheck airflow lock clean clean-home
+.PHONY: help venv run test test-fast lint format typecheck airflow bench lock clean clean-home
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -57,6 +57,10 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 airflow: $(STAMP) ## Serve the Airflow UI on http://localhost:8080 with these DAGs (airflow standalone)
 	$(BIN)/python -m wenulake.airflow_home --print-login
 	source <($(BIN)/python -m wenulake.airflow_home --exports) && $(BIN)/airflow standalone
+
+BENCH_SIZES ?= S,M
+bench: $(STAMP) ## Benchmark the pipeline against the hand-written reference (BENCH_SIZES=S,M,L); writes bench/results/
+	$(BIN)/python bench/run.py --sizes $(BENCH_SIZES)
 
 lock: ## Recompile requirements.lock from requirements.in (needs network)
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"; }

@@ -78,5 +78,4 @@ def ingest_bronze(settings: Settings, interval: Interval, run_id: str) -> dict[s
 def gate_bronze(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
     from wenulake.pipeline import bronze
 
-    results = bronze.publish(settings, interval, run_id)
-    return {"gates": [r.summary() for r in results]}
+    return bronze.publish(settings, interval, run_id).as_dict()

@@ -1,0 +1,174 @@
+"""`make bench`: how fast is wenulake, where does the time go, what does it cost in memory.
+
+For each dataset size (generated once with `wenulake landing generate`, cached under bench/data/), in one
+process: Spark start-up, the sensors DAG end to end over the whole range (dag.test, Spark warm), seconds per
+task, the gate's share, the fixed overhead of one hourly run with no data, peak RSS of the whole process tree,
+and the hand-written reference (bench/reference.py) on the same landing, whose counts must equal the pipeline's.
+
+Writes bench/results/<timestamp>.json and .md and prints the Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+BENCH = Path(__file__).resolve().parent
+#: size -> generator arguments (about 60 messages per device and hour)
+SIZES = {
+    "XS": {"devices": 20, "hours": 2},  # smoke test
+    "S": {"devices": 280, "hours": 6},  # ~107k records
+    "M": {"devices": 4000, "hours": 6},  # ~1.5M records
+    "L": {"devices": 8000, "hours": 12},  # ~6M records
+}
+
+
+class PeakRss:
+    """Samples the RSS of this process and all its descendants (Spark JVM, Python workers)."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        self.every, self.peak, self._stop = every, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> int:
+        me = psutil.Process()
+        total = 0
+        for proc in [me, *me.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += proc.memory_info().rss
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._sample())
+            time.sleep(self.every)
+
+    def __enter__(self) -> PeakRss:
+        self.peak = self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def dataset(size: str, data_dir: Path) -> Path:
+    from wenulake.generator import generate
+
+    folder = data_dir / size
+    if not (folder / "manifest.json").exists():
+        print(f"generating {size} ...", flush=True)
+        generate(folder, seed=1, **SIZES[size])  # type: ignore[arg-type]
+    return folder
+
+
+def bench_size(size: str, data_dir: Path, work: Path) -> dict[str, object]:
+    from wenulake.accounting import accounting
+    from wenulake.orchestrate import run_dag
+    from wenulake.settings import Settings
+    from wenulake.spark import get_spark
+    from wenulake.timeutil import HOUR, Interval, parse_instant
+
+    folder = dataset(size, data_dir)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    home = work / size
+    env = {
+        "WENULAKE_HOME": str(home),
+        "WENULAKE_LANDING": str(folder / "landing"),
+        "WENULAKE_KEYRING": str(folder / "keyring.json"),
+    }
+    os.environ.update(env)
+    settings = Settings()
+    interval = Interval(parse_instant(manifest["arrival_start"]), parse_instant(manifest["arrival_end"]))
+    result: dict[str, object] = {"size": size, "records": manifest["expected"]["records"]}
+
+    started = time.perf_counter()
+    get_spark(settings)
+    result["spark_startup_s"] = round(time.perf_counter() - started, 2)
+    # warm-up: Airflow, GX and the Python workers start once per process; an empty hour pays for it
+    empty = Interval(interval.end + 10 * HOUR, interval.end + 11 * HOUR)
+    run_dag(settings, "sensors", empty)
+
+    with PeakRss() as rss:
+        report = run_dag(settings, "sensors", interval)
+    if not report.ok:
+        raise SystemExit(report.failure())
+    result["pipeline_s"] = report.seconds
+    result["tasks_s"] = {t.task_id: t.seconds for t in report.tasks}
+    gate = next(t for t in report.tasks if t.task_id == "gate_bronze")
+    result["gate_s"] = (gate.summary or {}).get("gate_seconds")
+    ingest = result["tasks_s"]["ingest_bronze"]  # type: ignore[index]
+    result["bronze_records_per_s"] = round(manifest["expected"]["records"] / ingest)
+    result["peak_rss_mib"] = round(rss.peak / 2**20)
+
+    overhead = run_dag(settings, "sensors", Interval(empty.start + HOUR, empty.end + HOUR))
+    result["hourly_overhead_s"] = overhead.seconds
+
+    counts = accounting(settings, interval)
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "reference.py"), str(folder)], capture_output=True, text=True, check=True
+    )
+    reference = json.loads(done.stdout)
+    result["reference_s"] = reference.pop("seconds")
+    mismatched = {k: (v, reference.get(k, 0)) for k, v in counts.items() if reference.get(k, 0) != v}
+    if mismatched:
+        raise SystemExit(f"{size}: reference and pipeline disagree (pipeline, reference): {mismatched}")
+    result["pipeline_vs_reference"] = round(float(result["pipeline_s"]) / float(result["reference_s"]), 2)  # type: ignore[arg-type]
+    return result
+
+
+def markdown(results: list[dict[str, object]]) -> str:
+    columns = [
+        ("size", "size"), ("records", "records"), ("spark_startup_s", "Spark start s"),
+        ("pipeline_s", "pipeline s"), ("bronze_records_per_s", "bronze rec/s"), ("gate_s", "gate s"),
+        ("hourly_overhead_s", "empty hourly run s"), ("peak_rss_mib", "peak RSS MiB"),
+        ("reference_s", "reference s"), ("pipeline_vs_reference", "pipeline / reference"),
+    ]  # fmt: skip
+    lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(r.get(key, "")) for key, _ in columns) + " |" for r in results]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", default=os.environ.get("BENCH_SIZES", "S,M"), help="comma-separated: XS,S,M,L"
+    )
+    parser.add_argument("--data", type=Path, default=BENCH / "data", help="dataset cache")
+    parser.add_argument("--out", type=Path, default=BENCH / "results", help="results folder")
+    args = parser.parse_args(argv)
+    sizes = [s.strip().upper() for s in args.sizes.split(",") if s.strip()]
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown:
+        parser.error(f"unknown sizes {unknown}; choose from {', '.join(SIZES)}")
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="wenulake-bench-"))
+    os.environ.setdefault("WENULAKE_AIRFLOW_HOME", str(work / "airflow"))
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    results = [bench_size(size, args.data, work) for size in sizes]
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    args.out.mkdir(parents=True, exist_ok=True)
+    machine = {"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1)}
+    (args.out / f"{stamp}.json").write_text(
+        json.dumps({"machine": machine, "results": results}, indent=2) + "\n"
+    )
+    table = markdown(results)
+    (args.out / f"{stamp}.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
