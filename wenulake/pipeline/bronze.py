@@ -98,11 +98,10 @@ def transform(bodies, keyring: KeyringSource):  # type: ignore[no-untyped-def]
 
 
 def split_outcomes(outcomes: pa.Table, run_id: str, now: datetime) -> dict[str, pa.Table]:
-    """Outcome rows -> the three tables, in a deterministic order (object_key, record_index)."""
+    """Outcome rows -> the three tables (row order carries no meaning; readers sort as they need)."""
 
     def of_kind(kind: str) -> pa.Table:
-        rows = outcomes.filter(pc.equal(outcomes["kind"], kind))
-        return rows.sort_by([("object_key", "ascending"), ("record_index", "ascending")])
+        return outcomes.filter(pc.equal(outcomes["kind"], kind))
 
     def with_run(rows: pa.Table, **extra: pa.Array) -> pa.Table:
         rows = rows.append_column("run_id", pa.array([run_id] * rows.num_rows, pa.string()))
@@ -111,7 +110,7 @@ def split_outcomes(outcomes: pa.Table, run_id: str, now: datetime) -> dict[str, 
         return rows
 
     def arrival_date(rows: pa.Table) -> pa.Array:
-        return pc.strftime(rows["arrival_hour"], format="%Y-%m-%d")
+        return pc.cast(pc.cast(rows["arrival_hour"], pa.date32()), pa.string())
 
     stamp = pa.array([now], pa.timestamp("us", tz="UTC"))[0]
     messages = of_kind(KIND_MESSAGE)
