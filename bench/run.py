@@ -133,11 +133,17 @@ def bench_size(size: str, data_dir: Path, work: Path) -> dict[str, object]:
 
 def markdown(results: list[dict[str, object]]) -> str:
     columns = [
-        ("size", "size"), ("records", "records"), ("spark_startup_s", "Spark start s"),
-        ("pipeline_s", "pipeline s"), ("bronze_records_per_s", "bronze rec/s"), ("gate_s", "gate s"),
-        ("hourly_overhead_s", "empty hourly run s"), ("peak_rss_mib", "peak RSS MiB"),
-        ("reference_s", "reference s"), ("pipeline_vs_reference", "pipeline / reference"),
-    ]  # fmt: skip
+        ("size", "size"),
+        ("records", "records"),
+        ("spark_startup_s", "Spark start s"),
+        ("pipeline_s", "pipeline s"),
+        ("bronze_records_per_s", "bronze rec/s"),
+        ("gate_s", "gate s"),
+        ("hourly_overhead_s", "empty hourly run s"),
+        ("peak_rss_mib", "peak RSS MiB"),
+        ("reference_s", "reference s"),
+        ("pipeline_vs_reference", "pipeline / reference"),
+    ]
     lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(r.get(key, "")) for key, _ in columns) + " |" for r in results]
     return "\n".join(lines) + "\n"

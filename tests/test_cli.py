@@ -55,9 +55,16 @@ def test_accounting_json_has_exactly_the_contract_keys_and_matches_the_generator
     counts = json.loads(cli("accounting", "--start", START, "--end", END, "--format", "json", env=env).stdout)
     manifest = json.loads((Path(env["WENULAKE_HOME"]) / "manifest.json").read_text())
     assert list(counts) == [
-        "objects", "corrupt_objects", "records", "duplicates", "messages_valid", "q_malformed_record",
-        "q_unknown_key", "q_decrypt_failed", "q_implausible_timestamp",
-    ]  # fmt: skip
+        "objects",
+        "corrupt_objects",
+        "records",
+        "duplicates",
+        "messages_valid",
+        "q_malformed_record",
+        "q_unknown_key",
+        "q_decrypt_failed",
+        "q_implausible_timestamp",
+    ]
     assert all(type(v) is int for v in counts.values())
     assert counts == {k: manifest["expected"][k] for k in counts}
 
@@ -127,14 +134,25 @@ def test_sql_error_is_one_line(tmp_path):
 
 
 def test_tables_exist_from_the_first_command(tmp_path):
-    done = cli("sql", "select count(*) as n from ops.dq_result", "--format", "json",
-               env={"WENULAKE_HOME": str(tmp_path)})  # fmt: skip
+    done = cli(
+        "sql",
+        "select count(*) as n from ops.dq_result",
+        "--format",
+        "json",
+        env={"WENULAKE_HOME": str(tmp_path)},
+    )
     assert json.loads(done.stdout) == [{"n": 0}]
 
 
 def test_settings_lists_every_variable(tmp_path):
     out = cli("settings", env={"WENULAKE_HOME": str(tmp_path)}).stdout
-    for name in ("WENULAKE_HOME", "WENULAKE_LANDING", "WENULAKE_LAKE", "WENULAKE_KEYRING", "WENULAKE_SPARK_MASTER",
-                 "WENULAKE_S3_ENDPOINT_URL"):  # fmt: skip
+    for name in (
+        "WENULAKE_HOME",
+        "WENULAKE_LANDING",
+        "WENULAKE_LAKE",
+        "WENULAKE_KEYRING",
+        "WENULAKE_SPARK_MASTER",
+        "WENULAKE_S3_ENDPOINT_URL",
+    ):
         assert name in out
     assert f"{tmp_path}/landing (default)" in out

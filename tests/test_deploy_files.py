@@ -30,6 +30,9 @@ def test_terraform_parses_and_every_variable_and_output_is_described():
         for name, body in block.items():
             assert body.get("description"), name
     resources = [next(iter(r)).strip('"') for r in parsed["main.tf"]["resource"]]
-    for required in ("aws_s3_bucket_server_side_encryption_configuration", "aws_s3_bucket_versioning",
-                     "aws_s3_bucket_public_access_block"):  # fmt: skip
+    for required in (
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "aws_s3_bucket_versioning",
+        "aws_s3_bucket_public_access_block",
+    ):
         assert required in resources

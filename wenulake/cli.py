@@ -167,6 +167,68 @@ def sql_cmd(query: str, fmt: str) -> None:
     click.echo(output, nl=not output.endswith("\n"))
 
 
+# -- catalog -------------------------------------------------------------------------------------------------
+@cli.group()
+def catalog() -> None:
+    """The business catalog (SQLite by default, PostgreSQL with WENULAKE_CATALOG_URL)."""
+
+
+@catalog.command("load")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def catalog_load(directory: Path) -> None:
+    """Validate DIRECTORY's CSVs and make the catalog equal to them, in one transaction.
+
+    Files: companies.csv, sites.csv, devices.csv, sensors.csv, thresholds.csv (header row; timestamps ISO 8601
+    UTC, empty = none). Every problem is reported with file, line, column and what was expected; nothing is
+    written if any exists. Loading the same directory twice changes nothing.
+    """
+    from wenulake.catalog.csvfiles import CatalogInvalid
+    from wenulake.catalog.store import CatalogStore
+
+    try:
+        report = CatalogStore(Settings()).load(directory)
+    except CatalogInvalid as invalid:
+        for problem in invalid.problems:
+            click.echo(str(problem), err=True)
+        raise WenulakeError(f"catalog has {len(invalid.problems)} problem(s), nothing loaded") from None
+    click.echo(str(report))
+
+
+@catalog.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def catalog_export(directory: Path) -> None:
+    """Write the catalog as CSVs into DIRECTORY (what `catalog load` reads back unchanged)."""
+    from wenulake.catalog.store import CatalogStore
+
+    CatalogStore(Settings()).export(directory)
+    click.echo(f"catalog exported to {directory}")
+
+
+@catalog.command("show")
+@click.argument(
+    "table", required=False, type=click.Choice(["companies", "sites", "devices", "sensors", "thresholds"])
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
+def catalog_show(table: str | None, fmt: str) -> None:
+    """Show TABLE's rows, or the row count of every table."""
+    from wenulake.catalog import schema
+    from wenulake.catalog.store import CatalogStore
+    from wenulake.query import FORMATTERS, Result
+
+    store = CatalogStore(Settings())
+    if table is None:
+        rows = [(t.name, len(store.rows(t.name))) for t in schema.TABLES]
+        result = Result(["table", "rows"], ["VARCHAR", "BIGINT"], rows)
+    else:
+        data = store.rows(table)
+        columns = [c.name for c in schema.metadata.tables[table].columns]
+        result = Result(columns, ["VARCHAR"] * len(columns), [tuple(r[c] for c in columns) for r in data])
+    output = FORMATTERS[fmt](result)
+    click.echo(output, nl=not output.endswith("\n"))
+
+
 # -- settings ------------------------------------------------------------------------------------------------
 @cli.command("settings")
 def settings_cmd() -> None:

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         default=None,
         description="Device keyring JSON: local path or s3:// URL. Default $WENULAKE_HOME/keyring.json.",
     )
+    catalog_url: str | None = Field(
+        default=None,
+        description="Catalog database URL (postgresql://... or sqlite:///...). Default SQLite $WENULAKE_HOME/catalog.db.",
+    )
     spark_master: str = Field(
         default="local[*]", description="Spark master URL: local[*] or spark://host:7077."
     )
@@ -78,7 +82,7 @@ class Settings(BaseSettings):
     )
     sql_dir: Path = Field(default=REPO_ROOT / "sql", description="Folder holding the SQL files.")
 
-    @field_validator("landing", "lake", "keyring", "s3_endpoint_url", mode="before")
+    @field_validator("landing", "lake", "keyring", "s3_endpoint_url", "catalog_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

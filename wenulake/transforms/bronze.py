@@ -148,14 +148,37 @@ def decode_record(parsed: object, keyring: Keyring) -> tuple[dict[str, Any], int
 
 #: Columns each kind of outcome row fills; every other column of OUTCOME_SCHEMA is null for that kind.
 MESSAGE_COLUMNS = (
-    "object_key", "record_index", "arrival_hour", "device_id", "message_id", "key_id", "received_at", "ts", "seq",
-)  # fmt: skip
+    "object_key",
+    "record_index",
+    "arrival_hour",
+    "device_id",
+    "message_id",
+    "key_id",
+    "received_at",
+    "ts",
+    "seq",
+)
 QUARANTINE_COLUMNS = (
-    "object_key", "record_index", "arrival_hour", "device_id", "message_id", "reason", "raw", "detail",
-)  # fmt: skip
+    "object_key",
+    "record_index",
+    "arrival_hour",
+    "device_id",
+    "message_id",
+    "reason",
+    "raw",
+    "detail",
+)
 OBJECT_COLUMNS = (
-    "object_key", "arrival_hour", "records", "accepted", "quarantined", "size", "etag", "last_modified", "status",
-)  # fmt: skip
+    "object_key",
+    "arrival_hour",
+    "records",
+    "accepted",
+    "quarantined",
+    "size",
+    "etag",
+    "last_modified",
+    "status",
+)
 
 
 class OutcomeBuilder:
@@ -171,9 +194,16 @@ class OutcomeBuilder:
         # bound appenders of the message columns: the hot path
         m = self.msg
         self._m_append = (
-            m["object_key"].append, m["record_index"].append, m["arrival_hour"].append, m["device_id"].append,
-            m["message_id"].append, m["key_id"].append, m["received_at"].append, m["ts"].append, m["seq"].append,
-        )  # fmt: skip
+            m["object_key"].append,
+            m["record_index"].append,
+            m["arrival_hour"].append,
+            m["device_id"].append,
+            m["message_id"].append,
+            m["key_id"].append,
+            m["received_at"].append,
+            m["ts"].append,
+            m["seq"].append,
+        )
 
     @property
     def rows(self) -> int:

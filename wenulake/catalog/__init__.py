@@ -1,0 +1,1 @@
+"""The business catalog: companies, sites, devices, sensors, thresholds (SQLAlchemy Core + Alembic)."""
