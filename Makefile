@@ -56,7 +56,7 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 
 airflow: $(STAMP) ## Serve the Airflow UI on http://localhost:8080 with these DAGs (airflow standalone)
 	$(BIN)/python -m wenulake.airflow_home --print-login
-	source <($(BIN)/python -m wenulake.airflow_home --exports) && $(BIN)/airflow standalone
+	source <($(BIN)/python -m wenulake.airflow_home --exports) && PATH="$(abspath $(BIN)):$$PATH" $(BIN)/airflow standalone
 
 BENCH_SIZES ?= S,M
 bench: $(STAMP) ## Benchmark the pipeline against the hand-written reference (BENCH_SIZES=S,M,L); writes bench/results/
