@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -268,4 +269,6 @@ def main(argv: list[str] | None = None) -> None:
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()
-    sys.exit(code)
+    # Leave without interpreter teardown: delta-rs' native runtime threads can abort the process while C++
+    # statics are destroyed ("terminate called without an active exception"), turning a success into 134.
+    os._exit(code)

@@ -50,6 +50,13 @@ class Lake:
 
     def _create(self, uri: str, spec: TableSpec) -> None:
         try:
+            existing = DeltaTable(uri, storage_options=self.options)
+        except TableNotFoundError:
+            existing = None
+        if existing is not None:
+            self._evolve(existing, spec)
+            return
+        try:
             DeltaTable.create(
                 uri,
                 schema=spec.schema,
@@ -60,6 +67,17 @@ class Lake:
             )
         except OSError as exc:
             raise StorageError(f"cannot create Delta table {spec.name} at {uri}: {exc}") from exc
+
+    @staticmethod
+    def _evolve(existing: DeltaTable, spec: TableSpec) -> None:
+        """Add columns a newer contract version introduced (nullable, so old rows read as null)."""
+        from deltalake.schema import Field, Schema
+
+        have = {f.name for f in existing.schema().fields}
+        missing = [f for f in spec.schema if f.name not in have]
+        if missing:
+            new_fields = Schema.from_arrow(pa.schema([f.with_nullable(True) for f in missing])).fields
+            existing.alter.add_columns(list(new_fields))
 
     def table(self, spec: TableSpec) -> DeltaTable:
         try:

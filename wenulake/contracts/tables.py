@@ -81,10 +81,13 @@ QUARANTINE = TableSpec(
             pa.field("arrival_date", pa.string(), nullable=False),
             pa.field("run_id", pa.string()),
             pa.field("quarantined_at", TS),
+            pa.field("ts", TS),
+            pa.field("resolved_at", TS),
+            pa.field("resolved_by_run", pa.string()),
         ]
     ),
     partition_by=("arrival_date",),
-    run_columns=("run_id", "quarantined_at"),
+    run_columns=("run_id", "quarantined_at", "resolved_at", "resolved_by_run"),
 )
 
 INGEST_LEDGER = TableSpec(
@@ -131,7 +134,57 @@ DQ_RESULT = TableSpec(
     run_columns=("run_id", "validated_at", "result_json"),
 )
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in (SENSOR_MESSAGE, QUARANTINE, INGEST_LEDGER, DQ_RESULT)}
+SILVER_READING = TableSpec(
+    name="silver.reading",
+    description="One row per sensor and timestamp: canonical units, calibrated, attributed to the sensor valid at "
+    "ts, with the site's local date. Merged on (sensor_id, ts); the earliest received copy wins.",
+    schema=pa.schema(
+        [
+            pa.field("sensor_id", pa.string(), nullable=False),
+            pa.field("ts", TS, nullable=False),
+            pa.field("local_date", pa.date32(), nullable=False),
+            pa.field("value", pa.float64(), nullable=False),
+            pa.field("raw_value", pa.float64(), nullable=False),
+            pa.field("raw_unit", pa.string(), nullable=False),
+            pa.field("unit", pa.string(), nullable=False),
+            pa.field("metric", pa.string(), nullable=False),
+            pa.field("kind", pa.string(), nullable=False),
+            pa.field("channel", pa.string(), nullable=False),
+            pa.field("device_id", pa.string(), nullable=False),
+            pa.field("site_id", pa.string(), nullable=False),
+            pa.field("company_id", pa.string(), nullable=False),
+            pa.field("timezone", pa.string(), nullable=False),
+            pa.field("message_id", pa.string(), nullable=False),
+            pa.field("received_at", TS, nullable=False),
+            pa.field("object_key", pa.string(), nullable=False),
+            pa.field("record_index", pa.int64(), nullable=False),
+            pa.field("arrival_hour", TS, nullable=False),
+            pa.field("run_id", pa.string()),
+        ]
+    ),
+    run_columns=("run_id",),
+)
+
+TOUCHED_PERIOD = TableSpec(
+    name="ops.touched_period",
+    description="Per run, the (sensor, local date, UTC hour) periods whose silver readings it may have changed; "
+    "stats, warehouse and alarms recompute exactly these.",
+    schema=pa.schema(
+        [
+            pa.field("run_id", pa.string(), nullable=False),
+            pa.field("stage", pa.string(), nullable=False),
+            pa.field("sensor_id", pa.string(), nullable=False),
+            pa.field("local_date", pa.date32(), nullable=False),
+            pa.field("hour_utc", TS, nullable=False),
+            pa.field("recorded_at", TS),
+        ]
+    ),
+    run_columns=("recorded_at",),
+)
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t for t in (SENSOR_MESSAGE, QUARANTINE, INGEST_LEDGER, DQ_RESULT, SILVER_READING, TOUCHED_PERIOD)
+}
 
 
 def table(name: str) -> TableSpec:
