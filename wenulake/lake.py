@@ -71,7 +71,7 @@ class Lake:
     @staticmethod
     def _evolve(existing: DeltaTable, spec: TableSpec) -> None:
         """Add columns a newer contract version introduced (nullable, so old rows read as null)."""
-        from deltalake.schema import Field, Schema
+        from deltalake.schema import Schema
 
         have = {f.name for f in existing.schema().fields}
         missing = [f for f in spec.schema if f.name not in have]
@@ -123,6 +123,17 @@ class Lake:
         write_deltalake(
             self.staging_uri(batch, spec), conform(data, spec), mode="overwrite", storage_options=self.options
         )
+
+    def stage_raw(self, batch: str, name: str, data: pa.Table) -> None:
+        """Stage a helper table that has no contract (keys a publish step needs)."""
+        write_deltalake(
+            join(self.root, "_staging", batch, name), data, mode="overwrite", storage_options=self.options
+        )
+
+    def read_staged_raw(self, batch: str, name: str) -> pa.Table:
+        return DeltaTable(
+            join(self.root, "_staging", batch, name), storage_options=self.options
+        ).to_pyarrow_table()
 
     def read_staged(self, batch: str, spec: TableSpec) -> pa.Table:
         try:

@@ -126,6 +126,15 @@ def execute(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any] |
     return Result([d[0] for d in description], [str(d[1]) for d in description], rows)
 
 
+def query_arrow(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any] | None = None) -> Any:
+    """Run a (pipeline-owned) query and return a pyarrow Table: no Python objects per row."""
+    try:
+        relation = con.execute(query, params) if params else con.execute(query)
+        return relation.fetch_arrow_table()
+    except duckdb.Error as exc:
+        raise WenulakeError(f"SQL error: {_one_line(exc)}") from exc
+
+
 def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
