@@ -35,8 +35,9 @@ export WENULAKE_HOME ?= $(CURDIR)/.wenulake
 
 run: $(STAMP) ## Generate a sample landing in .wenulake and run the sensors DAG over it; prints where every record went
 	$(BIN)/wenulake landing generate --out "$(WENULAKE_HOME)" --start $(SAMPLE_START) --hours $(SAMPLE_HOURS) --devices $(SAMPLE_DEVICES)
+	$(BIN)/wenulake catalog load "$(WENULAKE_HOME)/catalog"
 	$(BIN)/wenulake run sensors --start $(SAMPLE_START) --end $(SAMPLE_END)
-	@echo "Explore: $(BIN)/wenulake sql \"select reason, count(*) from ops.quarantine group by all\""
+	@echo "Explore: $(BIN)/wenulake sql \"select metric, unit, count(*), avg(value) from silver.reading group by all\""
 
 test: $(STAMP) ## Run the whole test suite (unit, Spark, Airflow, Delta, S3 server; PostgreSQL once a stage needs it)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,6 +1,7 @@
 """sensors: the hourly pipeline over the Firehose landing's arrival-hour partitions.
 
-ingest_bronze -> gate_bronze (write, audit, publish). Later stages append their tasks here.
+ingest_bronze -> gate_bronze -> enrich_silver -> gate_silver: each stage writes a staged batch, its gate
+validates it and publishes it (write, audit, publish). Later stages append their tasks here.
 Params `start`/`end` (ISO 8601 UTC) override the data interval: one run over a longer range.
 """
 
@@ -17,10 +18,11 @@ from wenulake.settings import Settings
 SETTINGS = Settings()
 
 BRONZE = Asset("wenulake://lake/bronze/sensor_message")
+SILVER = Asset("wenulake://lake/silver/reading")
 
 with DAG(
     dag_id="sensors",
-    description="Firehose landing -> bronze (decrypted, fully accounted), hourly by arrival hour",
+    description="Firehose landing -> bronze (decrypted, accounted) -> silver (enriched), hourly by arrival hour",
     schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
     start_date=pendulum.datetime(2026, 4, 4, tz="UTC"),
     catchup=True,
@@ -37,7 +39,7 @@ with DAG(
         ),
         "end": Param(None, type=["null", "string"], description="Range end, exclusive (ISO 8601 UTC)"),
     },
-    tags=["sensors", "bronze"],
+    tags=["sensors", "bronze", "silver"],
     doc_md=__doc__,
 ) as dag:
 
@@ -55,4 +57,18 @@ with DAG(
 
         return tasks.gate_bronze(context)
 
-    ingest_bronze() >> gate_bronze()
+    @task(task_id="enrich_silver")
+    def enrich_silver(**context):
+        """Enrich the interval's winning messages with one catalog snapshot; stage readings and quarantine."""
+        from wenulake import tasks
+
+        return tasks.enrich_silver(context)
+
+    @task(task_id="gate_silver", max_active_tis_per_dag=1, outlets=[SILVER])
+    def gate_silver(**context):
+        """Validate staged readings (silver suite); merge them into silver.reading only if it passes."""
+        from wenulake import tasks
+
+        return tasks.gate_silver(context)
+
+    ingest_bronze() >> gate_bronze() >> enrich_silver() >> gate_silver()

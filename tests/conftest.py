@@ -56,6 +56,10 @@ def home(tmp_path: Path, sample: dict[str, Any], monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("WENULAKE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("WENULAKE_LANDING", str(sample["dir"] / "landing"))
     monkeypatch.setenv("WENULAKE_KEYRING", str(sample["dir"] / "keyring.json"))
+    from wenulake.catalog.store import CatalogStore
+    from wenulake.settings import Settings
+
+    CatalogStore(Settings()).load(sample["dir"] / "catalog")
     return tmp_path / "home"
 
 

@@ -11,17 +11,21 @@ from wenulake.lake import Lake
 from wenulake.settings import Settings
 from wenulake.timeutil import Interval, parse_instant
 
-BRONZE_KEYS = (
-    "objects",
-    "corrupt_objects",
-    "records",
-    "duplicates",
-    "messages_valid",
-    "q_malformed_record",
-    "q_unknown_key",
-    "q_decrypt_failed",
-    "q_implausible_timestamp",
-)
+#: accounting key -> the generator's ground-truth key in manifest.json
+TRUTH = {
+    "objects": "objects",
+    "corrupt_objects": "corrupt_objects",
+    "records": "records",
+    "duplicates": "duplicates",
+    "messages_valid": "attributable_messages",
+    "null_values": "null_values",
+    "q_malformed_record": "q_malformed_record",
+    "q_unknown_key": "q_unknown_key",
+    "q_decrypt_failed": "q_decrypt_failed",
+    "q_implausible_timestamp": "q_implausible_timestamp",
+    "q_unknown_device": "messages_uncatalogued_device",
+    "q_unknown_channel": "unknown_channel_readings",
+}
 
 
 def snapshot(settings: Settings, spec: TableSpec) -> pa.Table:
@@ -31,16 +35,17 @@ def snapshot(settings: Settings, spec: TableSpec) -> pa.Table:
     return data.sort_by([(c, "ascending") for c in sortable])
 
 
-def snapshots(
-    settings: Settings,
-    names: tuple[str, ...] = ("bronze.sensor_message", "ops.quarantine", "ops.ingest_ledger"),
-) -> dict[str, pa.Table]:
+LAKE_TABLES = ("bronze.sensor_message", "ops.quarantine", "ops.ingest_ledger", "silver.reading")
+
+
+def snapshots(settings: Settings, names: tuple[str, ...] = LAKE_TABLES) -> dict[str, pa.Table]:
     return {name: snapshot(settings, TABLES[name]) for name in names}
 
 
-def expected_bronze(manifest: dict[str, Any], hour: str | None = None) -> dict[str, int]:
+def expected_accounting(manifest: dict[str, Any], hour: str | None = None) -> dict[str, int]:
+    """What `wenulake accounting` must say, from the generator's ground truth (total or one arrival hour)."""
     source = manifest["by_hour"][hour] if hour else manifest["expected"]
-    return {k: source[k] for k in BRONZE_KEYS}
+    return {key: source[truth] for key, truth in TRUTH.items()}
 
 
 def arrival_range(manifest: dict[str, Any]) -> Interval:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SESSION_DIR
+from tests.helpers import expected_accounting
 
 WENULAKE = [sys.executable, "-m", "wenulake"]
 START, END = "2026-04-04T00:00:00Z", "2026-04-04T05:00:00Z"
@@ -33,6 +34,7 @@ def cli_home() -> dict[str, str]:
     home = SESSION_DIR / "cli-home"
     env = {"WENULAKE_HOME": str(home)}
     cli("landing", "generate", "--out", str(home), "--devices", "6", "--hours", "2", "--seed", "11", env=env)
+    cli("catalog", "load", str(home / "catalog"), env=env)
     done = cli("run", "sensors", "--start", START, "--end", END, env=env)
     env["run_stdout"] = done.stdout
     return env
@@ -66,7 +68,7 @@ def test_accounting_json_has_exactly_the_contract_keys_and_matches_the_generator
         "q_implausible_timestamp",
     ]
     assert all(type(v) is int for v in counts.values())
-    assert counts == {k: manifest["expected"][k] for k in counts}
+    assert counts == expected_accounting(manifest)
 
 
 @pytest.mark.slow

@@ -33,11 +33,21 @@ def test_sensors_dag_shape(dagbag):
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
     assert dag.catchup is True
     assert dag.max_active_runs <= 4
-    assert set(dag.task_ids) == {"ingest_bronze", "gate_bronze"}
+    assert set(dag.task_ids) == {"ingest_bronze", "gate_bronze", "enrich_silver", "gate_silver"}
     assert dag.get_task("gate_bronze").upstream_task_ids == {"ingest_bronze"}
-    assert dag.get_task("gate_bronze").max_active_tis_per_dag == 1
+    assert dag.get_task("enrich_silver").upstream_task_ids == {"gate_bronze"}
+    assert dag.get_task("gate_silver").upstream_task_ids == {"enrich_silver"}
+    for publisher in ("gate_bronze", "gate_silver"):
+        assert dag.get_task(publisher).max_active_tis_per_dag == 1
     for task in dag.tasks:
         assert task.retries >= 1
+
+
+def test_catalog_sync_dag_takes_a_path_param(dagbag):
+    dag = dagbag.get_dag("catalog_sync")
+    assert type(dag.timetable).__name__ == "NullTimetable"  # manual trigger only
+    assert "path" in dag.params
+    assert dag.task_ids == ["load_catalog"]
 
 
 def test_unknown_dag_is_a_clear_error():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import arrival_range, expected_bronze
+from tests.helpers import arrival_range, expected_accounting
 from wenulake.accounting import accounting
 from wenulake.errors import ConfigError, StorageError
 from wenulake.landing import list_interval
@@ -65,6 +65,9 @@ def s3_home(s3_endpoint: str, sample, tmp_path: Path, monkeypatch: pytest.Monkey
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    from wenulake.catalog.store import CatalogStore
+
+    CatalogStore(Settings()).load(sample["dir"] / "catalog")
     return Settings()
 
 
@@ -74,15 +77,13 @@ def s3_home(s3_endpoint: str, sample, tmp_path: Path, monkeypatch: pytest.Monkey
 def test_sensors_dag_reads_an_s3_landing_and_writes_an_s3_lake(s3_home: Settings, sample):
     interval = arrival_range(sample["manifest"])
     run_range(s3_home, "sensors", interval, hourly=False)
-    assert accounting(s3_home, interval) == expected_bronze(sample["manifest"])
+    assert accounting(s3_home, interval) == expected_accounting(sample["manifest"])
     # analysts' SQL reads the S3 lake through DuckDB's delta extension
     rows = run_query(s3_home, "select count(*) as n from bronze.sensor_message").rows
-    assert rows == [
-        (
-            expected_bronze(sample["manifest"])["messages_valid"]
-            + sample["manifest"]["expected"]["duplicates"],
-        )
-    ]
+    expected = sample["manifest"]["expected"]
+    assert rows == [(expected["messages_valid"] + expected["duplicates"],)]
+    silver = run_query(s3_home, "select count(*) from silver.reading").rows
+    assert silver == [(expected["non_null_readings"] - expected["unknown_channel_readings"],)]
 
 
 def test_listing_is_paginated_and_complete(s3_endpoint, tmp_path):

@@ -8,9 +8,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tests.helpers import arrival_range, expected_bronze, snapshots
+from tests.helpers import arrival_range, expected_accounting, snapshots
 from wenulake.accounting import accounting
-from wenulake.contracts.tables import DQ_RESULT, SENSOR_MESSAGE, TABLES
+from wenulake.catalog.store import CatalogStore
+from wenulake.contracts.tables import DQ_RESULT, SENSOR_MESSAGE, SILVER_READING, TABLES
 from wenulake.errors import GateFailed, PipelineFailed
 from wenulake.lake import Lake
 from wenulake.orchestrate import run_dag, run_range
@@ -26,14 +27,22 @@ def test_one_run_accounts_for_every_generated_record(home, sample):
     interval = arrival_range(sample["manifest"])
     report = run_dag(settings, "sensors", interval)
     assert report.ok, report.failure()
-    assert [t.task_id for t in report.tasks] == ["ingest_bronze", "gate_bronze"]
+    assert [t.task_id for t in report.tasks] == [
+        "ingest_bronze",
+        "gate_bronze",
+        "enrich_silver",
+        "gate_silver",
+    ]
     # the corrupt object is quarantined whole and the run goes on
-    assert accounting(settings, interval) == expected_bronze(sample["manifest"])
+    assert accounting(settings, interval) == expected_accounting(sample["manifest"])
     for hour in sample["manifest"]["by_hour"]:
         one = Interval(parse_instant(hour), parse_instant(hour) + HOUR)
-        assert accounting(settings, one) == expected_bronze(sample["manifest"], hour), hour
+        assert accounting(settings, one) == expected_accounting(sample["manifest"], hour), hour
     gates = Lake(settings).read(DQ_RESULT)
-    assert set(gates["suite"].to_pylist()) == {"bronze_sensor_message", "bronze_quarantine"}
+    assert set(gates["suite"].to_pylist()) == {"bronze_sensor_message", "bronze_quarantine", "silver_reading"}
+    expected = sample["manifest"]["expected"]
+    silver = Lake(settings).read(SILVER_READING)
+    assert silver.num_rows == expected["non_null_readings"] - expected["unknown_channel_readings"]
     assert all(gates["success"].to_pylist())
 
 
@@ -47,6 +56,7 @@ def test_rerun_and_hour_by_hour_give_identical_tables(home, sample):
 
     hourly_home = home.parent / "hourly"
     hourly = Settings(home=hourly_home)
+    CatalogStore(hourly).load(sample["dir"] / "catalog")
     reports = run_range(hourly, "sensors", interval, hourly=True)
     assert len(reports) == len(sample["manifest"]["by_hour"])
     assert snapshots(hourly) == first, "hour by hour differs from one run over the range"
@@ -58,10 +68,10 @@ def test_duplicates_resolve_the_same_whatever_order_the_hours_run_in(home, sampl
     for part in reversed(interval.split_hourly()):
         report = run_dag(settings, "sensors", part)
         assert report.ok, report.failure()
-    assert accounting(settings, interval) == expected_bronze(sample["manifest"])
+    assert accounting(settings, interval) == expected_accounting(sample["manifest"])
     for hour in sample["manifest"]["by_hour"]:
         one = Interval(parse_instant(hour), parse_instant(hour) + HOUR)
-        assert accounting(settings, one) == expected_bronze(sample["manifest"], hour), hour
+        assert accounting(settings, one) == expected_accounting(sample["manifest"], hour), hour
 
 
 def test_interval_without_objects_is_a_successful_empty_run(home):

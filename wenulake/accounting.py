@@ -1,14 +1,15 @@
 """Where every landed record of an interval went, computed from the lake tables (never from run logs).
 
 `records = messages_valid + duplicates + q_malformed_record + q_unknown_key + q_decrypt_failed
-+ q_implausible_timestamp` holds for every interval, whatever order intervals ran in.
++ q_implausible_timestamp + q_unknown_device` holds for every interval, whatever order intervals ran in.
+`q_unknown_channel` (per reading) and `null_values` (per reading) count once per distinct message.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from wenulake.contracts import BRONZE_MESSAGE_REASONS
+from wenulake.contracts import BRONZE_MESSAGE_REASONS, MESSAGE_LEVEL_REASONS, Reason
 from wenulake.pipeline.bronze import owned_hours
 from wenulake.query import connect, execute
 from wenulake.settings import Settings
@@ -21,7 +22,10 @@ KEYS = (
     "records",
     "duplicates",
     "messages_valid",
+    "null_values",
     *(f"q_{reason.value}" for reason in BRONZE_MESSAGE_REASONS),
+    f"q_{Reason.UNKNOWN_DEVICE.value}",
+    f"q_{Reason.UNKNOWN_CHANNEL.value}",
 )
 
 
@@ -43,5 +47,5 @@ def accounting(settings: Settings, interval: Interval) -> dict[str, int]:
 def imbalance(counts: dict[str, Any]) -> int:
     """records minus everything they went to; 0 when the accounting balances."""
     gone = counts["messages_valid"] + counts["duplicates"]
-    gone += sum(v for k, v in counts.items() if k.startswith("q_"))
+    gone += sum(counts.get(f"q_{reason.value}", 0) for reason in MESSAGE_LEVEL_REASONS)
     return int(counts["records"]) - int(gone)

@@ -19,7 +19,7 @@ from wenulake.timeutil import Interval, parse_instant
 
 log = logging.getLogger(__name__)
 
-PERMANENT = (ConfigError, GateFailed, KeyringError)
+PERMANENT: tuple[type[Exception], ...] = (ConfigError, GateFailed, KeyringError)
 
 
 def interval_of(context: dict[str, Any]) -> Interval:
@@ -79,3 +79,39 @@ def gate_bronze(settings: Settings, interval: Interval, run_id: str) -> dict[str
     from wenulake.pipeline import bronze
 
     return bronze.publish(settings, interval, run_id).as_dict()
+
+
+@_task
+def enrich_silver(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import silver
+
+    return silver.enrich(settings, interval, run_id).as_dict()
+
+
+@_task
+def gate_silver(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import silver
+
+    return silver.publish(settings, interval, run_id)
+
+
+def load_catalog(context: dict[str, Any]) -> dict[str, Any]:
+    """Task `load_catalog` of the catalog_sync DAG: Param `path` (default $WENULAKE_HOME/catalog)."""
+    from pathlib import Path
+
+    from wenulake.catalog.csvfiles import CatalogInvalid
+    from wenulake.catalog.store import CatalogStore
+
+    settings = Settings()
+    path = Path((context.get("params") or {}).get("path") or settings.home / "catalog")
+    try:
+        report = CatalogStore(settings).load(path)
+    except (CatalogInvalid, ConfigError) as exc:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        details = getattr(exc, "problems", [])
+        for problem in details:
+            log.error("%s", problem)
+        raise AirflowFailException(str(exc)) from exc
+    log.info("%s", report)
+    return {"path": str(path), "report": str(report)}

@@ -2,6 +2,7 @@
 -- Parameters: $interval_start, $interval_end (timestamptz): the arrival hours the interval owns.
 -- A copy is a duplicate when another copy of the same (device_id, message_id), in any interval, was received
 -- earlier (ties: object_key, record_index), so the counts do not depend on the order intervals ran in.
+-- Silver reasons and nulls count once per winning copy (never for duplicates), unresolved rows only.
 with ledger as (
     select
         count(*) as objects,
@@ -11,7 +12,7 @@ with ledger as (
     where arrival_hour >= $interval_start and arrival_hour < $interval_end
 ),
 
-quarantined as (
+bronze_quarantine as (
     select
         count(*) filter (where reason = 'malformed_record') as q_malformed_record,
         count(*) filter (where reason = 'unknown_key') as q_unknown_key,
@@ -31,7 +32,12 @@ interval_messages as (
 
 ranked as (
     select
+        copies.device_id,
+        copies.message_id,
+        copies.object_key,
+        copies.record_index,
         copies.arrival_hour,
+        copies.readings,
         row_number() over (
             partition by copies.device_id, copies.message_id
             order by copies.received_at, copies.object_key, copies.record_index
@@ -43,12 +49,68 @@ ranked as (
             and copies.message_id = interval_messages.message_id
 ),
 
+interval_copies as (
+    select *
+    from ranked
+    where arrival_hour >= $interval_start and arrival_hour < $interval_end
+),
+
+winners as (
+    select *
+    from interval_copies
+    where copy_rank = 1
+),
+
+silver_quarantine as (
+    select
+        quarantine.reason,
+        quarantine.device_id,
+        quarantine.message_id
+    from ops.quarantine as quarantine
+    semi join winners
+        on
+            quarantine.object_key = winners.object_key
+            and quarantine.record_index = winners.record_index
+    where quarantine.stage = 'silver' and quarantine.resolved_at is null
+),
+
+unknown_device_messages as (
+    select distinct
+        device_id,
+        message_id
+    from silver_quarantine
+    where reason = 'unknown_device'
+),
+
 copies as (
     select
         count(*) filter (where copy_rank > 1) as duplicates,
-        count(*) filter (where copy_rank = 1) as messages_valid
-    from ranked
-    where arrival_hour >= $interval_start and arrival_hour < $interval_end
+        count(*) filter (where copy_rank = 1) as winning_copies
+    from interval_copies
+),
+
+reading_values as (
+    select unnest(map_values(winners.readings)) as raw_value
+    from winners
+    anti join unknown_device_messages
+        on
+            winners.device_id = unknown_device_messages.device_id
+            and winners.message_id = unknown_device_messages.message_id
+),
+
+device_counts as (
+    select count(*) as q_unknown_device
+    from unknown_device_messages
+),
+
+channel_counts as (
+    select count(*) filter (where reason = 'unknown_channel') as q_unknown_channel
+    from silver_quarantine
+),
+
+null_counts as (
+    select count(*) filter (where raw_value is null) as null_values
+    from reading_values
 )
 
 select
@@ -56,11 +118,17 @@ select
     ledger.corrupt_objects,
     ledger.records,
     copies.duplicates,
-    copies.messages_valid,
-    quarantined.q_malformed_record,
-    quarantined.q_unknown_key,
-    quarantined.q_decrypt_failed,
-    quarantined.q_implausible_timestamp
+    copies.winning_copies - device_counts.q_unknown_device as messages_valid,
+    null_counts.null_values,
+    bronze_quarantine.q_malformed_record,
+    bronze_quarantine.q_unknown_key,
+    bronze_quarantine.q_decrypt_failed,
+    bronze_quarantine.q_implausible_timestamp,
+    device_counts.q_unknown_device,
+    channel_counts.q_unknown_channel
 from ledger
 cross join copies
-cross join quarantined
+cross join bronze_quarantine
+cross join device_counts
+cross join channel_counts
+cross join null_counts

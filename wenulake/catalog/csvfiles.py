@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wenulake.catalog.schema import CSV_COLUMNS, SEVERITIES, threshold_id
-from wenulake.errors import WenulakeError
+from wenulake.errors import ConfigError, WenulakeError
 from wenulake.timeutil import iso
 from wenulake.units import KINDS, UNITS
 
@@ -36,7 +36,7 @@ class Problem:
         return f"{where}: {self.column}: {self.message}" if self.column else f"{where}: {self.message}"
 
 
-class CatalogInvalid(WenulakeError):
+class CatalogInvalid(ConfigError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems)
         lines = "; ".join(str(p) for p in self.problems[:20])

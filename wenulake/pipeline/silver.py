@@ -113,6 +113,7 @@ def enrich(settings: Settings, interval: Interval, run_id: str) -> SilverSummary
         readings = SILVER_READING.schema.empty_table()
         unknown_channel = None
 
+    readings = readings.drop_columns([c for c in ("run_id", "outcome") if c in readings.column_names])
     readings = readings.append_column("run_id", pa.array([run_id] * readings.num_rows, pa.string()))
     quarantine = _quarantine_rows(unknown, unknown_channel, run_id, now)
     touched = _touched(readings, run_id, now)
