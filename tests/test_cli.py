@@ -48,6 +48,7 @@ def test_run_prints_tasks_and_balanced_accounting(cli_home):
     assert "sensors [2026-04-04T00:00:00Z, 2026-04-04T05:00:00Z): success" in out
     assert "ingest_bronze" in out
     assert "gate_bronze" in out
+    assert "gate_silver" in out
     assert "balanced: records = messages_valid + duplicates + quarantined" in out
 
 
@@ -57,16 +58,10 @@ def test_accounting_json_has_exactly_the_contract_keys_and_matches_the_generator
     counts = json.loads(cli("accounting", "--start", START, "--end", END, "--format", "json", env=env).stdout)
     manifest = json.loads((Path(env["WENULAKE_HOME"]) / "manifest.json").read_text())
     assert list(counts) == [
-        "objects",
-        "corrupt_objects",
-        "records",
-        "duplicates",
-        "messages_valid",
-        "q_malformed_record",
-        "q_unknown_key",
-        "q_decrypt_failed",
-        "q_implausible_timestamp",
-    ]
+        "objects", "corrupt_objects", "records", "duplicates", "messages_valid", "null_values",
+        "q_malformed_record", "q_unknown_key", "q_decrypt_failed", "q_implausible_timestamp", "q_unknown_device",
+        "q_unknown_channel",
+    ]  # fmt: skip
     assert all(type(v) is int for v in counts.values())
     assert counts == expected_accounting(manifest)
 
@@ -158,3 +153,29 @@ def test_settings_lists_every_variable(tmp_path):
     ):
         assert name in out
     assert f"{tmp_path}/landing (default)" in out
+
+
+@pytest.mark.slow
+def test_catalog_show_and_a_bad_catalog_load(cli_home, tmp_path):
+    env = {k: v for k, v in cli_home.items() if k.startswith("WENULAKE_")}
+    counts = json.loads(cli("catalog", "show", "--format", "json", env=env).stdout)
+    assert {row["table"] for row in counts} == {"companies", "sites", "devices", "sensors", "thresholds"}
+    assert all(row["rows"] > 0 for row in counts)
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for path in (Path(env["WENULAKE_HOME"]) / "catalog").glob("*.csv"):
+        (bad / path.name).write_text(path.read_text())
+    (bad / "sites.csv").write_text((bad / "sites.csv").read_text().replace("Europe/Madrid", "Nowhere/Land"))
+    done = cli("catalog", "load", str(bad), env=env, check=False)
+    assert done.returncode == 1
+    assert "sites.csv:2: timezone: expected an IANA time zone, got 'Nowhere/Land'" in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "error: catalog has 1 problem(s), nothing loaded"
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_replay_without_fixes_resolves_nothing(cli_home):
+    env = {k: v for k, v in cli_home.items() if k.startswith("WENULAKE_")}
+    out = cli("replay", "--reason", "unknown_channel", env=env).stdout
+    assert "unknown_channel: 0 resolved" in out

@@ -168,6 +168,31 @@ def sql_cmd(query: str, fmt: str) -> None:
     click.echo(output, nl=not output.endswith("\n"))
 
 
+# -- replay --------------------------------------------------------------------------------------------------
+@cli.command("replay")
+@click.option(
+    "--reason", "reasons", multiple=True, type=click.Choice(["unknown_device", "unknown_channel"]),
+    help="Replay only this reason (repeatable; default both).",
+)  # fmt: skip
+@click.option("--start", type=ISO, help="Only quarantine of arrival hours from START.")
+@click.option("--end", type=ISO, help="Only quarantine of arrival hours before END.")
+def replay_cmd(reasons: tuple[str, ...], start: datetime | None, end: datetime | None) -> None:
+    """Re-enrich quarantined readings against today's catalog (after `wenulake catalog load`).
+
+    Arrival hours holding unresolved quarantine are enriched again: what now resolves moves to silver.reading
+    and its quarantine rows are kept, marked resolved (resolved_at, resolved_by_run). The accounting still
+    balances. Run it while no pipeline run writes silver.
+    """
+    from wenulake.pipeline.replay import replay
+
+    interval = None
+    if start or end:
+        if not (start and end):
+            raise click.BadParameter("give both --start and --end, or neither")
+        interval = _interval(start, end)
+    click.echo(str(replay(Settings(), list(reasons) or None, interval)))
+
+
 # -- catalog -------------------------------------------------------------------------------------------------
 @cli.group()
 def catalog() -> None:

@@ -322,7 +322,8 @@ class Generator:
         corrupt_hour = self.start + (self.hours // 2) * HOUR
         body = gzip.compress("\n".join(p.text for p in self.pieces[:50]).encode(), mtime=0)
         self._put(landing, corrupt_hour + timedelta(minutes=31), body[: len(body) // 2], gz=True, raw=True)
-        self._write_catalog()
+        self._write_catalog(self.out / "catalog", complete=False)
+        self._write_catalog(self.out / "catalog-complete", complete=True)
         self._write_keyring()
         manifest = self._manifest(objects, corrupt_hour)
         (self.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -334,8 +335,9 @@ class Generator:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body if raw or not gz else gzip.compress(body, mtime=0))
 
-    def _write_catalog(self) -> None:
-        folder = self.out / "catalog"
+    def _write_catalog(self, folder: Path, complete: bool) -> None:
+        """The catalog as delivered (devices with keys but no entry left out), or `complete` (the fix an
+        operator would load before replaying the enrichment quarantine)."""
         folder.mkdir(parents=True, exist_ok=True)
 
         def write(name: str, header: list[str], rows: list[tuple]) -> None:
@@ -347,13 +349,14 @@ class Generator:
         def when(value: datetime | None) -> str:
             return iso(value) if value else ""
 
-        catalogued = [d for d in self.devices if d.site_id]
+        catalogued = [d for d in self.devices if d.site_id or complete]
+        site_of = {d.device_id: d.site_id or self.sites[0][0] for d in catalogued}
         write("companies", ["company_id", "name"], self.companies)
         write("sites", ["site_id", "company_id", "name", "timezone"], self.sites)
         write(
             "devices",
             ["device_id", "site_id", "installed_at", "retired_at"],
-            [(d.device_id, d.site_id, when(d.sensors[0].valid_from), "") for d in catalogued],
+            [(d.device_id, site_of[d.device_id], when(d.sensors[0].valid_from), "") for d in catalogued],
         )
         write(
             "sensors",
