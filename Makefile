@@ -49,7 +49,7 @@ lint: $(STAMP) ## ruff, mypy on wenulake/, sqlfluff on sql/
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	@if ls sql/*.sql >/dev/null 2>&1; then $(BIN)/sqlfluff lint sql; fi
+	$(BIN)/sqlfluff lint sql
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
