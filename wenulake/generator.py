@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from wenulake.catalog.schema import CSV_COLUMNS
 from wenulake.contracts import Reason
 from wenulake.crypto import encrypt
 from wenulake.landing import SENSORS_STREAM, hour_prefix
@@ -340,10 +341,10 @@ class Generator:
         operator would load before replaying the enrichment quarantine)."""
         folder.mkdir(parents=True, exist_ok=True)
 
-        def write(name: str, header: list[str], rows: list[tuple]) -> None:
+        def write(name: str, rows: list[tuple]) -> None:
             with open(folder / f"{name}.csv", "w", newline="") as fh:
                 writer = csv.writer(fh, lineterminator="\n")
-                writer.writerow(header)
+                writer.writerow(CSV_COLUMNS[name])
                 writer.writerows(rows)
 
         def when(value: datetime | None) -> str:
@@ -351,27 +352,14 @@ class Generator:
 
         catalogued = [d for d in self.devices if d.site_id or complete]
         site_of = {d.device_id: d.site_id or self.sites[0][0] for d in catalogued}
-        write("companies", ["company_id", "name"], self.companies)
-        write("sites", ["site_id", "company_id", "name", "timezone"], self.sites)
+        write("companies", self.companies)
+        write("sites", self.sites)
         write(
             "devices",
-            ["device_id", "site_id", "installed_at", "retired_at"],
             [(d.device_id, site_of[d.device_id], when(d.sensors[0].valid_from), "") for d in catalogued],
         )
         write(
             "sensors",
-            [
-                "sensor_id",
-                "device_id",
-                "channel",
-                "metric",
-                "unit",
-                "kind",
-                "scale",
-                "offset",
-                "valid_from",
-                "valid_to",
-            ],
             [
                 (
                     s.sensor_id,
@@ -396,7 +384,7 @@ class Generator:
             sensor = dev.sensors[-1]
             if sensor.metric == "co2":
                 thresholds.append((sensor.sensor_id, "co2", "", 800.0, "critical"))
-        write("thresholds", ["sensor_id", "metric", "min_value", "max_value", "severity"], thresholds)
+        write("thresholds", thresholds)
 
     def _write_keyring(self) -> None:
         keys = {d.key_id: base64.b64encode(d.key).decode() for d in self.devices}

@@ -27,6 +27,11 @@ from wenulake.settings import Settings, is_s3, join
 TABLE_CONFIGURATION = {"delta.enableDeletionVectors": "false"}
 
 
+def staging_batch(stage: str, run_id: str) -> str:
+    """The staging folder name of one stage's batch in one run (file-system safe)."""
+    return f"{stage}-" + "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in run_id)
+
+
 class Lake:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

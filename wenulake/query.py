@@ -56,6 +56,8 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
         con.execute(
             f"create or replace view {spec.name} as select * from delta_scan({_sql_string(lake.uri(spec))})"
         )
+    for macro in sorted((settings.sql_dir / "lake" / "macros").glob("*.sql")):
+        con.execute(macro.read_text())
     return con
 
 

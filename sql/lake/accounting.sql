@@ -22,42 +22,15 @@ bronze_quarantine as (
     where stage = 'bronze' and arrival_hour >= $interval_start and arrival_hour < $interval_end
 ),
 
-interval_messages as (
-    select distinct
-        device_id,
-        message_id
-    from bronze.sensor_message
-    where arrival_hour >= $interval_start and arrival_hour < $interval_end
-),
-
-ranked as (
-    select
-        copies.device_id,
-        copies.message_id,
-        copies.object_key,
-        copies.record_index,
-        copies.arrival_hour,
-        copies.readings,
-        row_number() over (
-            partition by copies.device_id, copies.message_id
-            order by copies.received_at, copies.object_key, copies.record_index
-        ) as copy_rank
-    from bronze.sensor_message as copies
-    semi join interval_messages
-        on
-            copies.device_id = interval_messages.device_id
-            and copies.message_id = interval_messages.message_id
-),
-
-interval_copies as (
+copies_in_interval as (
     select *
-    from ranked
+    from interval_copies($interval_start, $interval_end)
     where arrival_hour >= $interval_start and arrival_hour < $interval_end
 ),
 
 winners as (
     select *
-    from interval_copies
+    from copies_in_interval
     where copy_rank = 1
 ),
 
@@ -86,7 +59,7 @@ copies as (
     select
         count(*) filter (where copy_rank > 1) as duplicates,
         count(*) filter (where copy_rank = 1) as winning_copies
-    from interval_copies
+    from copies_in_interval
 ),
 
 reading_values as (

@@ -1,37 +1,6 @@
--- The winning copies (earliest received_at; ties: object_key, record_index) of the messages that have a copy
--- The winning copies (earliest received_at; ties: object_key, record_index) of the messages with a copy
--- this interval owns downstream. Parameters: $interval_start, $interval_end (timestamptz).
-with interval_messages as (
-    select distinct
-        device_id,
-        message_id
-    from bronze.sensor_message
-    where arrival_hour >= $interval_start and arrival_hour < $interval_end
-),
-
-ranked as (
-    select
-        copies.device_id,
-        copies.message_id,
-        copies.key_id,
-        copies.received_at,
-        copies.ts,
-        copies.seq,
-        copies.readings,
-        copies.object_key,
-        copies.record_index,
-        copies.arrival_hour,
-        row_number() over (
-            partition by copies.device_id, copies.message_id
-            order by copies.received_at, copies.object_key, copies.record_index
-        ) as copy_rank
-    from bronze.sensor_message as copies
-    semi join interval_messages
-        on
-            copies.device_id = interval_messages.device_id
-            and copies.message_id = interval_messages.message_id
-)
-
+-- The winning copies of the messages with a copy in the interval's arrival hours, keeping those whose winning
+-- copy lies in the interval: exactly the messages this interval owns downstream.
+-- Parameters: $interval_start, $interval_end (timestamptz).
 select
     device_id,
     message_id,
@@ -43,5 +12,5 @@ select
     object_key,
     record_index,
     arrival_hour
-from ranked
+from interval_copies($interval_start, $interval_end)
 where copy_rank = 1 and arrival_hour >= $interval_start and arrival_hour < $interval_end

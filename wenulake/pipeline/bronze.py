@@ -24,7 +24,7 @@ from wenulake import quality
 from wenulake.contracts import Reason, Stage
 from wenulake.contracts.tables import INGEST_LEDGER, QUARANTINE, SENSOR_MESSAGE, LedgerStatus
 from wenulake.crypto import KeyringSource
-from wenulake.lake import Lake
+from wenulake.lake import Lake, staging_batch
 from wenulake.landing import LandingObject, list_interval
 from wenulake.settings import Settings
 from wenulake.storage import StoreSpec
@@ -67,7 +67,7 @@ def owned_hours(interval: Interval) -> Interval:
 
 
 def batch_name(run_id: str) -> str:
-    return "bronze-" + "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in run_id)
+    return staging_batch(Stage.BRONZE.value, run_id)
 
 
 # -- extract -------------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from wenulake import quality
 from wenulake.catalog.store import CatalogStore
 from wenulake.contracts import Reason, Stage
 from wenulake.contracts.tables import QUARANTINE, SILVER_READING, TOUCHED_PERIOD, TS
-from wenulake.lake import Lake, conform
+from wenulake.lake import Lake, conform, staging_batch
 from wenulake.pipeline.bronze import owned_hours
 from wenulake.query import connect, query_arrow
 from wenulake.settings import Settings
@@ -51,7 +51,7 @@ class SilverSummary:
 
 
 def batch_name(run_id: str) -> str:
-    return "silver-" + "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in run_id)
+    return staging_batch(Stage.SILVER.value, run_id)
 
 
 def _hours_predicate(hours: Interval, alias: str = "") -> str:
