@@ -59,13 +59,16 @@ def messages(rows: list[tuple[str, datetime, dict[str, float | None]]]) -> pa.Ta
 
 
 def enrich(spark, sensors: list[dict], rows, timezone: str = "UTC") -> list[dict]:
+    """attribute() on Spark, then assemble() the full rows, as the silver job does."""
     devices, sensor_table = t.catalog_frames(catalog(sensors, timezone))
+    indexed = t.index_messages(messages(rows))
     frame = t.attribute(
-        t.readings(spark.createDataFrame(messages(rows))),
-        spark.createDataFrame(devices),
-        spark.createDataFrame(sensor_table),
+        t.readings(spark.createDataFrame(t.spark_messages(indexed))),
+        spark.createDataFrame(t.spark_devices(devices)),
+        spark.createDataFrame(t.spark_sensors(sensor_table)),
     )
-    return sorted(frame.toArrow().to_pylist(), key=lambda r: (r["ts"], r["channel"]))
+    full = t.assemble(frame.toArrow(), indexed, devices, sensor_table)
+    return sorted(full.to_pylist(), key=lambda r: (r["ts"], r["channel"]))
 
 
 def one(spark, metric: str, unit: str, raw: float, **sensor) -> dict:
@@ -149,11 +152,12 @@ def test_nulls_are_dropped_and_unknown_channels_flagged(spark):
 
 def test_unknown_device_is_one_row_per_message(spark):
     devices, _ = t.catalog_frames(catalog([]))
-    msgs = spark.createDataFrame(
+    indexed = t.index_messages(
         messages([("ghost", utc(2026, 4, 4), {"a": 1.0, "b": 2.0}), ("d1", utc(2026, 4, 4), {})])
     )
-    unknown = t.unknown_devices(msgs, spark.createDataFrame(devices)).toArrow()
-    assert unknown["device_id"].to_pylist() == ["ghost"]
+    msgs = spark.createDataFrame(t.spark_messages(indexed))
+    unknown = t.unknown_devices(msgs, spark.createDataFrame(t.spark_devices(devices))).toArrow()
+    assert indexed.take(unknown["msg"])["device_id"].to_pylist() == ["ghost"]
 
 
 def test_dedupe_keeps_the_earliest_received_reading_per_sensor_and_ts(spark):
@@ -161,10 +165,11 @@ def test_dedupe_keeps_the_earliest_received_reading_per_sensor_and_ts(spark):
     devices, sensor_table = t.catalog_frames(catalog(sensors))
     table = messages([("d1", utc(2026, 4, 4, 12), {"c": 1.0}), ("d1", utc(2026, 4, 4, 12), {"c": 2.0})])
     table = table.set_column(2, "received_at", pa.array([utc(2026, 4, 4, 12, 5), utc(2026, 4, 4, 12, 1)], TS))
+    indexed = t.index_messages(table)
     attributed = t.attribute(
-        t.readings(spark.createDataFrame(table)),
-        spark.createDataFrame(devices),
-        spark.createDataFrame(sensor_table),
+        t.readings(spark.createDataFrame(t.spark_messages(indexed))),
+        spark.createDataFrame(t.spark_devices(devices)),
+        spark.createDataFrame(t.spark_sensors(sensor_table)),
     )
     [row] = t.dedupe(attributed).toArrow().to_pylist()
-    assert row["raw_value"] == 2.0
+    assert row["raw_value"] == 2.0  # the copy received at 12:01 wins over the one received at 12:05

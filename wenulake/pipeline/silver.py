@@ -89,19 +89,19 @@ def enrich(settings: Settings, interval: Interval, run_id: str) -> SilverSummary
         log.warning("the catalog has no devices: every message goes to quarantine as unknown_device")
 
     now = datetime.now(UTC)
-    if messages.num_rows:
+    messages = t.index_messages(messages)
+    if messages.num_rows and devices_arrow.num_rows:
         spark = get_spark(settings)
-        msgs = spark.createDataFrame(messages)
-        devices = spark.createDataFrame(devices_arrow) if devices_arrow.num_rows else None
-        if devices is None:
-            unknown = messages
-            outcomes = None
-        else:
-            sensors = spark.createDataFrame(sensors_arrow, schema=_spark_schema(sensors_arrow))
-            unknown = t.unknown_devices(msgs, devices).select(*_MESSAGE_KEYS).toArrow()
-            attributed = t.attribute(t.readings(msgs), devices, sensors)
-            ok = t.dedupe(attributed.where(F.col("outcome") == t.OK))
-            outcomes = ok.unionByName(attributed.where(F.col("outcome") == t.UNKNOWN_CHANNEL)).toArrow()
+        msgs = spark.createDataFrame(t.spark_messages(messages))
+        devices = spark.createDataFrame(t.spark_devices(devices_arrow))
+        lean_sensors = t.spark_sensors(sensors_arrow)
+        sensors = spark.createDataFrame(lean_sensors, schema=_spark_schema(lean_sensors))
+        unknown_msgs = t.unknown_devices(msgs, devices).select("msg").toArrow()
+        unknown = messages.take(unknown_msgs["msg"])  # msg is the row's position in `messages`
+        attributed = t.attribute(t.readings(msgs), devices, sensors)
+        ok = t.dedupe(attributed.where(F.col("outcome") == t.OK))
+        collected = ok.unionByName(attributed.where(F.col("outcome") == t.UNKNOWN_CHANNEL)).toArrow()
+        outcomes = t.assemble(collected, messages, devices_arrow, sensors_arrow)
     else:
         unknown, outcomes = messages, None
 
@@ -134,9 +134,6 @@ def enrich(settings: Settings, interval: Interval, run_id: str) -> SilverSummary
         ),
         seconds=round(time.perf_counter() - started, 3),
     )
-
-
-_MESSAGE_KEYS = ("device_id", "message_id", "ts", "object_key", "record_index", "arrival_hour", "readings")
 
 
 def _spark_schema(table: pa.Table):  # type: ignore[no-untyped-def]

@@ -55,6 +55,30 @@ def catalog_frames(snapshot: dict[str, pa.Table]) -> tuple[pa.Table, pa.Table]:
     return devices, sensors
 
 
+def index_messages(messages: pa.Table) -> pa.Table:
+    """Messages in received order (received_at, then message_id) with `msg`, their position in that order.
+
+    Spark carries only `msg`, `device_id`, `ts` and `readings`; every other column is joined back by `msg` after
+    collection (`assemble`), so the wide columns never cross the JVM.
+    """
+    ordered = messages.sort_by([("received_at", "ascending"), ("message_id", "ascending")])
+    return ordered.append_column("msg", pa.array(range(ordered.num_rows), pa.int64()))
+
+
+def spark_messages(messages: pa.Table) -> pa.Table:
+    return messages.select(["msg", "device_id", "ts", "readings"])
+
+
+def spark_devices(devices: pa.Table) -> pa.Table:
+    return devices.select(["device_id", "timezone"])
+
+
+def spark_sensors(sensors: pa.Table) -> pa.Table:
+    return sensors.select(
+        ["sensor_id", "device_id", "channel", "valid_from", "valid_to", "factor", "shift", "scale", "offset"]
+    )
+
+
 def unknown_devices(messages: DataFrame, devices: DataFrame) -> DataFrame:
     """Messages whose device is not in the catalog (one row per message)."""
     from pyspark.sql import functions as F
@@ -66,10 +90,7 @@ def readings(messages: DataFrame) -> DataFrame:
     """One row per (message, channel) with the raw number; null readings are dropped here (counted upstream)."""
     from pyspark.sql import functions as F
 
-    exploded = messages.select(
-        "device_id", "message_id", "received_at", "ts", "object_key", "record_index", "arrival_hour",
-        F.explode("readings").alias("channel", "raw_value"),
-    )  # fmt: skip
+    exploded = messages.select("msg", "device_id", "ts", F.explode("readings").alias("channel", "raw_value"))
     return exploded.where(F.col("raw_value").isNotNull())
 
 
@@ -90,32 +111,44 @@ def attribute(readings_df: DataFrame, devices: DataFrame, sensors: DataFrame) ->
     canonical = F.col("r.raw_value") * F.col("s.factor") + F.col("s.shift")
     return joined.select(
         F.when(F.col("s.sensor_id").isNull(), F.lit(UNKNOWN_CHANNEL)).otherwise(F.lit(OK)).alias("outcome"),
+        F.col("r.msg").alias("msg"),
+        F.col("r.channel").alias("channel"),
+        F.col("r.raw_value").alias("raw_value"),
         F.col("s.sensor_id").alias("sensor_id"),
         F.col("r.ts").alias("ts"),
         F.to_date(F.from_utc_timestamp(F.col("r.ts"), F.col("r.timezone"))).alias("local_date"),
         (canonical * F.col("s.scale") + F.col("s.offset")).alias("value"),
-        F.col("r.raw_value").alias("raw_value"),
-        F.col("s.raw_unit").alias("raw_unit"),
-        F.col("s.canonical_unit").alias("unit"),
-        F.col("s.metric").alias("metric"),
-        F.col("s.kind").alias("kind"),
-        F.col("r.channel").alias("channel"),
-        F.col("r.device_id").alias("device_id"),
-        F.col("r.site_id").alias("site_id"),
-        F.col("r.company_id").alias("company_id"),
-        F.col("r.timezone").alias("timezone"),
-        F.col("r.message_id").alias("message_id"),
-        F.col("r.received_at").alias("received_at"),
-        F.col("r.object_key").alias("object_key"),
-        F.col("r.record_index").alias("record_index"),
-        F.col("r.arrival_hour").alias("arrival_hour"),
     )
 
 
 def dedupe(attributed: DataFrame) -> DataFrame:
-    """One row per (sensor_id, ts): the earliest received message wins (ties: message_id)."""
+    """One row per (sensor_id, ts): the earliest received message wins (`msg` follows received order)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    order = Window.partitionBy("sensor_id", "ts").orderBy("received_at", "message_id")
+    order = Window.partitionBy("sensor_id", "ts").orderBy("msg")
     return attributed.withColumn("_rank", F.row_number().over(order)).where("_rank = 1").drop("_rank")
+
+
+def assemble(outcomes: pa.Table, messages: pa.Table, devices: pa.Table, sensors: pa.Table) -> pa.Table:
+    """Collected outcomes + message, device and sensor columns, joined back in DuckDB (Arrow in, Arrow out)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        for name, table in (("o", outcomes), ("m", messages), ("d", devices), ("s", sensors)):
+            con.register(name, table)
+        return con.execute(
+            """
+            select o.outcome, o.sensor_id, o.ts, o.local_date, o.value, o.raw_value, s.raw_unit,
+                   s.canonical_unit as unit, s.metric, s.kind, o.channel, m.device_id, d.site_id, d.company_id,
+                   d.timezone, m.message_id, m.received_at, m.object_key, m.record_index, m.arrival_hour
+            from o
+            join m on o.msg = m.msg
+            join d on m.device_id = d.device_id
+            left join s on o.sensor_id = s.sensor_id
+            """
+        ).fetch_arrow_table()
+    finally:
+        con.close()
