@@ -92,7 +92,7 @@ def enrich_silver(settings: Settings, interval: Interval, run_id: str) -> dict[s
 def gate_silver(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
     from wenulake.pipeline import silver
 
-    return silver.publish(settings, interval, run_id)
+    return silver.publish(settings, interval, run_id).as_dict()
 
 
 def load_catalog(context: dict[str, Any]) -> dict[str, Any]:

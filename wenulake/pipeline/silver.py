@@ -26,7 +26,7 @@ from wenulake.catalog.store import CatalogStore
 from wenulake.contracts import Reason, Stage
 from wenulake.contracts.tables import QUARANTINE, SILVER_READING, TOUCHED_PERIOD, TS
 from wenulake.lake import Lake, conform, staging_batch
-from wenulake.pipeline.bronze import owned_hours
+from wenulake.pipeline.bronze import PublishSummary, owned_hours
 from wenulake.query import connect, query_arrow
 from wenulake.settings import Settings
 from wenulake.sqlfiles import load_sql
@@ -207,7 +207,7 @@ def _touched(readings: pa.Table, run_id: str, now: datetime) -> pa.Table:
     return conform(touched, TOUCHED_PERIOD)
 
 
-def publish(settings: Settings, interval: Interval, run_id: str) -> dict[str, object]:
+def publish(settings: Settings, interval: Interval, run_id: str) -> PublishSummary:
     """Task `gate_silver`: validate the staged batch; merge it into silver only if the suite passes."""
     started = time.perf_counter()
     hours = owned_hours(interval)
@@ -226,18 +226,17 @@ def publish(settings: Settings, interval: Interval, run_id: str) -> dict[str, ob
         interval=hours,
     )
     validated = time.perf_counter()
-    in_hours = _hours_predicate(hours)
     _merge_readings(lake, readings, hours)
     _replace_quarantine(lake, quarantine, hours, run_id)
     _delete_stale(lake, stale)
     lake.replace(TOUCHED_PERIOD, touched, f"run_id = '{run_id}'")
     lake.drop_staging(batch)
-    log.info("silver %s published (%s)", hours, in_hours)
-    return {
-        "gates": [r.summary() for r in results],
-        "gate_seconds": round(validated - started, 3),
-        "publish_seconds": round(time.perf_counter() - validated, 3),
-    }
+    log.info("silver %s published", hours)
+    return PublishSummary(
+        gates=[r.summary() for r in results],
+        gate_seconds=round(validated - started, 3),
+        publish_seconds=round(time.perf_counter() - validated, 3),
+    )
 
 
 def _merge_readings(lake: Lake, readings: pa.Table, hours: Interval) -> None:
