@@ -1,7 +1,7 @@
 """sensors: the hourly pipeline over the Firehose landing's arrival-hour partitions.
 
-ingest_bronze -> gate_bronze -> enrich_silver -> gate_silver: each stage writes a staged batch, its gate
-validates it and publishes it (write, audit, publish). Later stages append their tasks here.
+ingest_bronze -> gate_bronze -> enrich_silver -> gate_silver -> stage_gold -> load_warehouse -> gate_warehouse:
+each stage writes a staged batch, its gate validates it and publishes it (write, audit, publish).
 Params `start`/`end` (ISO 8601 UTC) override the data interval: one run over a longer range.
 """
 
@@ -19,6 +19,7 @@ SETTINGS = Settings()
 
 BRONZE = Asset("wenulake://lake/bronze/sensor_message")
 SILVER = Asset("wenulake://lake/silver/reading")
+WAREHOUSE = Asset("wenulake://warehouse/fact_reading")
 
 with DAG(
     dag_id="sensors",
@@ -39,7 +40,7 @@ with DAG(
         ),
         "end": Param(None, type=["null", "string"], description="Range end, exclusive (ISO 8601 UTC)"),
     },
-    tags=["sensors", "bronze", "silver"],
+    tags=["sensors", "bronze", "silver", "warehouse"],
     doc_md=__doc__,
 ) as dag:
 
@@ -71,4 +72,33 @@ with DAG(
 
         return tasks.gate_silver(context)
 
-    ingest_bronze() >> gate_bronze() >> enrich_silver() >> gate_silver()
+    @task(task_id="stage_gold")
+    def stage_gold(**context):
+        """Write the touched fact partitions and the dimensions as Parquet stage files."""
+        from wenulake import tasks
+
+        return tasks.stage_gold(context)
+
+    @task(task_id="load_warehouse", max_active_tis_per_dag=1)
+    def load_warehouse(**context):
+        """Staging table <- COPY; one transaction per table replacing exactly the touched keys."""
+        from wenulake import tasks
+
+        return tasks.load_warehouse(context)
+
+    @task(task_id="gate_warehouse", max_active_tis_per_dag=1, outlets=[WAREHOUSE])
+    def gate_warehouse(**context):
+        """Gold suite on the loaded partitions; publish the analysts' snapshot, or discard the load."""
+        from wenulake import tasks
+
+        return tasks.gate_warehouse(context)
+
+    (
+        ingest_bronze()
+        >> gate_bronze()
+        >> enrich_silver()
+        >> gate_silver()
+        >> stage_gold()
+        >> load_warehouse()
+        >> gate_warehouse()
+    )

@@ -58,7 +58,24 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
         )
     for macro in sorted((settings.sql_dir / "lake" / "macros").glob("*.sql")):
         con.execute(macro.read_text())
+    _attach_warehouse(con, settings)
     return con
+
+
+def _attach_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Warehouse tables by plain name: views over the published snapshot, attached read-only."""
+    from wenulake.warehouse import WAREHOUSE_TABLES
+    from wenulake.warehouse.duckdb_backend import DuckDBWarehouse
+
+    if settings.warehouse_url:
+        return
+    warehouse = DuckDBWarehouse(settings)
+    if not warehouse.published.exists():
+        warehouse.ensure()
+    con.execute(f"attach {_sql_string(str(warehouse.published))} as warehouse (read_only)")
+    for table in WAREHOUSE_TABLES:
+        con.execute(f"create or replace view main.{table} as select * from warehouse.main.{table}")
+    con.execute("create or replace view ops.warehouse_load as select * from warehouse.ops.warehouse_load")
 
 
 def _s3_secret(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:

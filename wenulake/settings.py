@@ -51,6 +51,14 @@ class Settings(BaseSettings):
         default=None,
         description="Catalog database URL (postgresql://... or sqlite:///...). Default SQLite $WENULAKE_HOME/catalog.db.",
     )
+    warehouse_url: str | None = Field(
+        default=None,
+        description="Warehouse: unset = DuckDB file $WENULAKE_HOME/warehouse.duckdb; postgresql://... = that server.",
+    )
+    stage: str | None = Field(
+        default=None,
+        description="Warehouse stage files: local path or s3:// URL. Default $WENULAKE_LAKE/stage.",
+    )
     spark_master: str = Field(
         default="local[*]", description="Spark master URL: local[*] or spark://host:7077."
     )
@@ -82,7 +90,16 @@ class Settings(BaseSettings):
     )
     sql_dir: Path = Field(default=REPO_ROOT / "sql", description="Folder holding the SQL files.")
 
-    @field_validator("landing", "lake", "keyring", "s3_endpoint_url", "catalog_url", mode="before")
+    @field_validator(
+        "landing",
+        "lake",
+        "keyring",
+        "s3_endpoint_url",
+        "catalog_url",
+        "warehouse_url",
+        "stage",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -94,6 +111,10 @@ class Settings(BaseSettings):
     @cached_property
     def lake_uri(self) -> str:
         return self.lake or str((self.home / "lake").absolute())
+
+    @cached_property
+    def stage_uri(self) -> str:
+        return self.stage or join(self.lake_uri, "stage")
 
     @cached_property
     def keyring_uri(self) -> str:

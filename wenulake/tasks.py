@@ -95,6 +95,27 @@ def gate_silver(settings: Settings, interval: Interval, run_id: str) -> dict[str
     return silver.publish(settings, interval, run_id).as_dict()
 
 
+@_task
+def stage_gold(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import gold
+
+    return gold.stage(settings, interval, run_id)
+
+
+@_task
+def load_warehouse(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import gold
+
+    return gold.load(settings, interval, run_id)
+
+
+@_task
+def gate_warehouse(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import gold
+
+    return gold.publish(settings, interval, run_id).as_dict()
+
+
 def load_catalog(context: dict[str, Any]) -> dict[str, Any]:
     """Task `load_catalog` of the catalog_sync DAG: Param `path` (default $WENULAKE_HOME/catalog)."""
     from pathlib import Path

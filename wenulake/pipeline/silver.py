@@ -116,7 +116,18 @@ def enrich(settings: Settings, interval: Interval, run_id: str) -> SilverSummary
     readings = readings.drop_columns([c for c in ("run_id", "outcome") if c in readings.column_names])
     readings = readings.append_column("run_id", pa.array([run_id] * readings.num_rows, pa.string()))
     quarantine = _quarantine_rows(unknown, unknown_channel, run_id, now)
-    touched = _touched(readings, run_id, now)
+    # periods of the interval's current silver rows too: a rerun may move or remove them
+    import pyarrow.dataset as ds
+
+    own = lake.read(
+        SILVER_READING,
+        filters=(ds.field("arrival_hour") >= pa.scalar(hours.start, TS))
+        & (ds.field("arrival_hour") < pa.scalar(hours.end, TS)),
+        columns=["sensor_id", "local_date", "ts"],
+    )
+    touched = _touched(
+        pa.concat_tables([readings.select(["sensor_id", "local_date", "ts"]), own]), run_id, now
+    )
 
     batch = batch_name(run_id)
     lake.stage(batch, SILVER_READING, conform(readings, SILVER_READING))

@@ -1,0 +1,198 @@
+"""Gold and warehouse: stage the touched partitions as Parquet, load them the Redshift way, gate, publish.
+
+- `stage(...)` (task `stage_gold`): the fact_reading partitions `(sensor_id, local_date)` this run touched in
+  silver (ops.touched_period), whole, plus the dimensions from one catalog snapshot, written as Parquet stage
+  files under `$WENULAKE_STAGE/<table>/<run_id>/` (rows.parquet, keys.parquet);
+- `load(...)` (task `load_warehouse`): per table, one transaction on the loader's copy of the warehouse:
+  temporary staging table <- COPY from the stage files, delete the touched keys, insert, record
+  `ops.warehouse_load`; stage files are removed after a successful load;
+- `publish(...)` (task `gate_warehouse`): the gold suite (every fact's sensor is in dim_sensor; fact rows of the
+  touched partitions equal silver's) on the loaded state; pass -> the snapshot analysts read is replaced,
+  fail -> the load is discarded and the published warehouse stays as it was.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from wenulake import quality
+from wenulake.catalog.store import CatalogStore
+from wenulake.errors import ConfigError
+from wenulake.lake import Lake
+from wenulake.pipeline.bronze import PublishSummary, owned_hours
+from wenulake.query import connect, query_arrow
+from wenulake.settings import Settings, is_s3, join
+from wenulake.sqlfiles import load_sql
+from wenulake.timeutil import Interval
+from wenulake.transforms.silver import catalog_frames
+from wenulake.warehouse import COLUMNS
+from wenulake.warehouse.duckdb_backend import DuckDBWarehouse
+
+STAGE = "gold"
+
+
+def _safe(run_id: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in run_id)
+
+
+def stage_dir(settings: Settings, table: str, run_id: str) -> str:
+    return join(settings.stage_uri, table, _safe(run_id))
+
+
+def warehouse(settings: Settings) -> DuckDBWarehouse:
+    if settings.warehouse_url:
+        raise ConfigError(
+            f"warehouse backend {settings.warehouse_url.split(':', 1)[0]!r} is not available yet; "
+            "unset WENULAKE_WAREHOUSE_URL to use the DuckDB file"
+        )
+    return DuckDBWarehouse(settings)
+
+
+def _write(settings: Settings, table: str, run_id: str, name: str, data: pa.Table) -> str:
+    if is_s3(settings.stage_uri):
+        raise ConfigError(
+            "stage files on S3 need the S3 warehouse loader, not available yet (set WENULAKE_STAGE)"
+        )
+    folder = Path(stage_dir(settings, table, run_id))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.parquet"
+    pq.write_table(data, path)
+    return str(path)
+
+
+def dimensions(settings: Settings) -> dict[str, pa.Table]:
+    import duckdb
+
+    snapshot = CatalogStore(settings).snapshot()
+    devices, sensors = catalog_frames(snapshot)
+    con = duckdb.connect()
+    try:
+        for name, table in {**snapshot, "device_sites": devices, "sensor_units": sensors}.items():
+            con.register(name, table)
+        return {
+            "dim_company": con.execute("select company_id, name from companies").fetch_arrow_table(),
+            "dim_site": con.execute(
+                "select site_id, company_id, name, timezone from sites"
+            ).fetch_arrow_table(),
+            "dim_device": con.execute(
+                "select d.device_id, d.site_id, ds.company_id, d.installed_at, d.retired_at "
+                "from devices d join device_sites ds using (device_id)"
+            ).fetch_arrow_table(),
+            "dim_sensor": con.execute(
+                "select s.sensor_id, s.device_id, ds.site_id, ds.company_id, s.channel, s.metric, s.raw_unit, "
+                "s.canonical_unit as unit, s.kind, s.scale, s.offset, s.valid_from, s.valid_to "
+                "from sensor_units s join device_sites ds using (device_id)"
+            ).fetch_arrow_table(),
+        }
+    finally:
+        con.close()
+
+
+def stage(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    """Task `stage_gold`."""
+    import duckdb
+
+    started = time.perf_counter()
+    Lake(settings).ensure()
+    con = connect(settings)
+    try:
+        facts = query_arrow(
+            con, load_sql(settings.sql_dir, "warehouse/stage/fact_reading"), {"run_id": run_id}
+        )
+        keys = query_arrow(
+            con, load_sql(settings.sql_dir, "warehouse/stage/touched_partitions"), {"run_id": run_id}
+        )
+    finally:
+        con.close()
+    local = duckdb.connect()
+    try:
+        local.register("facts", facts)
+        dates = local.execute(load_sql(settings.sql_dir, "warehouse/stage/dim_date")).fetch_arrow_table()
+    finally:
+        local.close()
+    staged = {
+        name: _write(settings, name, run_id, "rows", data) for name, data in dimensions(settings).items()
+    }
+    staged["dim_date"] = _write(settings, "dim_date", run_id, "rows", dates)
+    staged["fact_reading"] = _write(settings, "fact_reading", run_id, "rows", facts)
+    _write(settings, "fact_reading", run_id, "keys", keys)
+    return {
+        "interval": str(owned_hours(interval)),
+        "fact_rows": facts.num_rows,
+        "partitions": keys.num_rows,
+        "dates": dates.num_rows,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def load(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    """Task `load_warehouse`."""
+    started = time.perf_counter()
+    staged: dict[str, tuple[str, str | None]] = {}
+    for table in COLUMNS:
+        folder = Path(stage_dir(settings, table, run_id))
+        rows = folder / "rows.parquet"
+        if not rows.exists():
+            raise ConfigError(f"no stage files for {table} of run {run_id}: run stage_gold first")
+        keys = folder / "keys.parquet"
+        staged[table] = (str(rows), str(keys) if keys.exists() else None)
+    results = warehouse(settings).load(staged, run_id)
+    for table in COLUMNS:
+        shutil.rmtree(stage_dir(settings, table, run_id), ignore_errors=True)
+    return {
+        "tables": {
+            r.table: {"deleted": r.rows_deleted, "inserted": r.rows_inserted, "seconds": r.seconds}
+            for r in results
+        },
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def publish(settings: Settings, interval: Interval, run_id: str) -> PublishSummary:
+    """Task `gate_warehouse`: validate the loaded state of the touched partitions; publish or discard it."""
+    started = time.perf_counter()
+    wh = warehouse(settings)
+    con = connect(settings)
+    try:
+        con.execute(f"attach '{wh.loader}' as wh (read_only)")
+        batch = query_arrow(
+            con, load_sql(settings.sql_dir, "warehouse/gate/touched_facts"), {"run_id": run_id}
+        )
+        mismatches = query_arrow(
+            con, load_sql(settings.sql_dir, "warehouse/gate/partition_counts"), {"run_id": run_id}
+        )
+    finally:
+        con.close()
+    problems = [
+        f"partition ({r['sensor_id']}, {r['local_date']}): warehouse {r['warehouse_rows']} rows, "
+        f"silver {r['silver_rows']}"
+        for r in mismatches.slice(0, 5).to_pylist()
+    ]
+    if mismatches.num_rows > 5:
+        problems.append(f"... {mismatches.num_rows - 5} more partitions differ")
+    try:
+        results = quality.gate(
+            Lake(settings),
+            settings.expectations_dir,
+            [("gold_fact_reading", "fact_reading", batch)],
+            run_id=run_id,
+            stage=STAGE,
+            interval=owned_hours(interval),
+            extra_failures=problems,
+        )
+    except Exception:
+        wh.discard()
+        raise
+    validated = time.perf_counter()
+    wh.publish()
+    return PublishSummary(
+        gates=[r.summary() for r in results],
+        gate_seconds=round(validated - started, 3),
+        publish_seconds=round(time.perf_counter() - validated, 3),
+    )

@@ -1,0 +1,141 @@
+"""DuckDB warehouse with readers that never wait for the loader.
+
+The loader works on a private file (`.warehouse-loader.duckdb`); after a load passes its gate, a checkpointed
+copy is atomically renamed over `$WENULAKE_HOME/warehouse.duckdb`, the file analysts open (read-only). A reader
+keeps the snapshot it opened (the old inode) and the next one gets the new one: no lock errors, and every query
+sees a committed state. A load that fails its gate is discarded by copying the published file back.
+See docs/adr/0007-warehouse-snapshots.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from wenulake.errors import WenulakeError
+from wenulake.settings import Settings
+from wenulake.warehouse import COLUMNS, LOADS, LoadResult, LoadSpec
+
+
+def published_path(settings: Settings) -> Path:
+    return (settings.home / "warehouse.duckdb").absolute()
+
+
+def loader_path(settings: Settings) -> Path:
+    return (settings.home / ".warehouse-loader.duckdb").absolute()
+
+
+def ddl_statements(settings: Settings) -> list[str]:
+    return [path.read_text() for path in sorted((settings.sql_dir / "warehouse" / "ddl").glob("*.sql"))]
+
+
+def _apply_ddl(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    con.execute("create schema if not exists ops")
+    for statement in ddl_statements(settings):
+        con.execute(statement)
+
+
+class DuckDBWarehouse:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loader = loader_path(settings)
+        self.published = published_path(settings)
+
+    def ensure(self) -> None:
+        """Both files exist with every table (so a query never fails for a table no load has filled yet)."""
+        self.loader.parent.mkdir(parents=True, exist_ok=True)
+        if not self.loader.exists() and self.published.exists():
+            shutil.copyfile(self.published, self.loader)
+        con = duckdb.connect(str(self.loader))
+        try:
+            _apply_ddl(con, self.settings)
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        if not self.published.exists():
+            self.publish()
+
+    def connect_loader(self) -> duckdb.DuckDBPyConnection:
+        self.ensure()
+        con = duckdb.connect(str(self.loader))
+        con.execute("set TimeZone = 'UTC'")
+        return con
+
+    def load(self, staged: dict[str, tuple[str, str | None]], run_id: str) -> list[LoadResult]:
+        """Load staged Parquet files: {table: (rows glob, keys glob or None)}. One transaction per table:
+        temporary staging table <- COPY; delete the touched keys; insert; record ops.warehouse_load."""
+        con = self.connect_loader()
+        results = []
+        try:
+            for spec in LOADS:
+                if spec.table in staged:
+                    rows, keys = staged[spec.table]
+                    results.append(_load_table(con, spec, rows, keys, run_id))
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        return results
+
+    def publish(self) -> None:
+        """Atomically replace the analysts' file with a checkpointed copy of the loader's."""
+        tmp = self.published.with_name(self.published.name + f".{os.getpid()}.tmp")
+        shutil.copyfile(self.loader, tmp)
+        os.replace(tmp, self.published)
+
+    def discard(self) -> None:
+        """Throw the loader's unpublished changes away (a failed gate)."""
+        if self.published.exists():
+            tmp = self.loader.with_name(self.loader.name + f".{os.getpid()}.tmp")
+            shutil.copyfile(self.published, tmp)
+            os.replace(tmp, self.loader)
+
+
+def _load_table(
+    con: duckdb.DuckDBPyConnection, spec: LoadSpec, rows: str, keys: str | None, run_id: str
+) -> LoadResult:
+    started = time.perf_counter()
+    columns = ", ".join(f'"{c}"' for c in COLUMNS[spec.table])
+    stage = f"stage_{spec.table}"
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            f"create or replace temporary table {stage} as select {columns} from {spec.table} limit 0"
+        )
+        con.execute(
+            f"insert into {stage} select {columns} from read_parquet(?, union_by_name = true)", [rows]
+        )
+        if spec.mode == "all":
+            deleted = _count(con.execute(f"delete from {spec.table}"))
+        else:
+            key_list = ", ".join(spec.key_columns)
+            deleted = _count(
+                con.execute(
+                    f"delete from {spec.table} where ({key_list}) in "
+                    f"(select ({key_list}) from read_parquet(?))",
+                    [keys or rows],
+                )
+            )
+        inserted = _count(con.execute(f"insert into {spec.table} ({columns}) select {columns} from {stage}"))
+        seconds = round(time.perf_counter() - started, 3)
+        con.execute(
+            "insert into ops.warehouse_load values (?, ?, ?, ?, ?, ?)",
+            [spec.table, run_id, deleted, inserted, seconds, datetime.now(UTC)],
+        )
+        con.execute(f"drop table {stage}")
+        con.execute("commit")
+    except duckdb.Error as exc:
+        con.execute("rollback")
+        raise WenulakeError(
+            f"warehouse load of {spec.table} failed, nothing changed: {' '.join(str(exc).split())}"
+        ) from exc
+    return LoadResult(spec.table, deleted, inserted, seconds)
+
+
+def _count(relation: duckdb.DuckDBPyConnection) -> int:
+    row = relation.fetchone()
+    return int(row[0]) if row else 0
