@@ -50,3 +50,19 @@ def expected_accounting(manifest: dict[str, Any], hour: str | None = None) -> di
 
 def arrival_range(manifest: dict[str, Any]) -> Interval:
     return Interval(parse_instant(manifest["arrival_start"]), parse_instant(manifest["arrival_end"]))
+
+
+def warehouse_snapshot(settings: Settings) -> dict[str, pa.Table]:
+    """Every warehouse table of the published snapshot, in a canonical row order (load log excluded)."""
+    import duckdb
+
+    from wenulake.warehouse import COLUMNS
+    from wenulake.warehouse.duckdb_backend import published_path
+
+    con = duckdb.connect(str(published_path(settings)), read_only=True)
+    try:
+        return {
+            table: con.execute(f"select * from {table} order by all").fetch_arrow_table() for table in COLUMNS
+        }
+    finally:
+        con.close()

@@ -33,11 +33,16 @@ def test_sensors_dag_shape(dagbag):
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
     assert dag.catchup is True
     assert dag.max_active_runs <= 4
-    assert set(dag.task_ids) == {"ingest_bronze", "gate_bronze", "enrich_silver", "gate_silver"}
+    assert set(dag.task_ids) == {
+        "ingest_bronze", "gate_bronze", "enrich_silver", "gate_silver", "stage_gold", "load_warehouse",
+        "gate_warehouse",
+    }  # fmt: skip
     assert dag.get_task("gate_bronze").upstream_task_ids == {"ingest_bronze"}
     assert dag.get_task("enrich_silver").upstream_task_ids == {"gate_bronze"}
     assert dag.get_task("gate_silver").upstream_task_ids == {"enrich_silver"}
-    for publisher in ("gate_bronze", "gate_silver"):
+    assert dag.get_task("stage_gold").upstream_task_ids == {"gate_silver"}
+    assert dag.get_task("gate_warehouse").upstream_task_ids == {"load_warehouse"}
+    for publisher in ("gate_bronze", "gate_silver", "load_warehouse", "gate_warehouse"):
         assert dag.get_task(publisher).max_active_tis_per_dag == 1
     for task in dag.tasks:
         assert task.retries >= 1

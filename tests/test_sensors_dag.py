@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tests.helpers import arrival_range, expected_accounting, snapshots
+from tests.helpers import arrival_range, expected_accounting, snapshots, warehouse_snapshot
 from wenulake.accounting import accounting
 from wenulake.catalog.store import CatalogStore
 from wenulake.contracts.tables import DQ_RESULT, SENSOR_MESSAGE, SILVER_READING, TABLES
@@ -16,6 +16,7 @@ from wenulake.errors import GateFailed, PipelineFailed
 from wenulake.lake import Lake
 from wenulake.orchestrate import run_dag, run_range
 from wenulake.pipeline import bronze
+from wenulake.query import run_query
 from wenulake.settings import Settings
 from wenulake.timeutil import HOUR, Interval, parse_instant
 
@@ -28,21 +29,25 @@ def test_one_run_accounts_for_every_generated_record(home, sample):
     report = run_dag(settings, "sensors", interval)
     assert report.ok, report.failure()
     assert [t.task_id for t in report.tasks] == [
-        "ingest_bronze",
-        "gate_bronze",
-        "enrich_silver",
-        "gate_silver",
-    ]
+        "ingest_bronze", "gate_bronze", "enrich_silver", "gate_silver", "stage_gold", "load_warehouse",
+        "gate_warehouse",
+    ]  # fmt: skip
     # the corrupt object is quarantined whole and the run goes on
     assert accounting(settings, interval) == expected_accounting(sample["manifest"])
     for hour in sample["manifest"]["by_hour"]:
         one = Interval(parse_instant(hour), parse_instant(hour) + HOUR)
         assert accounting(settings, one) == expected_accounting(sample["manifest"], hour), hour
     gates = Lake(settings).read(DQ_RESULT)
-    assert set(gates["suite"].to_pylist()) == {"bronze_sensor_message", "bronze_quarantine", "silver_reading"}
+    assert set(gates["suite"].to_pylist()) == {
+        "bronze_sensor_message", "bronze_quarantine", "silver_reading", "gold_fact_reading"
+    }  # fmt: skip
     expected = sample["manifest"]["expected"]
     silver = Lake(settings).read(SILVER_READING)
     assert silver.num_rows == expected["non_null_readings"] - expected["unknown_channel_readings"]
+    # analysts see the warehouse by plain name, and it holds exactly silver's rows
+    assert run_query(settings, "select count(*) from fact_reading").rows == [(silver.num_rows,)]
+    orphans = run_query(settings, "select count(*) from fact_reading anti join dim_sensor using (sensor_id)")
+    assert orphans.rows == [(0,)]
     assert all(gates["success"].to_pylist())
 
 
@@ -51,8 +56,10 @@ def test_rerun_and_hour_by_hour_give_identical_tables(home, sample):
     interval = arrival_range(sample["manifest"])
     run_range(settings, "sensors", interval, hourly=False)
     first = snapshots(settings)
+    first_warehouse = warehouse_snapshot(settings)
     run_range(settings, "sensors", interval, hourly=False)
     assert snapshots(settings) == first, "rerun changed the tables"
+    assert warehouse_snapshot(settings) == first_warehouse, "rerun changed the warehouse"
 
     hourly_home = home.parent / "hourly"
     hourly = Settings(home=hourly_home)
@@ -60,6 +67,7 @@ def test_rerun_and_hour_by_hour_give_identical_tables(home, sample):
     reports = run_range(hourly, "sensors", interval, hourly=True)
     assert len(reports) == len(sample["manifest"]["by_hour"])
     assert snapshots(hourly) == first, "hour by hour differs from one run over the range"
+    assert warehouse_snapshot(hourly) == first_warehouse, "hour by hour differs in the warehouse"
 
 
 def test_duplicates_resolve_the_same_whatever_order_the_hours_run_in(home, sample):

@@ -10,7 +10,6 @@ validates it, and `publish` moves it into the published tables. Nothing staged i
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -150,20 +149,9 @@ class Lake:
         return staged.to_pyarrow_table().select(spec.schema.names).cast(spec.schema)
 
     def drop_staging(self, batch: str) -> None:
-        uri = join(self.root, "_staging", batch)
-        if not is_s3(uri):
-            shutil.rmtree(uri, ignore_errors=True)
-            return
-        from wenulake.storage import StoreSpec, split_s3_url
+        from wenulake.storage import remove_tree
 
-        bucket, prefix = split_s3_url(uri)
-        store = StoreSpec.from_settings(f"s3://{bucket}", self.settings).open()
-        keys = [info.key for info in store.list(prefix + "/")]
-        client = store.client  # type: ignore[attr-defined]
-        for start in range(0, len(keys), 1000):
-            client.delete_objects(
-                Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]}
-            )
+        remove_tree(join(self.root, "_staging", batch), self.settings)
 
 
 def conform(data: pa.Table, spec: TableSpec) -> pa.Table:

@@ -39,6 +39,15 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def load_extensions(con: duckdb.DuckDBPyConnection, settings: Settings, s3_locations: list[str]) -> None:
+    """Extensions from the duckdb-ext-* wheels (nothing downloads), and an S3 secret per bucket used."""
+    con.execute(f"set extension_directory = {_sql_string(extension_directory())}")
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("load delta")
+    for location in dict.fromkeys(s3_locations):
+        _s3_secret(con, settings, location)
+
+
 def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB session with a view per lake table (`bronze.sensor_message`, `ops.quarantine`, ...)."""
     lake = Lake(settings)
@@ -46,11 +55,7 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(
         config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
     )
-    con.execute(f"set extension_directory = {_sql_string(extension_directory())}")
-    con.execute("set TimeZone = 'UTC'")
-    con.execute("load delta")
-    if is_s3(lake.root):
-        _s3_secret(con, settings)
+    load_extensions(con, settings, [lake.root] if is_s3(lake.root) else [])
     for spec in TABLES.values():
         con.execute(f"create schema if not exists {spec.layer}")
         con.execute(
@@ -78,7 +83,7 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings) -> Non
     con.execute("create or replace view ops.warehouse_load as select * from warehouse.ops.warehouse_load")
 
 
-def _s3_secret(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+def _s3_secret(con: duckdb.DuckDBPyConnection, settings: Settings, location: str) -> None:
     """delta_scan ignores `SET s3_*`: it needs a secret. Credentials come from the standard AWS variables."""
     import boto3
 
@@ -99,9 +104,10 @@ def _s3_secret(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
         use_ssl = endpoint.startswith("https://")
         host = endpoint.split("://", 1)[-1].rstrip("/")
         parts += [f"endpoint {_sql_string(host)}", "url_style 'path'", f"use_ssl {str(use_ssl).lower()}"]
-    bucket, _ = split_s3_url(settings.lake_uri)
+    bucket, _ = split_s3_url(location)
     parts.append(f"scope {_sql_string('s3://' + bucket)}")
-    con.execute(f"create or replace secret wenulake_lake ({', '.join(parts)})")
+    name = "s3_" + "".join(c if c.isalnum() else "_" for c in bucket)
+    con.execute(f"create or replace secret {name} ({', '.join(parts)})")
 
 
 @dataclass

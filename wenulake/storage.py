@@ -194,6 +194,33 @@ def md5_hex(body: bytes) -> str:
     return hashlib.md5(body, usedforsecurity=False).hexdigest()
 
 
+def remove_tree(location: str, settings: Settings) -> None:
+    """Delete a folder (local) or every object under a prefix (S3)."""
+    if not is_s3(location):
+        import shutil
+
+        shutil.rmtree(location, ignore_errors=True)
+        return
+    bucket, prefix = split_s3_url(location)
+    store = S3Store(StoreSpec.from_settings(f"s3://{bucket}", settings))
+    keys = [info.key for info in store.list(prefix + "/")]
+    for start in range(0, len(keys), 1000):
+        store.client.delete_objects(
+            Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]}
+        )
+
+
+def arrow_filesystem(settings: Settings) -> Any:
+    """A pyarrow S3 file system for this settings' endpoint (credentials from the AWS_* variables)."""
+    from pyarrow import fs
+
+    endpoint = settings.s3_endpoint_url
+    if not endpoint:
+        return fs.S3FileSystem(region=settings.s3_region)
+    scheme, _, host = endpoint.partition("://")
+    return fs.S3FileSystem(region=settings.s3_region, endpoint_override=host.rstrip("/"), scheme=scheme)
+
+
 def read_location(location: str, settings: Settings) -> bytes:
     """Read one file given as a local path or an s3:// URL (the keyring, for instance)."""
     if is_s3(location):

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from wenulake.pipeline.bronze import PublishSummary, owned_hours
 from wenulake.query import connect, query_arrow
 from wenulake.settings import Settings, is_s3, join
 from wenulake.sqlfiles import load_sql
+from wenulake.storage import arrow_filesystem, remove_tree
 from wenulake.timeutil import Interval
 from wenulake.transforms.silver import catalog_frames
 from wenulake.warehouse import COLUMNS
@@ -55,15 +55,22 @@ def warehouse(settings: Settings) -> DuckDBWarehouse:
 
 
 def _write(settings: Settings, table: str, run_id: str, name: str, data: pa.Table) -> str:
-    if is_s3(settings.stage_uri):
-        raise ConfigError(
-            "stage files on S3 need the S3 warehouse loader, not available yet (set WENULAKE_STAGE)"
-        )
-    folder = Path(stage_dir(settings, table, run_id))
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.parquet"
-    pq.write_table(data, path)
-    return str(path)
+    location = join(stage_dir(settings, table, run_id), f"{name}.parquet")
+    if is_s3(location):
+        pq.write_table(data, location.removeprefix("s3://"), filesystem=arrow_filesystem(settings))
+    else:
+        Path(location).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(data, location)
+    return location
+
+
+def _exists(settings: Settings, location: str) -> bool:
+    if not is_s3(location):
+        return Path(location).exists()
+    from pyarrow import fs
+
+    info = arrow_filesystem(settings).get_file_info(location.removeprefix("s3://"))
+    return bool(info.type == fs.FileType.File)
 
 
 def dimensions(settings: Settings) -> dict[str, pa.Table]:
@@ -136,15 +143,14 @@ def load(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
     started = time.perf_counter()
     staged: dict[str, tuple[str, str | None]] = {}
     for table in COLUMNS:
-        folder = Path(stage_dir(settings, table, run_id))
-        rows = folder / "rows.parquet"
-        if not rows.exists():
+        rows = join(stage_dir(settings, table, run_id), "rows.parquet")
+        if not _exists(settings, rows):
             raise ConfigError(f"no stage files for {table} of run {run_id}: run stage_gold first")
-        keys = folder / "keys.parquet"
-        staged[table] = (str(rows), str(keys) if keys.exists() else None)
+        keys = join(stage_dir(settings, table, run_id), "keys.parquet")
+        staged[table] = (rows, keys if _exists(settings, keys) else None)
     results = warehouse(settings).load(staged, run_id)
-    for table in COLUMNS:
-        shutil.rmtree(stage_dir(settings, table, run_id), ignore_errors=True)
+    for table in COLUMNS:  # stage files go once the load succeeded
+        remove_tree(stage_dir(settings, table, run_id), settings)
     return {
         "tables": {
             r.table: {"deleted": r.rows_deleted, "inserted": r.rows_inserted, "seconds": r.seconds}

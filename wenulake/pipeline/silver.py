@@ -125,9 +125,8 @@ def enrich(settings: Settings, interval: Interval, run_id: str) -> SilverSummary
         & (ds.field("arrival_hour") < pa.scalar(hours.end, TS)),
         columns=["sensor_id", "local_date", "ts"],
     )
-    touched = _touched(
-        pa.concat_tables([readings.select(["sensor_id", "local_date", "ts"]), own]), run_id, now
-    )
+    written = readings.select(["sensor_id", "local_date", "ts"])
+    touched = _touched(pa.concat_tables([written, own], promote_options="permissive"), run_id, now)
 
     batch = batch_name(run_id)
     lake.stage(batch, SILVER_READING, conform(readings, SILVER_READING))

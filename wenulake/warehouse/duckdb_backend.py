@@ -61,9 +61,16 @@ class DuckDBWarehouse:
             self.publish()
 
     def connect_loader(self) -> duckdb.DuckDBPyConnection:
+        from wenulake.query import load_extensions
+        from wenulake.settings import is_s3
+
         self.ensure()
-        con = duckdb.connect(str(self.loader))
-        con.execute("set TimeZone = 'UTC'")
+        con = duckdb.connect(
+            str(self.loader),
+            config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"},
+        )
+        stage = self.settings.stage_uri
+        load_extensions(con, self.settings, [stage] if is_s3(stage) else [])
         return con
 
     def load(self, staged: dict[str, tuple[str, str | None]], run_id: str) -> list[LoadResult]:
