@@ -74,15 +74,25 @@ class DuckDBWarehouse:
         return con
 
     def load(self, staged: dict[str, tuple[str, str | None]], run_id: str) -> list[LoadResult]:
-        """Load staged Parquet files: {table: (rows glob, keys glob or None)}. One transaction per table:
-        temporary staging table <- COPY; delete the touched keys; insert; record ops.warehouse_load."""
+        """Load staged Parquet files ({table: (rows file, keys file or None)}) in ONE transaction: per table,
+        temporary staging table <- COPY, delete the touched keys, insert, record ops.warehouse_load. Any
+        failure rolls everything back: the previous state stays whole."""
         con = self.connect_loader()
         results = []
         try:
-            for spec in LOADS:
-                if spec.table in staged:
-                    rows, keys = staged[spec.table]
-                    results.append(_load_table(con, spec, rows, keys, run_id))
+            con.execute("begin transaction")
+            try:
+                for spec in LOADS:
+                    if spec.table in staged:
+                        rows, keys = staged[spec.table]
+                        results.append(_load_table(con, spec, rows, keys, run_id))
+                con.execute("commit")
+            except duckdb.Error as exc:
+                con.execute("rollback")
+                table = _current_table(results, staged)
+                raise WenulakeError(
+                    f"warehouse load failed at {table}, nothing changed: {' '.join(str(exc).split())}"
+                ) from exc
             con.execute("checkpoint")
         finally:
             con.close()
@@ -105,42 +115,36 @@ class DuckDBWarehouse:
 def _load_table(
     con: duckdb.DuckDBPyConnection, spec: LoadSpec, rows: str, keys: str | None, run_id: str
 ) -> LoadResult:
+    """One table's part of the load transaction (the caller begins and commits)."""
     started = time.perf_counter()
     columns = ", ".join(f'"{c}"' for c in COLUMNS[spec.table])
     stage = f"stage_{spec.table}"
-    con.execute("begin transaction")
-    try:
-        con.execute(
-            f"create or replace temporary table {stage} as select {columns} from {spec.table} limit 0"
-        )
-        con.execute(
-            f"insert into {stage} select {columns} from read_parquet(?, union_by_name = true)", [rows]
-        )
-        if spec.mode == "all":
-            deleted = _count(con.execute(f"delete from {spec.table}"))
-        else:
-            key_list = ", ".join(spec.key_columns)
-            deleted = _count(
-                con.execute(
-                    f"delete from {spec.table} where ({key_list}) in "
-                    f"(select ({key_list}) from read_parquet(?))",
-                    [keys or rows],
-                )
+    con.execute(f"create or replace temporary table {stage} as select {columns} from {spec.table} limit 0")
+    con.execute(f"insert into {stage} select {columns} from read_parquet(?, union_by_name = true)", [rows])
+    if spec.mode == "all":
+        deleted = _count(con.execute(f"delete from {spec.table}"))
+    else:
+        key_list = ", ".join(spec.key_columns)
+        deleted = _count(
+            con.execute(
+                f"delete from {spec.table} where ({key_list}) in (select ({key_list}) from read_parquet(?))",
+                [keys or rows],
             )
-        inserted = _count(con.execute(f"insert into {spec.table} ({columns}) select {columns} from {stage}"))
-        seconds = round(time.perf_counter() - started, 3)
-        con.execute(
-            "insert into ops.warehouse_load values (?, ?, ?, ?, ?, ?)",
-            [spec.table, run_id, deleted, inserted, seconds, datetime.now(UTC)],
         )
-        con.execute(f"drop table {stage}")
-        con.execute("commit")
-    except duckdb.Error as exc:
-        con.execute("rollback")
-        raise WenulakeError(
-            f"warehouse load of {spec.table} failed, nothing changed: {' '.join(str(exc).split())}"
-        ) from exc
+    inserted = _count(con.execute(f"insert into {spec.table} ({columns}) select {columns} from {stage}"))
+    seconds = round(time.perf_counter() - started, 3)
+    con.execute(
+        "insert into ops.warehouse_load values (?, ?, ?, ?, ?, ?)",
+        [spec.table, run_id, deleted, inserted, seconds, datetime.now(UTC)],
+    )
+    con.execute(f"drop table {stage}")
     return LoadResult(spec.table, deleted, inserted, seconds)
+
+
+def _current_table(done: list[LoadResult], staged: dict[str, tuple[str, str | None]]) -> str:
+    """The table whose load failed: the first staged one not done yet."""
+    finished = {r.table for r in done}
+    return next((spec.table for spec in LOADS if spec.table in staged and spec.table not in finished), "?")
 
 
 def _count(relation: duckdb.DuckDBPyConnection) -> int:
