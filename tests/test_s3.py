@@ -84,6 +84,8 @@ def test_sensors_dag_reads_an_s3_landing_and_writes_an_s3_lake(s3_home: Settings
     assert rows == [(expected["messages_valid"] + expected["duplicates"],)]
     silver = run_query(s3_home, "select count(*) from silver.reading").rows
     assert silver == [(expected["non_null_readings"] - expected["unknown_channel_readings"],)]
+    # the warehouse was loaded from stage files on S3 (WENULAKE_STAGE defaults to $WENULAKE_LAKE/stage)
+    assert run_query(s3_home, "select count(*) from fact_reading").rows == silver
 
 
 def test_listing_is_paginated_and_complete(s3_endpoint, tmp_path):
