@@ -1,10 +1,9 @@
 -- Touched partitions whose row count in the warehouse differs from silver's. Parameter: $run_id.
 with touched as (
-    select distinct
+    select
         sensor_id,
         local_date
-    from ops.touched_period
-    where run_id = $run_id
+    from touched_partitions($run_id)
 ),
 
 in_warehouse as (

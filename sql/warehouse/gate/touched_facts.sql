@@ -1,11 +1,10 @@
 -- The loaded fact rows of the partitions a run touched, with whether their sensor is in dim_sensor.
 -- The loader's warehouse is attached as `wh`. Parameter: $run_id.
 with touched as (
-    select distinct
+    select
         sensor_id,
         local_date
-    from ops.touched_period
-    where run_id = $run_id
+    from touched_partitions($run_id)
 )
 
 select

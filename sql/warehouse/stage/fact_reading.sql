@@ -1,11 +1,10 @@
 -- fact_reading rows of the partitions (sensor_id, local_date) a run touched, from silver.reading.
 -- Parameter: $run_id. The partitions are whole: every silver row of a touched (sensor_id, local_date).
 with touched as (
-    select distinct
+    select
         sensor_id,
         local_date
-    from ops.touched_period
-    where run_id = $run_id
+    from touched_partitions($run_id)
 )
 
 select
