@@ -140,8 +140,9 @@ def _format_accounting(counts: dict[str, int], interval: Interval) -> str:
 def accounting_cmd(start: datetime, end: datetime, fmt: str) -> None:
     """Where every landed record of [START, END) went, from the lake tables.
 
-    JSON keys: objects, corrupt_objects, records, duplicates, messages_valid, q_malformed_record, q_unknown_key,
-    q_decrypt_failed, q_implausible_timestamp (all integers).
+    JSON keys (all integers): objects, corrupt_objects, records, duplicates, messages_valid, null_values,
+    q_malformed_record, q_unknown_key, q_decrypt_failed, q_implausible_timestamp, q_unknown_device,
+    q_unknown_channel. records = messages_valid + duplicates + the message-level q_* (all but q_unknown_channel).
     """
     from wenulake.accounting import accounting
 
@@ -157,10 +158,12 @@ def accounting_cmd(start: datetime, end: datetime, fmt: str) -> None:
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
 )
 def sql_cmd(query: str, fmt: str) -> None:
-    """Run a read-only SQL QUERY (DuckDB) over the lake tables.
+    """Run a read-only SQL QUERY (DuckDB) over the lake and the warehouse.
 
-    Tables by schema-qualified name: bronze.sensor_message, ops.quarantine, ops.ingest_ledger, ops.dq_result.
-    Time zone UTC; --format json prints an array of objects keyed by column name.
+    Lake tables by schema-qualified name: bronze.sensor_message, silver.reading, ops.quarantine,
+    ops.ingest_ledger, ops.dq_result, ops.touched_period. Warehouse tables by plain name: fact_reading,
+    dim_sensor, dim_device, dim_site, dim_company, dim_date (and ops.warehouse_load). Time zone UTC;
+    --format json prints an array of objects keyed by column name. Safe while the pipeline loads.
     """
     from wenulake.query import FORMATTERS, run_query
 
