@@ -39,7 +39,7 @@ run: $(STAMP) ## Generate a sample landing in .wenulake and run the sensors DAG 
 	$(BIN)/wenulake run sensors --start $(SAMPLE_START) --end $(SAMPLE_END)
 	@echo "Explore: $(BIN)/wenulake sql \"select metric, unit, count(*), avg(value) from silver.reading group by all\""
 
-test: $(STAMP) ## Run the whole test suite (unit, Spark, Airflow, Delta, S3 server; PostgreSQL once a stage needs it)
+test: $(STAMP) ## Run the whole test suite (unit, Spark, Airflow, Delta, PostgreSQL, S3 server, lint)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## Run the tests that need neither Spark nor Airflow

@@ -48,6 +48,11 @@ def test_one_run_accounts_for_every_generated_record(home, sample):
     assert run_query(settings, "select count(*) from fact_reading").rows == [(silver.num_rows,)]
     orphans = run_query(settings, "select count(*) from fact_reading anti join dim_sensor using (sensor_id)")
     assert orphans.rows == [(0,)]
+    # every analyst example of sql/examples/ runs on the result
+    examples = sorted((Path(settings.sql_dir) / "examples").glob("*.sql"))
+    assert len(examples) >= 3
+    for example in examples:
+        assert run_query(settings, example.read_text()).columns, example.name
     assert all(gates["success"].to_pylist())
 
 

@@ -75,8 +75,7 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings) -> Non
     if settings.warehouse_url:
         return
     warehouse = DuckDBWarehouse(settings)
-    if not warehouse.published.exists():
-        warehouse.ensure()
+    warehouse.ensure_published()
     con.execute(f"attach {_sql_string(str(warehouse.published))} as warehouse (read_only)")
     for table in WAREHOUSE_TABLES:
         con.execute(f"create or replace view main.{table} as select * from warehouse.main.{table}")

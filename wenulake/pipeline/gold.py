@@ -91,6 +91,9 @@ def dimensions(settings: Settings) -> dict[str, pa.Table]:
                 "select d.device_id, d.site_id, ds.company_id, d.installed_at, d.retired_at "
                 "from devices d join device_sites ds using (device_id)"
             ).fetch_arrow_table(),
+            "dim_threshold": con.execute(
+                "select threshold_id, sensor_id, metric, min_value, max_value, severity from thresholds"
+            ).fetch_arrow_table(),
             "dim_sensor": con.execute(
                 "select s.sensor_id, s.device_id, ds.site_id, ds.company_id, s.channel, s.metric, s.raw_unit, "
                 "s.canonical_unit as unit, s.kind, s.scale, s.offset, s.valid_from, s.valid_to "

@@ -26,6 +26,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "valid_from",
         "valid_to",
     ),
+    "dim_threshold": ("threshold_id", "sensor_id", "metric", "min_value", "max_value", "severity"),
     "dim_date": ("date_key", "year", "quarter", "month", "day", "iso_week", "day_of_week", "is_weekend"),
     "fact_reading": (
         "sensor_id",
@@ -59,6 +60,7 @@ LOADS: tuple[LoadSpec, ...] = (
     LoadSpec("dim_site", ("site_id",), "all"),
     LoadSpec("dim_device", ("device_id",), "all"),
     LoadSpec("dim_sensor", ("sensor_id",), "all"),
+    LoadSpec("dim_threshold", ("threshold_id",), "all"),
     LoadSpec("dim_date", ("date_key",), "keys"),
     LoadSpec("fact_reading", ("sensor_id", "local_date"), "keys"),
 )

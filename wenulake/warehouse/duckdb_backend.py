@@ -59,6 +59,36 @@ class DuckDBWarehouse:
             con.close()
         if not self.published.exists():
             self.publish()
+        elif self._missing_tables(self.published):
+            self._upgrade_published()
+
+    def ensure_published(self) -> None:
+        """The readers' side of `ensure`: never opens the loader's file (a load may hold it)."""
+        if not self.published.exists():
+            self.ensure()
+        elif self._missing_tables(self.published):
+            self._upgrade_published()
+
+    def _missing_tables(self, path: Path) -> set[str]:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            have = {row[0] for row in con.execute("select table_name from duckdb_tables()").fetchall()}
+        finally:
+            con.close()
+        return set(COLUMNS) - have
+
+    def _upgrade_published(self) -> None:
+        """New tables of a newer DDL reach the analysts' snapshot without publishing unvalidated loads:
+        copy, apply the DDL to the copy, swap it in."""
+        tmp = self.published.with_name(self.published.name + f".{os.getpid()}.upgrade")
+        shutil.copyfile(self.published, tmp)
+        con = duckdb.connect(str(tmp))
+        try:
+            _apply_ddl(con, self.settings)
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        os.replace(tmp, self.published)
 
     def connect_loader(self) -> duckdb.DuckDBPyConnection:
         from wenulake.query import load_extensions
