@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,3 +94,29 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
+
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A database of its own on 127.0.0.1:5432 (PostgreSQL runs there on every machine and in CI), dropped
+    afterwards. A test that needs it fails, never skips, when it cannot connect."""
+    import psycopg
+
+    name = f"wenulake_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is needed for this test and cannot be reached: {exc}")
+    with admin:
+        admin.execute(f'create database "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        from wenulake.catalog.store import _engine, normalise_url
+
+        _engine(normalise_url(f"postgresql://postgres@127.0.0.1:5432/{name}")).dispose()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{name}" with (force)')

@@ -53,16 +53,16 @@ def arrival_range(manifest: dict[str, Any]) -> Interval:
 
 
 def warehouse_snapshot(settings: Settings) -> dict[str, pa.Table]:
-    """Every warehouse table of the published snapshot, in a canonical row order (load log excluded)."""
-    import duckdb
-
+    """Every warehouse table as analysts see it (the published state, either backend), in a canonical row order
+    (the load logs left out)."""
+    from wenulake.query import connect
     from wenulake.warehouse import COLUMNS
-    from wenulake.warehouse.duckdb_backend import published_path
 
-    con = duckdb.connect(str(published_path(settings)), read_only=True)
+    con = connect(settings, warehouse=True)
     try:
         return {
-            table: con.execute(f"select * from {table} order by all").fetch_arrow_table() for table in COLUMNS
+            table: con.execute(f"select * from main.{table} order by all").fetch_arrow_table()
+            for table in COLUMNS
         }
     finally:
         con.close()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,8 +10,6 @@ import pytest
 from wenulake.catalog.csvfiles import CatalogInvalid, read_catalog
 from wenulake.catalog.store import CatalogStore, normalise_url
 from wenulake.settings import Settings
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture
@@ -123,28 +119,6 @@ def test_missing_file_and_directory(tmp_path, catalog_dir):
 def test_postgres_urls_are_normalised():
     assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A database of its own on 127.0.0.1:5432, dropped afterwards."""
-    import psycopg
-
-    name = f"wenulake_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is needed for this test and cannot be reached: {exc}")
-    with admin:
-        admin.execute(f'create database "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        from wenulake.catalog.store import _engine
-
-        _engine(normalise_url(f"postgresql://postgres@127.0.0.1:5432/{name}")).dispose()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.mark.postgres

@@ -1,5 +1,6 @@
-"""Warehouse loads for real on the DuckDB file: a failed load or gate leaves the published state whole, and
-analysts' queries from another process never fail or see a half-done load."""
+"""Warehouse loads for real on both backends (the DuckDB file and PostgreSQL at 127.0.0.1:5432): a failed load
+or gate leaves the published state whole, schema drift is caught before loading, an unreachable warehouse is
+caught up by the next run, and analysts' queries from another process never fail or see a half-done load."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ import pytest
 from tests.helpers import arrival_range, warehouse_snapshot
 from wenulake.errors import GateFailed, WenulakeError
 from wenulake.pipeline import bronze, gold, silver
+from wenulake.query import run_query
 from wenulake.settings import Settings
 from wenulake.timeutil import HOUR, Interval
+from wenulake.warehouse import SchemaDrift, WarehouseUnavailable, backend, check_drift
 from wenulake.warehouse.duckdb_backend import DuckDBWarehouse
+from wenulake.warehouse.postgres_backend import stage_schema
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -30,40 +34,86 @@ def run_until_silver(settings: Settings, interval: Interval, run_id: str) -> Non
     silver.publish(settings, interval, run_id)
 
 
-def loader_snapshot(settings: Settings) -> dict[str, pa.Table]:
+def run_gold(settings: Settings, interval: Interval, run_id: str) -> None:
+    gold.stage(settings, interval, run_id)
+    gold.load(settings, interval, run_id)
+    gold.publish(settings, interval, run_id)
+
+
+def unpublished(settings: Settings, run_id: str) -> dict[str, pa.Table] | None:
+    """The loaded, not yet published state: the DuckDB loader's file, or the run's PostgreSQL staging schema
+    (None when there is none)."""
     import duckdb
+    import psycopg
 
     from wenulake.warehouse import COLUMNS
 
-    con = duckdb.connect(str(DuckDBWarehouse(settings).loader), read_only=True)
+    if not settings.warehouse_url:
+        con = duckdb.connect(str(DuckDBWarehouse(settings).loader), read_only=True)
+        try:
+            con.execute("set TimeZone = 'UTC'")
+            return {t: con.execute(f"select * from {t} order by all").fetch_arrow_table() for t in COLUMNS}
+        finally:
+            con.close()
+    with psycopg.connect(settings.warehouse_url) as con:
+        found = con.execute(
+            "select 1 from information_schema.schemata where schema_name = %s", [stage_schema(run_id)]
+        ).fetchone()
+    return {} if found else None
+
+
+def warehouse_sql(settings: Settings, statement: str) -> None:
+    """A DBA's change to the warehouse tables (the loader's side for DuckDB)."""
+    import duckdb
+    import psycopg
+
+    if settings.warehouse_url:
+        with psycopg.connect(settings.warehouse_url, autocommit=True) as con:
+            con.execute(statement)
+        return
+    con = duckdb.connect(str(DuckDBWarehouse(settings).loader))
     try:
-        return {t: con.execute(f"select * from {t} order by all").fetch_arrow_table() for t in COLUMNS}
+        con.execute(statement)
     finally:
         con.close()
 
 
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "postgres":
+        monkeypatch.setenv("WENULAKE_WAREHOUSE_URL", request.getfixturevalue("postgres_url"))
+    return str(request.param)
+
+
 @pytest.fixture
-def loaded(home, sample) -> tuple[Settings, Interval]:
+def loaded(home, sample, warehouse_kind) -> tuple[Settings, Interval]:
     """The first hours loaded and published: the state later failures must leave whole."""
     settings = Settings()
+    assert backend(settings).kind == warehouse_kind
     first = Interval(
         arrival_range(sample["manifest"]).start, arrival_range(sample["manifest"]).start + 2 * HOUR
     )
     run_until_silver(settings, first, "first")
-    gold.stage(settings, first, "first")
-    gold.load(settings, first, "first")
-    gold.publish(settings, first, "first")
+    run_gold(settings, first, "first")
     return settings, first
+
+
+def rest_of(loaded: tuple[Settings, Interval], sample) -> Interval:
+    return Interval(loaded[1].end, arrival_range(sample["manifest"]).end)
+
+
+def silver_rows(settings: Settings) -> int:
+    return int(run_query(settings, "select count(*) from silver.reading").rows[0][0])
 
 
 def test_a_load_failing_midway_changes_nothing(loaded, sample):
     settings, _ = loaded
     before = warehouse_snapshot(settings)
-    rest = Interval(loaded[1].end, arrival_range(sample["manifest"]).end)
+    rest = rest_of(loaded, sample)
     run_until_silver(settings, rest, "second")
     gold.stage(settings, rest, "second")
-    # break the fact stage file: a null value violates fact_reading's not-null, after the dimensions and the
-    # fact deletes have run inside the load's transaction
+    # break the fact stage file: a null value violates fact_reading's not-null, after the dimensions (and, on
+    # DuckDB, the fact deletes) have run inside the load's transaction
     path = Path(gold.stage_dir(settings, "fact_reading", "second")) / "rows.parquet"
     rows = pq.read_table(path)
     values = rows["value"].to_pylist()
@@ -71,7 +121,8 @@ def test_a_load_failing_midway_changes_nothing(loaded, sample):
     pq.write_table(rows.set_column(rows.schema.get_field_index("value"), "value", pa.array(values)), path)
     with pytest.raises(WenulakeError, match=r"warehouse load failed at fact_reading, nothing changed"):
         gold.load(settings, rest, "second")
-    assert loader_snapshot(settings) == before  # the loader's copy rolled back
+    staged = unpublished(settings, "second")
+    assert staged is None if settings.warehouse_url else staged == before  # the load rolled back
     assert warehouse_snapshot(settings) == before  # and analysts never saw anything
     assert path.exists()  # stage files stay for the retry
 
@@ -87,16 +138,85 @@ def test_a_failed_gold_gate_discards_the_load(loaded, sample, tmp_path, monkeypa
     doc["expectations"].append({"type": "expect_table_row_count_to_be_between", "kwargs": {"max_value": 0}})
     (strict / "gold_fact_reading.json").write_text(json.dumps(doc))
 
-    rest = Interval(loaded[1].end, arrival_range(sample["manifest"]).end)
+    rest = rest_of(loaded, sample)
     run_until_silver(settings, rest, "second")
     gold.stage(settings, rest, "second")
     gold.load(settings, rest, "second")
-    assert loader_snapshot(settings) != before  # loaded, not yet published
+    if settings.warehouse_url:
+        assert unpublished(settings, "second") == {}  # staged, not yet published
+    else:
+        assert unpublished(settings, "second") != before
+    assert warehouse_snapshot(settings) == before
     monkeypatch.setenv("WENULAKE_EXPECTATIONS_DIR", str(strict))
     with pytest.raises(GateFailed, match="gold"):
         gold.publish(Settings(), rest, "second")
     assert warehouse_snapshot(settings) == before
-    assert loader_snapshot(settings) == before  # discarded
+    staged = unpublished(settings, "second")
+    assert staged is None if settings.warehouse_url else staged == before  # discarded
+    assert not Path(gold.stage_dir(settings, "fact_reading", "second")).exists()
+
+
+def test_schema_drift_is_named_before_loading(loaded, sample):
+    settings, _ = loaded
+    before = warehouse_snapshot(settings)
+    rest = rest_of(loaded, sample)
+    run_until_silver(settings, rest, "second")
+    gold.stage(settings, rest, "second")
+    warehouse_sql(settings, "alter table fact_reading drop column raw_value")
+    with pytest.raises(
+        SchemaDrift, match=r"column fact_reading\.raw_value is missing from the warehouse table"
+    ):
+        gold.load(settings, rest, "second")
+    warehouse_sql(settings, "alter table fact_reading add column raw_value varchar(16)")
+    with pytest.raises(
+        SchemaDrift, match=r"fact_reading\.raw_value is float in the staged rows but text in the"
+    ):
+        gold.load(settings, rest, "second")
+    assert unpublished(settings, "second") is None or not settings.warehouse_url
+    assert warehouse_snapshot(settings)["fact_reading"].num_rows == before["fact_reading"].num_rows
+
+
+def test_drift_checks_name_the_column():
+    schema = pa.schema([("company_id", pa.string()), ("name", pa.int64())])
+    with pytest.raises(SchemaDrift, match=r"dim_company\.name is integer in the staged rows but text"):
+        check_drift("dim_company", schema, {"company_id": "text", "name": "text"})
+    with pytest.raises(SchemaDrift, match=r"dim_company\.name is missing from the staged rows"):
+        check_drift(
+            "dim_company", pa.schema([("company_id", pa.string())]), {"company_id": "text", "name": "text"}
+        )
+    with pytest.raises(
+        SchemaDrift, match=r"dim_company\.extra is in the warehouse table but not in the load"
+    ):
+        check_drift(
+            "dim_company",
+            schema.set(1, pa.field("name", pa.string())),
+            {"company_id": "text", "name": "text", "extra": "text"},
+        )
+
+
+def test_an_unreachable_warehouse_is_caught_up_by_the_next_run(loaded, sample):
+    settings, _ = loaded
+    rest = rest_of(loaded, sample)
+    middle = Interval(rest.start, rest.start + HOUR)
+    run_until_silver(settings, middle, "second")
+    down = Settings(warehouse_url="postgresql://postgres@127.0.0.1:1/nowhere", warehouse_connect_timeout=1)
+    with pytest.raises(
+        WarehouseUnavailable, match=r"warehouse unreachable at postgresql://postgres@127.0.0.1:1/nowhere"
+    ):
+        gold.stage(down, middle, "second")
+    # the lake kept its state; the next run, with the warehouse back, takes in the missed run's partitions too
+    later = Interval(middle.end, rest.end)
+    run_until_silver(settings, later, "third")
+    summary = gold.stage(settings, later, "third")
+    assert summary["runs_caught_up"] == ["second"]
+    gold.load(settings, later, "third")
+    gold.publish(settings, later, "third")
+    fact_rows = run_query(settings, "select count(*) from fact_reading").rows[0][0]
+    assert fact_rows == silver_rows(settings)
+    coverage = run_query(
+        settings, "select source_run_id, loaded_by from ops.warehouse_coverage order by all"
+    ).rows
+    assert coverage == [("first", "first"), ("second", "third"), ("third", "third")]
 
 
 READER = textwrap.dedent(
@@ -123,13 +243,12 @@ def test_analysts_query_from_another_process_while_loads_run(loaded, sample):
         [sys.executable, "-c", READER, "40"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     time.sleep(3)
-    rest = Interval(loaded[1].end, arrival_range(sample["manifest"]).end)
+    rest = rest_of(loaded, sample)
     run_until_silver(settings, rest, "second")
     for _ in range(2):  # the second load of the same partitions is a rerun: same committed state
-        gold.stage(settings, rest, "second")
-        gold.load(settings, rest, "second")
-        gold.publish(settings, rest, "second")
+        run_gold(settings, rest, "second")
         committed.add(warehouse_snapshot(settings)["fact_reading"].num_rows)
+    assert warehouse_snapshot(settings)["fact_reading"].num_rows == silver_rows(settings)
     out, err = reader.communicate(timeout=120)
     assert reader.returncode == 0, err[-2000:]
     result = json.loads(out)

@@ -48,14 +48,21 @@ def load_extensions(con: duckdb.DuckDBPyConnection, settings: Settings, s3_locat
         _s3_secret(con, settings, location)
 
 
-def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB session with a view per lake table (`bronze.sensor_message`, `ops.quarantine`, ...)."""
-    lake = Lake(settings)
-    lake.ensure()
+def duckdb_session(settings: Settings, s3_locations: list[str] | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB session with the wheels' extensions, UTC, and S3 secrets for `s3_locations`."""
     con = duckdb.connect(
         config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
     )
-    load_extensions(con, settings, [lake.root] if is_s3(lake.root) else [])
+    load_extensions(con, settings, s3_locations or [])
+    return con
+
+
+def connect(settings: Settings, warehouse: bool = False) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB session with a view per lake table (`bronze.sensor_message`, `ops.quarantine`, ...)
+    and, with `warehouse`, the published warehouse tables by plain name (`fact_reading`, `dim_sensor`, ...)."""
+    lake = Lake(settings)
+    lake.ensure()
+    con = duckdb_session(settings, [lake.root] if is_s3(lake.root) else [])
     for spec in TABLES.values():
         con.execute(f"create schema if not exists {spec.layer}")
         con.execute(
@@ -63,23 +70,21 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
         )
     for macro in sorted((settings.sql_dir / "lake" / "macros").glob("*.sql")):
         con.execute(macro.read_text())
-    _attach_warehouse(con, settings)
+    if warehouse:
+        _attach_warehouse(con, settings)
     return con
 
 
 def _attach_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Warehouse tables by plain name: views over the published snapshot, attached read-only."""
-    from wenulake.warehouse import WAREHOUSE_TABLES
-    from wenulake.warehouse.duckdb_backend import DuckDBWarehouse
+    """Warehouse tables by plain name: views over its published state, attached read-only."""
+    from wenulake.warehouse import WAREHOUSE_TABLES, backend
 
-    if settings.warehouse_url:
-        return
-    warehouse = DuckDBWarehouse(settings)
-    warehouse.ensure_published()
-    con.execute(f"attach {_sql_string(str(warehouse.published))} as warehouse (read_only)")
+    schema = backend(settings).attach(con)
+    catalog = schema.split(".", 1)[0]
     for table in WAREHOUSE_TABLES:
-        con.execute(f"create or replace view main.{table} as select * from warehouse.main.{table}")
-    con.execute("create or replace view ops.warehouse_load as select * from warehouse.ops.warehouse_load")
+        con.execute(f"create or replace view main.{table} as select * from {schema}.{table}")
+    for table in ("warehouse_load", "warehouse_coverage"):
+        con.execute(f"create or replace view ops.{table} as select * from {catalog}.ops.{table}")
 
 
 def _s3_secret(con: duckdb.DuckDBPyConnection, settings: Settings, location: str) -> None:
@@ -132,7 +137,8 @@ def check_read_only(con: duckdb.DuckDBPyConnection, query: str) -> None:
 
 
 def run_query(settings: Settings, query: str, params: dict[str, Any] | None = None) -> Result:
-    con = connect(settings)
+    """Run an analyst's read-only query over the lake and the published warehouse."""
+    con = connect(settings, warehouse=True)
     try:
         return execute(con, query, params)
     finally:

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
         default=4, ge=1, description="Attempts per S3 call before failing (with backoff)."
     )
     s3_connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for an S3 connection.")
+    warehouse_connect_timeout: float = Field(
+        default=10.0, ge=1, description="Seconds to wait for a PostgreSQL warehouse connection."
+    )
     task_retries: int = Field(
         default=2, ge=0, description="Airflow retries of a task that failed transiently."
     )

@@ -233,3 +233,12 @@ def read_location(location: str, settings: Settings) -> bytes:
         raise StorageError(f"{location} does not exist") from exc
     except OSError as exc:
         raise StorageError(f"cannot read {location}: {exc.strerror}") from exc
+
+
+def open_parquet(location: str, settings: Settings) -> Any:
+    """A pyarrow ParquetFile for a local path or an s3:// URL (stage files)."""
+    import pyarrow.parquet as pq
+
+    if is_s3(location):
+        return pq.ParquetFile(arrow_filesystem(settings).open_input_file(location.removeprefix("s3://")))
+    return pq.ParquetFile(location)

@@ -31,8 +31,7 @@ from wenulake.sqlfiles import load_sql
 from wenulake.storage import arrow_filesystem, remove_tree
 from wenulake.timeutil import Interval
 from wenulake.transforms.silver import catalog_frames
-from wenulake.warehouse import COLUMNS
-from wenulake.warehouse.duckdb_backend import DuckDBWarehouse
+from wenulake.warehouse import COLUMNS, SchemaDrift, Staged, Warehouse, backend
 
 STAGE = "gold"
 
@@ -45,13 +44,8 @@ def stage_dir(settings: Settings, table: str, run_id: str) -> str:
     return join(settings.stage_uri, table, _safe(run_id))
 
 
-def warehouse(settings: Settings) -> DuckDBWarehouse:
-    if settings.warehouse_url:
-        raise ConfigError(
-            f"warehouse backend {settings.warehouse_url.split(':', 1)[0]!r} is not available yet; "
-            "unset WENULAKE_WAREHOUSE_URL to use the DuckDB file"
-        )
-    return DuckDBWarehouse(settings)
+def warehouse(settings: Settings) -> Warehouse:
+    return backend(settings)
 
 
 def _write(settings: Settings, table: str, run_id: str, name: str, data: pa.Table) -> str:
@@ -104,19 +98,34 @@ def dimensions(settings: Settings) -> dict[str, pa.Table]:
         con.close()
 
 
+def _silver_drift(con: Any) -> None:
+    """Every fact_reading column must come from silver.reading: name the first one that does not."""
+    have = {row[0] for row in con.execute("describe silver.reading").fetchall()}
+    for column in COLUMNS["fact_reading"]:
+        if column not in have:
+            raise SchemaDrift(
+                f"schema drift: column fact_reading.{column} is not in silver.reading, nothing staged"
+            )
+
+
 def stage(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
-    """Task `stage_gold`."""
+    """Task `stage_gold`: the partitions touched by this run and by every earlier run the warehouse does not
+    hold yet (a failed load is caught up by the next run), whole, plus the dimensions."""
     import duckdb
 
     started = time.perf_counter()
     Lake(settings).ensure()
+    covered = warehouse(settings).covered_runs()
     con = connect(settings)
     try:
-        facts = query_arrow(
-            con, load_sql(settings.sql_dir, "warehouse/stage/fact_reading"), {"run_id": run_id}
+        _silver_drift(con)
+        pending = query_arrow(
+            con, load_sql(settings.sql_dir, "lake/pending_runs"), {"covered": sorted(covered)}
         )
+        runs = sorted({run_id, *pending["run_id"].to_pylist()})
+        facts = query_arrow(con, load_sql(settings.sql_dir, "warehouse/stage/fact_reading"), {"runs": runs})
         keys = query_arrow(
-            con, load_sql(settings.sql_dir, "warehouse/stage/touched_partitions"), {"run_id": run_id}
+            con, load_sql(settings.sql_dir, "warehouse/stage/touched_partitions"), {"runs": runs}
         )
     finally:
         con.close()
@@ -126,35 +135,48 @@ def stage(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]
         dates = local.execute(load_sql(settings.sql_dir, "warehouse/stage/dim_date")).fetch_arrow_table()
     finally:
         local.close()
-    staged = {
-        name: _write(settings, name, run_id, "rows", data) for name, data in dimensions(settings).items()
-    }
-    staged["dim_date"] = _write(settings, "dim_date", run_id, "rows", dates)
-    staged["fact_reading"] = _write(settings, "fact_reading", run_id, "rows", facts)
+    for name, data in dimensions(settings).items():
+        _write(settings, name, run_id, "rows", data)
+    _write(settings, "dim_date", run_id, "rows", dates)
+    _write(settings, "fact_reading", run_id, "rows", facts)
     _write(settings, "fact_reading", run_id, "keys", keys)
+    _write(
+        settings, "fact_reading", run_id, "sources", pa.table({"source_run_id": pa.array(runs, pa.string())})
+    )
     return {
         "interval": str(owned_hours(interval)),
         "fact_rows": facts.num_rows,
         "partitions": keys.num_rows,
         "dates": dates.num_rows,
+        "runs_caught_up": [r for r in runs if r != run_id],
         "seconds": round(time.perf_counter() - started, 3),
     }
 
 
+def _stage_file(settings: Settings, table: str, run_id: str, name: str) -> str:
+    return join(stage_dir(settings, table, run_id), f"{name}.parquet")
+
+
 def load(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
-    """Task `load_warehouse`."""
+    """Task `load_warehouse`: bulk-load the stage files; analysts see them once the gate publishes them.
+    The row files go after a successful load; the replaced keys stay for the gate."""
     started = time.perf_counter()
-    staged: dict[str, tuple[str, str | None]] = {}
+    staged: Staged = {}
     for table in COLUMNS:
-        rows = join(stage_dir(settings, table, run_id), "rows.parquet")
+        rows = _stage_file(settings, table, run_id, "rows")
         if not _exists(settings, rows):
             raise ConfigError(f"no stage files for {table} of run {run_id}: run stage_gold first")
-        keys = join(stage_dir(settings, table, run_id), "keys.parquet")
+        keys = _stage_file(settings, table, run_id, "keys")
         staged[table] = (rows, keys if _exists(settings, keys) else None)
-    results = warehouse(settings).load(staged, run_id)
-    for table in COLUMNS:  # stage files go once the load succeeded
-        remove_tree(stage_dir(settings, table, run_id), settings)
+    sources = _read(settings, _stage_file(settings, "fact_reading", run_id, "sources"))
+    wh = warehouse(settings)
+    results = wh.load(staged, run_id, sources["source_run_id"].to_pylist())
+    for table in COLUMNS:
+        if table != "fact_reading":
+            remove_tree(stage_dir(settings, table, run_id), settings)
+    _remove(settings, _stage_file(settings, "fact_reading", run_id, "rows"))
     return {
+        "backend": wh.kind,
         "tables": {
             r.table: {"deleted": r.rows_deleted, "inserted": r.rows_inserted, "seconds": r.seconds}
             for r in results
@@ -163,19 +185,37 @@ def load(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
     }
 
 
+def _read(settings: Settings, location: str) -> pa.Table:
+    from wenulake.storage import open_parquet
+
+    if not _exists(settings, location):
+        raise ConfigError(f"stage file {location} is missing: run stage_gold and load_warehouse first")
+    return open_parquet(location, settings).read()
+
+
+def _remove(settings: Settings, location: str) -> None:
+    if is_s3(location):
+        arrow_filesystem(settings).delete_file(location.removeprefix("s3://"))
+    else:
+        Path(location).unlink(missing_ok=True)
+
+
 def publish(settings: Settings, interval: Interval, run_id: str) -> PublishSummary:
-    """Task `gate_warehouse`: validate the loaded state of the touched partitions; publish or discard it."""
+    """Task `gate_warehouse`: validate the loaded state of the replaced partitions; publish or discard it."""
     started = time.perf_counter()
     wh = warehouse(settings)
+    keys = _read(settings, _stage_file(settings, "fact_reading", run_id, "keys"))
+    batch = wh.gate_query(load_sql(settings.sql_dir, "warehouse/gate/touched_facts"), run_id, keys)
+    loaded_rows = wh.gate_query(
+        load_sql(settings.sql_dir, "warehouse/gate/loaded_partition_rows"), run_id, keys
+    )
     con = connect(settings)
     try:
-        con.execute(f"attach '{wh.loader}' as wh (read_only)")
-        batch = query_arrow(
-            con, load_sql(settings.sql_dir, "warehouse/gate/touched_facts"), {"run_id": run_id}
-        )
-        mismatches = query_arrow(
-            con, load_sql(settings.sql_dir, "warehouse/gate/partition_counts"), {"run_id": run_id}
-        )
+        con.register("touched_keys", keys)
+        con.register("loaded_rows", loaded_rows)
+        silver_rows = query_arrow(con, load_sql(settings.sql_dir, "warehouse/gate/silver_partition_rows"))
+        con.register("silver_rows", silver_rows)
+        mismatches = query_arrow(con, load_sql(settings.sql_dir, "warehouse/gate/partition_mismatches"))
     finally:
         con.close()
     problems = [
@@ -196,10 +236,12 @@ def publish(settings: Settings, interval: Interval, run_id: str) -> PublishSumma
             extra_failures=problems,
         )
     except Exception:
-        wh.discard()
+        wh.discard(run_id)
+        remove_tree(stage_dir(settings, "fact_reading", run_id), settings)
         raise
     validated = time.perf_counter()
-    wh.publish()
+    wh.publish(run_id)
+    remove_tree(stage_dir(settings, "fact_reading", run_id), settings)
     return PublishSummary(
         gates=[r.summary() for r in results],
         gate_seconds=round(validated - started, 3),

@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from wenulake.errors import WenulakeError
 from wenulake.settings import Settings
-from wenulake.warehouse import COLUMNS, LOADS, LoadResult, LoadSpec
+from wenulake.storage import open_parquet
+from wenulake.warehouse import COLUMNS, LOADS, LoadResult, LoadSpec, Staged, check_drift, type_family
 
 
 def published_path(settings: Settings) -> Path:
@@ -41,6 +43,8 @@ def _apply_ddl(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
 
 
 class DuckDBWarehouse:
+    kind = "duckdb"
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.loader = loader_path(settings)
@@ -103,10 +107,26 @@ class DuckDBWarehouse:
         load_extensions(con, self.settings, [stage] if is_s3(stage) else [])
         return con
 
-    def load(self, staged: dict[str, tuple[str, str | None]], run_id: str) -> list[LoadResult]:
-        """Load staged Parquet files ({table: (rows file, keys file or None)}) in ONE transaction: per table,
-        temporary staging table <- COPY, delete the touched keys, insert, record ops.warehouse_load. Any
-        failure rolls everything back: the previous state stays whole."""
+    def table_columns(self) -> dict[str, dict[str, str]]:
+        self.ensure()
+        return _table_columns(self.loader)
+
+    def covered_runs(self) -> set[str]:
+        self.ensure_published()
+        con = duckdb.connect(str(self.published), read_only=True)
+        try:
+            rows = con.execute("select distinct source_run_id from ops.warehouse_coverage").fetchall()
+        finally:
+            con.close()
+        return {row[0] for row in rows}
+
+    def load(self, staged: Staged, run_id: str, sources: list[str]) -> list[LoadResult]:
+        """Load staged Parquet files in ONE transaction on the loader's file: per table, temporary staging table
+        <- COPY, delete the touched keys, insert, record ops.warehouse_load; then ops.warehouse_coverage. Any
+        failure rolls everything back: the previous state stays whole. Analysts see it after `publish`."""
+        columns = self.table_columns()
+        for table, (rows, _) in staged.items():
+            check_drift(table, open_parquet(rows, self.settings).schema_arrow, columns[table])
         con = self.connect_loader()
         results = []
         try:
@@ -116,6 +136,11 @@ class DuckDBWarehouse:
                     if spec.table in staged:
                         rows, keys = staged[spec.table]
                         results.append(_load_table(con, spec, rows, keys, run_id))
+                now = datetime.now(UTC)
+                con.executemany(
+                    "insert into ops.warehouse_coverage values (?, ?, ?)",
+                    [[source, run_id, now] for source in sources],
+                )
                 con.execute("commit")
             except duckdb.Error as exc:
                 con.execute("rollback")
@@ -128,13 +153,28 @@ class DuckDBWarehouse:
             con.close()
         return results
 
-    def publish(self) -> None:
+    def gate_query(self, sql: str, run_id: str, keys: pa.Table) -> pa.Table:
+        con = duckdb.connect(str(self.loader), read_only=True)
+        try:
+            con.register("touched_keys", keys)
+            return con.execute(sql).fetch_arrow_table()
+        finally:
+            con.close()
+
+    def publish(self, run_id: str = "") -> list[LoadResult]:
         """Atomically replace the analysts' file with a checkpointed copy of the loader's."""
         tmp = self.published.with_name(self.published.name + f".{os.getpid()}.tmp")
         shutil.copyfile(self.loader, tmp)
         os.replace(tmp, self.published)
+        return []
 
-    def discard(self) -> None:
+    def attach(self, con: duckdb.DuckDBPyConnection) -> str:
+        self.ensure_published()
+        path = str(self.published).replace("'", "''")
+        con.execute(f"attach '{path}' as warehouse (read_only)")
+        return "warehouse.main"
+
+    def discard(self, run_id: str = "") -> None:
         """Throw the loader's unpublished changes away (a failed gate)."""
         if self.published.exists():
             tmp = self.loader.with_name(self.loader.name + f".{os.getpid()}.tmp")
@@ -171,7 +211,22 @@ def _load_table(
     return LoadResult(spec.table, deleted, inserted, seconds)
 
 
-def _current_table(done: list[LoadResult], staged: dict[str, tuple[str, str | None]]) -> str:
+def _table_columns(path: Path) -> dict[str, dict[str, str]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = con.execute(
+            "select table_name, column_name, data_type from information_schema.columns "
+            "where table_schema = 'main' order by table_name, ordinal_position"
+        ).fetchall()
+    finally:
+        con.close()
+    columns: dict[str, dict[str, str]] = {table: {} for table in COLUMNS}
+    for table, column, data_type in rows:
+        columns.setdefault(table, {})[column] = type_family(data_type)
+    return columns
+
+
+def _current_table(done: list[LoadResult], staged: Staged) -> str:
     """The table whose load failed: the first staged one not done yet."""
     finished = {r.table for r in done}
     return next((spec.table for spec in LOADS if spec.table in staged and spec.table not in finished), "?")

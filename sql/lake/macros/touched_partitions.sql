@@ -1,8 +1,8 @@
--- touched_partitions(run_id): the (sensor_id, local_date) partitions whose silver rows a run may have
--- changed: the unit in which later stages (warehouse, stats) recompute.
-create or replace macro touched_partitions(of_run) as table
+-- touched_partitions(runs): the (sensor_id, local_date) partitions whose silver rows the given runs (a list of
+-- run ids) may have changed: the unit in which later stages (warehouse, stats) recompute.
+create or replace macro touched_partitions(of_runs) as table
     select distinct
         sensor_id,
         local_date
     from ops.touched_period
-    where run_id = of_run
+    where list_contains(of_runs, run_id)

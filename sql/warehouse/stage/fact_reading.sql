@@ -1,10 +1,10 @@
 -- fact_reading rows of the partitions (sensor_id, local_date) a run touched, from silver.reading.
--- Parameter: $run_id. The partitions are whole: every silver row of a touched (sensor_id, local_date).
+-- Parameter: $runs (run ids). The partitions are whole: every silver row of a touched (sensor_id, local_date).
 with touched as (
     select
         sensor_id,
         local_date
-    from touched_partitions($run_id)
+    from touched_partitions($runs)
 )
 
 select

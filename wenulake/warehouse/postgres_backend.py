@@ -1,0 +1,307 @@
+"""PostgreSQL warehouse (the Redshift-compatible server stand-in): `WENULAKE_WAREHOUSE_URL=postgresql://...`.
+
+A load never touches what analysts see:
+- `load` (task `load_warehouse`): one transaction creates the run's staging schema (`wenulake_stage_<hash>`)
+  with an unlogged copy of every target table (`like`: same columns, types and not-null constraints) and bulk
+  copies the stage files in with `COPY ... FROM STDIN (format csv)`, streamed batch by batch from Parquet;
+- `gate_query` (task `gate_warehouse`): the gold suite reads the staged state with the staging schema first on
+  the search path. The staged fact rows are whole partitions, so they are exactly what fact_reading will hold
+  for the touched keys after the merge;
+- `publish`: ONE transaction deletes the touched keys (all rows for whole-table dimensions), inserts the staged
+  rows, records ops.warehouse_load and ops.warehouse_coverage, and drops the staging schema. PostgreSQL's MVCC
+  gives every analyst query a committed state, before or after, never between;
+- `discard`: drops the staging schema (a failed gate).
+See docs/adr/0008-postgres-warehouse.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from wenulake.errors import WenulakeError
+from wenulake.settings import Settings
+from wenulake.storage import open_parquet
+from wenulake.warehouse import (
+    COLUMNS,
+    LOADS,
+    LoadResult,
+    Staged,
+    WarehouseUnavailable,
+    check_drift,
+    type_family,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+    import psycopg
+
+PUBLIC = "public"
+COPY_BATCH_ROWS = 200_000
+
+
+def plain_url(url: str) -> str:
+    """libpq speaks postgresql://; accept the SQLAlchemy spelling postgresql+psycopg:// too."""
+    scheme, rest = url.split("://", 1)
+    return "postgresql://" + rest if scheme in ("postgresql+psycopg", "postgres", "postgresql") else url
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(plain_url(url))
+    host = parts.hostname or ""
+    netloc = (
+        (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def stage_schema(run_id: str) -> str:
+    return "wenulake_stage_" + hashlib.sha1(run_id.encode()).hexdigest()[:16]
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _columns(table: str) -> str:
+    return ", ".join(_quote(c) for c in COLUMNS[table])
+
+
+class PostgresWarehouse:
+    kind = "postgres"
+
+    def __init__(self, settings: Settings, url: str) -> None:
+        self.settings = settings
+        self.url = plain_url(url)
+        self._ensured = False
+
+    # -- connections -------------------------------------------------------------------------------------------
+    def connect(self) -> psycopg.Connection[Any]:
+        import psycopg
+
+        try:
+            return psycopg.connect(
+                self.url,
+                connect_timeout=max(1, int(self.settings.warehouse_connect_timeout)),
+                application_name="wenulake",
+            )
+        except psycopg.OperationalError as exc:
+            raise WarehouseUnavailable(
+                f"warehouse unreachable at {redacted(self.url)}: {' '.join(str(exc).split())}"
+            ) from exc
+
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction; a database error becomes one clear line, and everything is rolled back."""
+        import psycopg
+
+        con = self.connect()
+        try:
+            with con.transaction():
+                yield con
+        except psycopg.OperationalError as exc:
+            raise WarehouseUnavailable(
+                f"warehouse connection lost during {what}, nothing changed: {' '.join(str(exc).split())}"
+            ) from exc
+        except psycopg.Error as exc:
+            raise WenulakeError(f"{what} failed, nothing changed: {' '.join(str(exc).split())}") from exc
+        finally:
+            con.close()
+
+    # -- schema ------------------------------------------------------------------------------------------------
+    def ensure(self) -> None:
+        if self._ensured:
+            return
+        from wenulake.warehouse.duckdb_backend import ddl_statements
+
+        with self._transaction("creating the warehouse tables") as con:
+            # DDL of concurrent first runs must not race: one at a time
+            con.execute("select pg_advisory_xact_lock(hashtext('wenulake warehouse ddl'))")
+            con.execute("create schema if not exists ops")
+            for statement in ddl_statements(self.settings):
+                con.execute(statement)
+        self._ensured = True
+
+    def table_columns(self) -> dict[str, dict[str, str]]:
+        self.ensure()
+        with self._transaction("reading the warehouse schema") as con:
+            rows = con.execute(
+                "select table_name, column_name, data_type from information_schema.columns "
+                "where table_schema = %s order by table_name, ordinal_position",
+                [PUBLIC],
+            ).fetchall()
+        columns: dict[str, dict[str, str]] = {table: {} for table in COLUMNS}
+        for table, column, data_type in rows:
+            columns.setdefault(table, {})[column] = type_family(data_type)
+        return columns
+
+    def covered_runs(self) -> set[str]:
+        self.ensure()
+        with self._transaction("reading ops.warehouse_coverage") as con:
+            rows = con.execute("select distinct source_run_id from ops.warehouse_coverage").fetchall()
+        return {row[0] for row in rows}
+
+    # -- load, gate, publish -----------------------------------------------------------------------------------
+    def load(self, staged: Staged, run_id: str, sources: list[str]) -> list[LoadResult]:
+        """COPY the stage files into the run's staging schema, in one transaction (a rerun starts afresh)."""
+        columns = self.table_columns()
+        for table, (rows, _) in staged.items():
+            check_drift(table, open_parquet(rows, self.settings).schema_arrow, columns[table])
+        schema = _quote(stage_schema(run_id))
+        results: list[LoadResult] = []
+        current = "?"
+        try:
+            with self._transaction("warehouse load") as con:
+                con.execute(f"drop schema if exists {schema} cascade")
+                con.execute(f"create schema {schema}")
+                con.execute(f"create table {schema}.sources (source_run_id varchar(256) not null)")
+                with con.cursor().copy(f"copy {schema}.sources from stdin") as copy:
+                    for source in sources:
+                        copy.write_row([source])
+                for spec in LOADS:
+                    if spec.table not in staged:
+                        continue
+                    current = spec.table
+                    rows, keys = staged[spec.table]
+                    started = time.perf_counter()
+                    con.execute(f"create unlogged table {schema}.{spec.table} (like {PUBLIC}.{spec.table})")
+                    inserted = self._copy(con, f"{schema}.{spec.table}", COLUMNS[spec.table], rows)
+                    if spec.mode == "keys":
+                        key_source = keys or rows
+                        key_columns = ", ".join(spec.key_columns)
+                        con.execute(
+                            f"create unlogged table {schema}.{spec.table}__keys as "
+                            f"select {key_columns} from {PUBLIC}.{spec.table} limit 0"
+                        )
+                        self._copy(con, f"{schema}.{spec.table}__keys", spec.key_columns, key_source)
+                    results.append(
+                        LoadResult(spec.table, 0, inserted, round(time.perf_counter() - started, 3))
+                    )
+        except WenulakeError as exc:
+            if isinstance(exc, WarehouseUnavailable):
+                raise
+            raise WenulakeError(f"warehouse load failed at {current}, nothing changed: {exc}") from exc
+        return results
+
+    def _copy(
+        self, con: psycopg.Connection[Any], target: str, columns: tuple[str, ...], location: str
+    ) -> int:
+        """Stream a Parquet file into `target` with COPY FROM STDIN, one CSV chunk per record batch."""
+        parquet = open_parquet(location, self.settings)
+        names = ", ".join(_quote(c) for c in columns)
+        total = 0
+        options = pacsv.WriteOptions(include_header=False)
+        with con.cursor().copy(f"copy {target} ({names}) from stdin (format csv)") as copy:
+            for batch in parquet.iter_batches(batch_size=COPY_BATCH_ROWS, columns=list(columns)):
+                buffer = io.BytesIO()
+                pacsv.write_csv(pa.Table.from_batches([batch]), buffer, options)
+                copy.write(buffer.getbuffer())
+                total += batch.num_rows
+        return total
+
+    def _staged(self, con: psycopg.Connection[Any], run_id: str) -> str:
+        schema = stage_schema(run_id)
+        found = con.execute(
+            "select 1 from information_schema.schemata where schema_name = %s", [schema]
+        ).fetchone()
+        if not found:
+            raise WenulakeError(
+                f"nothing loaded for run {run_id} (no staging schema {schema}): run load_warehouse"
+            )
+        return _quote(schema)
+
+    def gate_query(self, sql: str, run_id: str, keys: pa.Table) -> pa.Table:
+        """Run a gate query (DuckDB SQL) on the run's staging schema, attached read-only through DuckDB's
+        postgres extension (binary COPY, no Python objects per row)."""
+        import duckdb
+
+        from wenulake.query import duckdb_session
+
+        with self._transaction("warehouse gate") as con:
+            self._staged(con, run_id)
+        local = duckdb_session(self.settings)
+        try:
+            local.execute("load postgres_scanner")
+            url = self.url.replace("'", "''")
+            local.execute(f"attach '{url}' as wh (type postgres, read_only, schema '{stage_schema(run_id)}')")
+            local.execute(f"use wh.{stage_schema(run_id)}")
+            local.register("touched_keys", keys)
+            return local.execute(sql).fetch_arrow_table()
+        except duckdb.Error as exc:
+            raise WenulakeError(f"warehouse gate query failed: {' '.join(str(exc).split())}") from exc
+        finally:
+            local.close()
+
+    def publish(self, run_id: str = "") -> list[LoadResult]:
+        """ONE transaction: per table delete the touched keys, insert the staged rows, log; then drop the
+        staging schema."""
+        results = []
+        with self._transaction("warehouse publish") as con:
+            schema = self._staged(con, run_id)
+            staged = {
+                row[0]
+                for row in con.execute(
+                    "select table_name from information_schema.tables where table_schema = %s",
+                    [stage_schema(run_id)],
+                ).fetchall()
+            }
+            now = datetime.now(UTC)
+            for spec in LOADS:
+                if spec.table not in staged:
+                    continue
+                started = time.perf_counter()
+                target = f"{PUBLIC}.{spec.table}"
+                if spec.mode == "all":
+                    deleted = con.execute(f"delete from {target}").rowcount
+                else:
+                    key_list = ", ".join(spec.key_columns)
+                    deleted = con.execute(
+                        f"delete from {target} where ({key_list}) in "
+                        f"(select {key_list} from {schema}.{spec.table}__keys)"
+                    ).rowcount
+                columns = _columns(spec.table)
+                inserted = con.execute(
+                    f"insert into {target} ({columns}) select {columns} from {schema}.{spec.table}"
+                ).rowcount
+                seconds = round(time.perf_counter() - started, 3)
+                con.execute(
+                    "insert into ops.warehouse_load values (%s, %s, %s, %s, %s, %s)",
+                    [spec.table, run_id, deleted, inserted, seconds, now],
+                )
+                results.append(LoadResult(spec.table, deleted, inserted, seconds))
+            con.execute(
+                f"insert into ops.warehouse_coverage select source_run_id, %s, %s from {schema}.sources",
+                [run_id, now],
+            )
+            con.execute(f"drop schema {schema} cascade")
+        return results
+
+    def discard(self, run_id: str = "") -> None:
+        with self._transaction("discarding a warehouse load") as con:
+            con.execute(f"drop schema if exists {_quote(stage_schema(run_id))} cascade")
+
+    # -- readers -----------------------------------------------------------------------------------------------
+    def attach(self, con: duckdb.DuckDBPyConnection) -> str:
+        """Attach the server read-only through DuckDB's postgres extension (from the duckdb-ext-postgres wheel)."""
+        import duckdb
+
+        self.ensure()
+        con.execute("load postgres_scanner")
+        url = self.url.replace("'", "''")
+        try:
+            con.execute(f"attach '{url}' as warehouse (type postgres, read_only)")
+        except duckdb.Error as exc:
+            raise WarehouseUnavailable(
+                f"warehouse unreachable at {redacted(self.url)}: {' '.join(str(exc).split())}"
+            ) from exc
+        return f"warehouse.{PUBLIC}"
