@@ -147,6 +147,84 @@ def bench_size(size: str, data_dir: Path, work: Path) -> dict[str, object]:
     if mismatched:
         raise SystemExit(f"{size}: reference and pipeline disagree (pipeline, reference): {mismatched}")
     result["pipeline_vs_reference"] = round(float(result["pipeline_s"]) / float(result["reference_s"]), 2)  # type: ignore[arg-type]
+    result.update(bench_warehouse(settings, interval))
+    return result
+
+
+def _direct_read(rows_file: str) -> float:
+    """Seconds for DuckDB to read a stage file into a table of its own: the yardstick for loads."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        started = time.perf_counter()
+        con.execute("create table direct as select * from read_parquet(?)", [rows_file])
+        return time.perf_counter() - started
+    finally:
+        con.close()
+
+
+def _load_once(settings: object, interval: object, run_id: str) -> dict[str, float]:
+    """Stage every silver partition afresh, time DuckDB's direct read of the fact stage file, then the load
+    and its publication (gate included) on the backend `settings` names."""
+    from wenulake.pipeline import gold
+
+    staged = gold.stage(settings, interval, run_id)  # type: ignore[arg-type]
+    rows_file = str(Path(gold.stage_dir(settings, "fact_reading", run_id)) / "rows.parquet")  # type: ignore[arg-type]
+    direct = _direct_read(rows_file)
+    loaded = gold.load(settings, interval, run_id)  # type: ignore[arg-type]
+    published = gold.publish(settings, interval, run_id)  # type: ignore[arg-type]
+    return {
+        "rows": staged["fact_rows"],
+        "direct_s": direct,
+        "load_s": loaded["tables"]["fact_reading"]["seconds"],
+        "gate_s": published.gate_seconds,
+        "publish_s": published.publish_seconds,
+    }
+
+
+def bench_warehouse(settings: object, interval: object) -> dict[str, object]:
+    """Warehouse load rows/s per backend against DuckDB reading the same Parquet stage file directly. The
+    fact table's whole history is staged (the warehouse starts empty for PostgreSQL, full for DuckDB: a
+    replace). Rates: fact rows / seconds of the fact table's load (DuckDB: staging + delete + insert; PostgreSQL:
+    COPY into the staging schema + the merge's share on publish)."""
+    import uuid
+
+    import psycopg
+
+    from wenulake.settings import Settings
+
+    result: dict[str, object] = {}
+    duck = _load_once(settings, interval, "bench-warehouse-duckdb")
+    result["wh_duckdb_rows_per_s"] = round(duck["rows"] / duck["load_s"])
+    result["wh_direct_read_rows_per_s"] = round(duck["rows"] / duck["direct_s"])
+    admin_url = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"wenulake_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        print(f"PostgreSQL warehouse not measured: {exc}", flush=True)
+        return result
+    with admin:
+        admin.execute(f'create database "{name}"')
+    try:
+        url = admin_url.rsplit("/", 1)[0] + "/" + name
+        pg_settings = Settings(**{**settings.model_dump(), "warehouse_url": url})  # type: ignore[attr-defined]
+        pg = _load_once(pg_settings, interval, "bench-warehouse-postgres")
+        with psycopg.connect(url) as con:
+            row = con.execute(
+                "select seconds from ops.warehouse_load where table_name = 'fact_reading' "
+                "and run_id = 'bench-warehouse-postgres'"
+            ).fetchone()
+        merge = float(row[0]) if row else 0.0
+        result["wh_postgres_rows_per_s"] = round(pg["rows"] / (pg["load_s"] + merge))
+        result["wh_postgres_copy_rows_per_s"] = round(pg["rows"] / pg["load_s"])
+        result["wh_postgres_direct_read_rows_per_s"] = round(pg["rows"] / pg["direct_s"])
+        result["wh_postgres_gate_s"] = round(pg["gate_s"], 2)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{name}" with (force)')
+    result["wh_fact_rows"] = duck["rows"]
     return result
 
 
@@ -163,6 +241,10 @@ def markdown(results: list[dict[str, object]]) -> str:
         ("peak_rss_mib", "peak RSS MiB"),
         ("reference_s", "reference s"),
         ("pipeline_vs_reference", "pipeline / reference"),
+        ("wh_fact_rows", "warehouse fact rows"),
+        ("wh_direct_read_rows_per_s", "DuckDB direct read rows/s"),
+        ("wh_duckdb_rows_per_s", "DuckDB load rows/s"),
+        ("wh_postgres_rows_per_s", "PostgreSQL load rows/s (COPY + merge)"),
     ]
     lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(r.get(key, "")) for key, _ in columns) + " |" for r in results]

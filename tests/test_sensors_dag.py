@@ -156,3 +156,37 @@ def test_missing_landing_directory_is_a_clear_failure(home, tmp_path, monkeypatc
     interval = Interval(parse_instant("2026-04-04T00:00:00Z"), parse_instant("2026-04-04T01:00:00Z"))
     with pytest.raises(PipelineFailed, match=r"landing directory .*no-such-landing does not exist"):
         run_range(Settings(), "sensors", interval, hourly=False)
+
+
+def test_the_dag_on_a_postgresql_warehouse_catches_up_after_an_outage(
+    home, sample, postgres_url, monkeypatch
+):
+    """WENULAKE_WAREHOUSE_URL=postgresql://...: an unreachable server fails the run after its retries with a
+    clear message and the lake keeps its state; the next run loads what was missed; a rerun changes nothing."""
+    monkeypatch.setenv("WENULAKE_TASK_RETRIES", "1")
+    monkeypatch.setenv("WENULAKE_RETRY_DELAY_SECONDS", "1")
+    interval = arrival_range(sample["manifest"])
+    first = Interval(interval.start, interval.start + 2 * HOUR)
+    down = Settings(warehouse_url="postgresql://postgres@127.0.0.1:1/nowhere", warehouse_connect_timeout=1)
+    report = run_dag(down, "sensors", first)
+    assert not report.ok
+    tasks = {t.task_id: t for t in report.tasks}
+    assert tasks["gate_silver"].state == "success"  # the lake went on
+    assert tasks["stage_gold"].state == "failed", tasks["stage_gold"]
+    assert tasks["stage_gold"].tries == 2, tasks["stage_gold"]
+    assert "warehouse unreachable at postgresql://postgres@127.0.0.1:1/nowhere" in (
+        tasks["stage_gold"].error or ""
+    )
+
+    settings = Settings(warehouse_url=postgres_url)
+    report = run_dag(settings, "sensors", Interval(first.end, interval.end))
+    assert report.ok, report.failure()
+    stage = {t.task_id: t for t in report.tasks}["stage_gold"]
+    assert stage.summary
+    assert len(stage.summary["runs_caught_up"]) == 1
+    silver = Lake(settings).read(SILVER_READING).num_rows
+    assert run_query(settings, "select count(*) from fact_reading").rows == [(silver,)]
+    loaded = warehouse_snapshot(settings)
+    report = run_dag(settings, "sensors", interval)  # the whole range again: identical warehouse
+    assert report.ok, report.failure()
+    assert warehouse_snapshot(settings) == loaded

@@ -162,8 +162,10 @@ def sql_cmd(query: str, fmt: str) -> None:
 
     Lake tables by schema-qualified name: bronze.sensor_message, silver.reading, ops.quarantine,
     ops.ingest_ledger, ops.dq_result, ops.touched_period. Warehouse tables by plain name: fact_reading,
-    dim_sensor, dim_device, dim_site, dim_company, dim_threshold, dim_date (and ops.warehouse_load). Time zone UTC;
-    --format json prints an array of objects keyed by column name. Safe while the pipeline loads.
+    dim_sensor, dim_device, dim_site, dim_company, dim_threshold, dim_date (and ops.warehouse_load,
+    ops.warehouse_coverage), from the DuckDB file or the PostgreSQL server WENULAKE_WAREHOUSE_URL names.
+    Time zone UTC; --format json prints an array of objects keyed by column name. Safe while the pipeline
+    loads: every query sees a committed state.
     """
     from wenulake.query import FORMATTERS, run_query
 

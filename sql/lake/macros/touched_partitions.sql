@@ -1,5 +1,5 @@
--- touched_partitions(runs): the (sensor_id, local_date) partitions whose silver rows the given runs (a list of
--- run ids) may have changed: the unit in which later stages (warehouse, stats) recompute.
+-- touched_partitions(runs): the (sensor_id, local_date) partitions whose silver rows the given runs
+-- (a list of run ids) may have changed: the unit in which later stages (warehouse, stats) recompute.
 create or replace macro touched_partitions(of_runs) as table
     select distinct
         sensor_id,

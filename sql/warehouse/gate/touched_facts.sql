@@ -1,4 +1,5 @@
--- The loaded fact rows of the replaced partitions (`touched_keys`), with whether their sensor is in dim_sensor.
+-- The loaded fact rows of the replaced partitions (`touched_keys`), with whether their sensor is in
+-- dim_sensor.
 -- Runs on the warehouse's loaded, unpublished state (either backend), through DuckDB.
 select
     fact.sensor_id,

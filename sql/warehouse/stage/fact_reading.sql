@@ -1,5 +1,6 @@
 -- fact_reading rows of the partitions (sensor_id, local_date) a run touched, from silver.reading.
--- Parameter: $runs (run ids). The partitions are whole: every silver row of a touched (sensor_id, local_date).
+-- Parameter: $runs (run ids). The partitions are whole: every silver row of a touched
+-- (sensor_id, local_date).
 with touched as (
     select
         sensor_id,
