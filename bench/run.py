@@ -167,9 +167,11 @@ def _direct_read(rows_file: str) -> float:
 def _load_once(settings: object, interval: object, run_id: str) -> dict[str, float]:
     """Stage every silver partition afresh, time DuckDB's direct read of the fact stage file, then the load
     and its publication (gate included) on the backend `settings` names."""
-    from wenulake.pipeline import gold
+    from wenulake.pipeline import gold, stats
 
     staged = gold.stage(settings, interval, run_id)  # type: ignore[arg-type]
+    stats.compute(settings, interval, run_id)  # type: ignore[arg-type]
+    stats.publish(settings, interval, run_id)  # type: ignore[arg-type]
     rows_file = str(Path(gold.stage_dir(settings, "fact_reading", run_id)) / "rows.parquet")  # type: ignore[arg-type]
     direct = _direct_read(rows_file)
     loaded = gold.load(settings, interval, run_id)  # type: ignore[arg-type]

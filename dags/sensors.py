@@ -1,6 +1,7 @@
 """sensors: the hourly pipeline over the Firehose landing's arrival-hour partitions.
 
-ingest_bronze -> gate_bronze -> enrich_silver -> gate_silver -> stage_gold -> load_warehouse -> gate_warehouse:
+ingest_bronze -> gate_bronze -> enrich_silver -> gate_silver -> stage_gold -> compute_stats -> gate_stats ->
+load_warehouse -> gate_warehouse -> purge_stats:
 each stage writes a staged batch, its gate validates it and publishes it (write, audit, publish).
 Params `start`/`end` (ISO 8601 UTC) override the data interval: one run over a longer range.
 """
@@ -79,6 +80,27 @@ with DAG(
 
         return tasks.stage_gold(context)
 
+    @task(task_id="compute_stats")
+    def compute_stats(**context):
+        """Recompute stats_hourly/daily and the roll-ups for the touched periods, as stage files."""
+        from wenulake import tasks
+
+        return tasks.compute_stats(context)
+
+    @task(task_id="gate_stats", max_active_tis_per_dag=1)
+    def gate_stats(**context):
+        """Stats suites on the staged rows; pass: write the serving store (TTL), leave them for the load."""
+        from wenulake import tasks
+
+        return tasks.gate_stats(context)
+
+    @task(task_id="purge_stats", max_active_tis_per_dag=1)
+    def purge_stats(**context):
+        """Delete expired rows from the stats serving store."""
+        from wenulake import tasks
+
+        return tasks.purge_stats(context)
+
     @task(task_id="load_warehouse", max_active_tis_per_dag=1)
     def load_warehouse(**context):
         """Staging table <- COPY; one transaction per table replacing exactly the touched keys."""
@@ -99,6 +121,9 @@ with DAG(
         >> enrich_silver()
         >> gate_silver()
         >> stage_gold()
+        >> compute_stats()
+        >> gate_stats()
         >> load_warehouse()
         >> gate_warehouse()
+        >> purge_stats()
     )

@@ -34,15 +34,19 @@ def test_sensors_dag_shape(dagbag):
     assert dag.catchup is True
     assert dag.max_active_runs <= 4
     assert set(dag.task_ids) == {
-        "ingest_bronze", "gate_bronze", "enrich_silver", "gate_silver", "stage_gold", "load_warehouse",
-        "gate_warehouse",
+        "ingest_bronze", "gate_bronze", "enrich_silver", "gate_silver", "stage_gold", "compute_stats",
+        "gate_stats", "load_warehouse", "gate_warehouse", "purge_stats",
     }  # fmt: skip
     assert dag.get_task("gate_bronze").upstream_task_ids == {"ingest_bronze"}
     assert dag.get_task("enrich_silver").upstream_task_ids == {"gate_bronze"}
     assert dag.get_task("gate_silver").upstream_task_ids == {"enrich_silver"}
     assert dag.get_task("stage_gold").upstream_task_ids == {"gate_silver"}
+    assert dag.get_task("compute_stats").upstream_task_ids == {"stage_gold"}
+    assert dag.get_task("gate_stats").upstream_task_ids == {"compute_stats"}
+    assert dag.get_task("load_warehouse").upstream_task_ids == {"gate_stats"}
     assert dag.get_task("gate_warehouse").upstream_task_ids == {"load_warehouse"}
-    for publisher in ("gate_bronze", "gate_silver", "load_warehouse", "gate_warehouse"):
+    assert dag.get_task("purge_stats").upstream_task_ids == {"gate_warehouse"}
+    for publisher in ("gate_bronze", "gate_silver", "gate_stats", "load_warehouse", "gate_warehouse"):
         assert dag.get_task(publisher).max_active_tis_per_dag == 1
     for task in dag.tasks:
         assert task.retries >= 1

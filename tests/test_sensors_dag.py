@@ -29,8 +29,8 @@ def test_one_run_accounts_for_every_generated_record(home, sample):
     report = run_dag(settings, "sensors", interval)
     assert report.ok, report.failure()
     assert [t.task_id for t in report.tasks] == [
-        "ingest_bronze", "gate_bronze", "enrich_silver", "gate_silver", "stage_gold", "load_warehouse",
-        "gate_warehouse",
+        "ingest_bronze", "gate_bronze", "enrich_silver", "gate_silver", "stage_gold", "compute_stats",
+        "gate_stats", "load_warehouse", "gate_warehouse", "purge_stats",
     ]  # fmt: skip
     # the corrupt object is quarantined whole and the run goes on
     assert accounting(settings, interval) == expected_accounting(sample["manifest"])

@@ -17,7 +17,7 @@ import pytest
 
 from tests.helpers import arrival_range, warehouse_snapshot
 from wenulake.errors import GateFailed, WenulakeError
-from wenulake.pipeline import bronze, gold, silver
+from wenulake.pipeline import bronze, gold, silver, stats
 from wenulake.query import run_query
 from wenulake.settings import Settings
 from wenulake.timeutil import HOUR, Interval
@@ -34,8 +34,16 @@ def run_until_silver(settings: Settings, interval: Interval, run_id: str) -> Non
     silver.publish(settings, interval, run_id)
 
 
+def stage_all(settings: Settings, interval: Interval, run_id: str) -> dict:
+    """stage_gold, compute_stats, gate_stats: every stage file load_warehouse needs."""
+    summary = gold.stage(settings, interval, run_id)
+    stats.compute(settings, interval, run_id)
+    stats.publish(settings, interval, run_id)
+    return summary
+
+
 def run_gold(settings: Settings, interval: Interval, run_id: str) -> None:
-    gold.stage(settings, interval, run_id)
+    stage_all(settings, interval, run_id)
     gold.load(settings, interval, run_id)
     gold.publish(settings, interval, run_id)
 
@@ -111,7 +119,7 @@ def test_a_load_failing_midway_changes_nothing(loaded, sample):
     before = warehouse_snapshot(settings)
     rest = rest_of(loaded, sample)
     run_until_silver(settings, rest, "second")
-    gold.stage(settings, rest, "second")
+    stage_all(settings, rest, "second")
     # break the fact stage file: a null value violates fact_reading's not-null, after the dimensions (and, on
     # DuckDB, the fact deletes) have run inside the load's transaction
     path = Path(gold.stage_dir(settings, "fact_reading", "second")) / "rows.parquet"
@@ -140,7 +148,7 @@ def test_a_failed_gold_gate_discards_the_load(loaded, sample, tmp_path, monkeypa
 
     rest = rest_of(loaded, sample)
     run_until_silver(settings, rest, "second")
-    gold.stage(settings, rest, "second")
+    stage_all(settings, rest, "second")
     gold.load(settings, rest, "second")
     if settings.warehouse_url:
         assert unpublished(settings, "second") == {}  # staged, not yet published
@@ -161,7 +169,7 @@ def test_schema_drift_is_named_before_loading(loaded, sample):
     before = warehouse_snapshot(settings)
     rest = rest_of(loaded, sample)
     run_until_silver(settings, rest, "second")
-    gold.stage(settings, rest, "second")
+    stage_all(settings, rest, "second")
     warehouse_sql(settings, "alter table fact_reading drop column raw_value")
     with pytest.raises(
         SchemaDrift, match=r"column fact_reading\.raw_value is missing from the warehouse table"
@@ -207,7 +215,7 @@ def test_an_unreachable_warehouse_is_caught_up_by_the_next_run(loaded, sample):
     # the lake kept its state; the next run, with the warehouse back, takes in the missed run's partitions too
     later = Interval(middle.end, rest.end)
     run_until_silver(settings, later, "third")
-    summary = gold.stage(settings, later, "third")
+    summary = stage_all(settings, later, "third")
     assert summary["runs_caught_up"] == ["second"]
     gold.load(settings, later, "third")
     gold.publish(settings, later, "third")

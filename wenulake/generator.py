@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from wenulake.catalog.schema import CSV_COLUMNS
 from wenulake.contracts import Reason
@@ -96,6 +97,9 @@ class Piece:
     nulls: int = 0
     unknown_channels: int = 0
     readings: int = 0
+    ts: datetime | None = None
+    #: the stored readings this message must give if it wins: (sensor, raw value), nulls left out
+    values: list[tuple[Sensor, float]] = field(default_factory=list)
 
 
 def _raw_value(channel: str, unit: str, when: datetime, dev: Device, rng: random.Random) -> float:
@@ -248,13 +252,16 @@ class Generator:
         if rng.random() < LATE_RATE:
             received += timedelta(minutes=rng.randrange(60, 180))
         readings: dict[str, Any] = {}
+        valid: dict[str, Sensor] = {}
         for sensor in dev.sensors:
             if sensor.channel not in readings and (sensor.valid_to is None or t < sensor.valid_to):
                 readings[sensor.channel] = round(_raw_value(sensor.channel, sensor.unit, t, dev, rng), 4)
+                valid[sensor.channel] = sensor
         nulls = unknown = 0
         if catalogued and rng.random() < rate:
             readings[rng.choice(list(readings))] = None
             nulls = 1
+        values = [(valid[ch], raw) for ch, raw in readings.items() if raw is not None and ch in valid]
         if catalogued and rng.random() < rate:
             readings[UNKNOWN_CHANNEL] = round(rng.uniform(0, 10), 3)
             unknown = 1
@@ -289,6 +296,8 @@ class Generator:
             nulls=nulls if reason is None else 0,
             unknown_channels=unknown if reason is None else 0,
             readings=len(readings) if reason is None else 0,
+            ts=t.replace(microsecond=0),
+            values=values if reason is None and catalogued else [],
         )
         self.pieces.append(piece)
         if reason is None and rng.random() < rate:  # a retry: the same message again, minutes later
@@ -299,7 +308,7 @@ class Generator:
             }
             self.pieces.append(
                 Piece(self._dump(dup), again, None, dev.device_id, message_id, nulls, unknown, len(readings))
-            )
+            )  # a losing copy: its readings are the winner's
 
     # -- objects -------------------------------------------------------------------------------------------
     def write(self) -> dict[str, Any]:
@@ -328,7 +337,44 @@ class Generator:
         self._write_keyring()
         manifest = self._manifest(objects, corrupt_hour)
         (self.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        self._write_truth(self.out / "truth")
         return manifest
+
+    def _write_truth(self, folder: Path) -> None:
+        """truth/readings.csv.gz: every reading silver must hold with the catalog as delivered (the winning
+        copies of valid messages from catalogued devices, nulls and unknown channels left out), in canonical
+        units, computed here from the generator's own sensors, independently of the pipeline."""
+        from wenulake.units import to_canonical
+
+        tz_of = {site_id: tz for site_id, _, _, tz in self.sites}
+        site_of = {d.device_id: d.site_id for d in self.devices if d.site_id}
+        winners: dict[tuple[str, str], Piece] = {}
+        for piece in self.pieces:
+            if piece.reason is None and piece.values:
+                key = (piece.device_id or "", piece.message_id or "")
+                if key not in winners or piece.received_at < winners[key].received_at:
+                    winners[key] = piece
+        folder.mkdir(parents=True, exist_ok=True)
+        with gzip.open(folder / "readings.csv.gz", "wt", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(["sensor_id", "ts", "local_date", "value", "kind", "metric", "site_id"])
+            for piece in sorted(winners.values(), key=lambda p: (p.device_id or "", p.ts or EPOCH)):
+                assert piece.ts is not None
+                site = site_of[piece.device_id or ""]
+                local = piece.ts.astimezone(ZoneInfo(tz_of[site])).date().isoformat()
+                for sensor, raw in piece.values:
+                    value = to_canonical(sensor.metric, sensor.unit, raw) * sensor.scale + sensor.offset
+                    writer.writerow(
+                        [
+                            sensor.sensor_id,
+                            iso(piece.ts),
+                            local,
+                            repr(value),
+                            sensor.kind,
+                            sensor.metric,
+                            site,
+                        ]
+                    )
 
     def _put(self, landing: Path, window: datetime, body: bytes, gz: bool, raw: bool = False) -> None:
         name = f"{SENSORS_STREAM}-1-{window:%Y-%m-%d-%H-%M-%S}-{self._uuid()}" + (".gz" if gz else "")

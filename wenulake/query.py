@@ -85,6 +85,9 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings) -> Non
         con.execute(f"create or replace view main.{table} as select * from {schema}.{table}")
     for table in ("warehouse_load", "warehouse_coverage"):
         con.execute(f"create or replace view ops.{table} as select * from {catalog}.ops.{table}")
+    from wenulake.stats_store.duckdb_store import DuckDBStatsStore
+
+    DuckDBStatsStore(settings).attach(con)
 
 
 def _s3_secret(con: duckdb.DuckDBPyConnection, settings: Settings, location: str) -> None:

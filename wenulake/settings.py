@@ -70,13 +70,28 @@ class Settings(BaseSettings):
         default=None,
         description="S3 endpoint for non-AWS servers (moto, MinIO). Credentials come from the AWS_* variables.",
     )
-    s3_region: str = Field(default="us-east-1", description="AWS region for S3 clients.")
+    s3_region: str = Field(default="us-east-1", description="AWS region for S3, DynamoDB and SNS clients.")
     s3_max_attempts: int = Field(
         default=4, ge=1, description="Attempts per S3 call before failing (with backoff)."
     )
     s3_connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for an S3 connection.")
     warehouse_connect_timeout: float = Field(
         default=10.0, ge=1, description="Seconds to wait for a PostgreSQL warehouse connection."
+    )
+    stats_retention_days: float = Field(
+        default=400, gt=0, description="Days the stats serving store keeps a period, counted from its end."
+    )
+    stats_sink: str = Field(
+        default="duckdb",
+        pattern=r"^(duckdb|dynamodb)$",
+        description="Stats serving store: duckdb ($WENULAKE_HOME/stats.duckdb) or dynamodb (the same rows in "
+        "DynamoDB too, with a TTL attribute).",
+    )
+    stats_table: str = Field(
+        default="wenulake-stats", description="DynamoDB table of the stats serving store."
+    )
+    dynamodb_endpoint_url: str | None = Field(
+        default=None, description="DynamoDB endpoint for non-AWS servers (moto). Credentials from AWS_*."
     )
     task_retries: int = Field(
         default=2, ge=0, description="Airflow retries of a task that failed transiently."
@@ -101,6 +116,7 @@ class Settings(BaseSettings):
         "catalog_url",
         "warehouse_url",
         "stage",
+        "dynamodb_endpoint_url",
         mode="before",
     )
     @classmethod

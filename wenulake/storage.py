@@ -242,3 +242,14 @@ def open_parquet(location: str, settings: Settings) -> Any:
     if is_s3(location):
         return pq.ParquetFile(arrow_filesystem(settings).open_input_file(location.removeprefix("s3://")))
     return pq.ParquetFile(location)
+
+
+def atomic_copy(source: Path, target: Path) -> None:
+    """Replace `target` with a copy of `source` in one step (copy beside it, then rename: readers see the old
+    file or the new one, never half of one)."""
+    import os
+    import shutil
+
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)

@@ -103,6 +103,27 @@ def stage_gold(settings: Settings, interval: Interval, run_id: str) -> dict[str,
 
 
 @_task
+def compute_stats(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import stats
+
+    return stats.compute(settings, interval, run_id)
+
+
+@_task
+def gate_stats(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import stats
+
+    return stats.publish(settings, interval, run_id).as_dict()
+
+
+@_task
+def purge_stats(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import stats
+
+    return stats.purge(settings)
+
+
+@_task
 def load_warehouse(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
     from wenulake.pipeline import gold
 

@@ -48,14 +48,31 @@ def warehouse(settings: Settings) -> Warehouse:
     return backend(settings)
 
 
-def _write(settings: Settings, table: str, run_id: str, name: str, data: pa.Table) -> str:
-    location = join(stage_dir(settings, table, run_id), f"{name}.parquet")
+def write_stage(settings: Settings, table: str, run_id: str, name: str, data: pa.Table) -> str:
+    """Write one stage file: $WENULAKE_STAGE/<table>/<run_id>/<name>.parquet."""
+    location = stage_file(settings, table, run_id, name)
     if is_s3(location):
         pq.write_table(data, location.removeprefix("s3://"), filesystem=arrow_filesystem(settings))
     else:
         Path(location).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(data, location)
     return location
+
+
+def stage_file(settings: Settings, table: str, run_id: str, name: str) -> str:
+    return join(stage_dir(settings, table, run_id), f"{name}.parquet")
+
+
+def read_stage(settings: Settings, table: str, run_id: str, name: str) -> pa.Table:
+    """Read one stage file; a missing one is a clear error naming the task to run first."""
+    from wenulake.storage import open_parquet
+
+    location = stage_file(settings, table, run_id, name)
+    if not _exists(settings, location):
+        raise ConfigError(
+            f"stage file {location} is missing: run the tasks before this one (stage_gold, compute_stats)"
+        )
+    return open_parquet(location, settings).read()
 
 
 def _exists(settings: Settings, location: str) -> bool:
@@ -136,11 +153,11 @@ def stage(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]
     finally:
         local.close()
     for name, data in dimensions(settings).items():
-        _write(settings, name, run_id, "rows", data)
-    _write(settings, "dim_date", run_id, "rows", dates)
-    _write(settings, "fact_reading", run_id, "rows", facts)
-    _write(settings, "fact_reading", run_id, "keys", keys)
-    _write(
+        write_stage(settings, name, run_id, "rows", data)
+    write_stage(settings, "dim_date", run_id, "rows", dates)
+    write_stage(settings, "fact_reading", run_id, "rows", facts)
+    write_stage(settings, "fact_reading", run_id, "keys", keys)
+    write_stage(
         settings, "fact_reading", run_id, "sources", pa.table({"source_run_id": pa.array(runs, pa.string())})
     )
     return {
@@ -153,28 +170,24 @@ def stage(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]
     }
 
 
-def _stage_file(settings: Settings, table: str, run_id: str, name: str) -> str:
-    return join(stage_dir(settings, table, run_id), f"{name}.parquet")
-
-
 def load(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
     """Task `load_warehouse`: bulk-load the stage files; analysts see them once the gate publishes them.
     The row files go after a successful load; the replaced keys stay for the gate."""
     started = time.perf_counter()
     staged: Staged = {}
     for table in COLUMNS:
-        rows = _stage_file(settings, table, run_id, "rows")
+        rows = stage_file(settings, table, run_id, "rows")
         if not _exists(settings, rows):
             raise ConfigError(f"no stage files for {table} of run {run_id}: run stage_gold first")
-        keys = _stage_file(settings, table, run_id, "keys")
+        keys = stage_file(settings, table, run_id, "keys")
         staged[table] = (rows, keys if _exists(settings, keys) else None)
-    sources = _read(settings, _stage_file(settings, "fact_reading", run_id, "sources"))
+    sources = read_stage(settings, "fact_reading", run_id, "sources")
     wh = warehouse(settings)
     results = wh.load(staged, run_id, sources["source_run_id"].to_pylist())
     for table in COLUMNS:
         if table != "fact_reading":
             remove_tree(stage_dir(settings, table, run_id), settings)
-    _remove(settings, _stage_file(settings, "fact_reading", run_id, "rows"))
+    _remove(settings, stage_file(settings, "fact_reading", run_id, "rows"))
     return {
         "backend": wh.kind,
         "tables": {
@@ -183,14 +196,6 @@ def load(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
         },
         "seconds": round(time.perf_counter() - started, 3),
     }
-
-
-def _read(settings: Settings, location: str) -> pa.Table:
-    from wenulake.storage import open_parquet
-
-    if not _exists(settings, location):
-        raise ConfigError(f"stage file {location} is missing: run stage_gold and load_warehouse first")
-    return open_parquet(location, settings).read()
 
 
 def _remove(settings: Settings, location: str) -> None:
@@ -204,7 +209,7 @@ def publish(settings: Settings, interval: Interval, run_id: str) -> PublishSumma
     """Task `gate_warehouse`: validate the loaded state of the replaced partitions; publish or discard it."""
     started = time.perf_counter()
     wh = warehouse(settings)
-    keys = _read(settings, _stage_file(settings, "fact_reading", run_id, "keys"))
+    keys = read_stage(settings, "fact_reading", run_id, "keys")
     batch = wh.gate_query(load_sql(settings.sql_dir, "warehouse/gate/touched_facts"), run_id, keys)
     loaded_rows = wh.gate_query(
         load_sql(settings.sql_dir, "warehouse/gate/loaded_partition_rows"), run_id, keys

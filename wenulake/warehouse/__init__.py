@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from wenulake.errors import WenulakeError
+from wenulake.errors import ConfigError, WenulakeError
 
 if TYPE_CHECKING:
     import duckdb
@@ -59,7 +59,54 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "message_id",
         "received_at",
     ),
+    **{
+        f"stats_{grain}": (
+            "sensor_id",
+            period,
+            "n",
+            "min_value",
+            "max_value",
+            "avg_value",
+            "consumption",
+            "device_id",
+            "site_id",
+            "company_id",
+            "metric",
+            "unit",
+            "kind",
+            "period_end",
+        )
+        for grain, period in (("hourly", "hour_utc"), ("daily", "local_date"))
+    },
+    "stats_daily_site": (
+        "site_id",
+        "local_date",
+        "metric",
+        "unit",
+        "sensors",
+        "n",
+        "min_value",
+        "max_value",
+        "avg_value",
+        "consumption",
+        "company_id",
+    ),
+    "stats_daily_company": (
+        "company_id",
+        "local_date",
+        "metric",
+        "unit",
+        "sensors",
+        "n",
+        "min_value",
+        "max_value",
+        "avg_value",
+        "consumption",
+    ),
 }
+
+#: the tables compute_stats stages (the others are staged by stage_gold)
+STATS_TABLES = ("stats_hourly", "stats_daily", "stats_daily_site", "stats_daily_company")
 
 
 @dataclass(frozen=True)
@@ -80,6 +127,10 @@ LOADS: tuple[LoadSpec, ...] = (
     LoadSpec("dim_threshold", ("threshold_id",), "all"),
     LoadSpec("dim_date", ("date_key",), "keys"),
     LoadSpec("fact_reading", ("sensor_id", "local_date"), "keys"),
+    LoadSpec("stats_hourly", ("sensor_id", "hour_utc"), "keys"),
+    LoadSpec("stats_daily", ("company_id", "local_date"), "keys"),
+    LoadSpec("stats_daily_site", ("company_id", "local_date"), "keys"),
+    LoadSpec("stats_daily_company", ("company_id", "local_date"), "keys"),
 )
 
 WAREHOUSE_TABLES = tuple(COLUMNS)
@@ -97,8 +148,9 @@ class LoadResult:
 Staged = dict[str, tuple[str, str | None]]
 
 
-class SchemaDrift(WenulakeError):
-    """The staged rows and the warehouse's tables disagree on a column; detected before anything is loaded."""
+class SchemaDrift(ConfigError):
+    """The staged rows and the warehouse's tables disagree on a column; detected before anything is loaded
+    (a retry cannot fix it: the task fails at once)."""
 
 
 class WarehouseUnavailable(WenulakeError):
@@ -138,8 +190,6 @@ class Warehouse(Protocol):
 
 def backend(settings: Settings) -> Warehouse:
     """The warehouse WENULAKE_WAREHOUSE_URL names: unset = the DuckDB file, postgresql:// = that server."""
-    from wenulake.errors import ConfigError
-
     url = settings.warehouse_url
     if not url:
         from wenulake.warehouse.duckdb_backend import DuckDBWarehouse

@@ -1,0 +1,15 @@
+-- stats_daily_company: per company, site-local day and metric, from `daily`: consumption summed, gauges
+-- averaged over all their readings (n-weighted), extremes kept.
+select
+    company_id,
+    local_date,
+    metric,
+    any_value(unit) as unit,
+    count(*) as sensors,
+    cast(sum(n) as bigint) as n,
+    min(min_value) as min_value,
+    max(max_value) as max_value,
+    sum(avg_value * n) / sum(n) as avg_value,
+    sum(consumption) as consumption
+from daily
+group by company_id, local_date, metric
