@@ -126,6 +126,8 @@ def bench_size(size: str, data_dir: Path, work: Path) -> dict[str, object]:
         float(result["gate_s"] or 0) + float((silver_gate.summary or {}).get("gate_seconds") or 0), 3
     )
     result["peak_rss_mib"] = round(rss.peak / 2**20)
+    stats = next(t for t in report.tasks if t.task_id == "compute_stats").summary or {}
+    result["stats_s_per_million_readings"] = stats.get("seconds_per_million_readings")
 
     overhead = run_dag(settings, "sensors", Interval(empty.start + HOUR, empty.end + HOUR))
     result["hourly_overhead_s"] = overhead.seconds  # an hour with no objects: DAG and task fixed costs
@@ -243,6 +245,7 @@ def markdown(results: list[dict[str, object]]) -> str:
         ("peak_rss_mib", "peak RSS MiB"),
         ("reference_s", "reference s"),
         ("pipeline_vs_reference", "pipeline / reference"),
+        ("stats_s_per_million_readings", "stats s per 1M readings"),
         ("wh_fact_rows", "warehouse fact rows"),
         ("wh_direct_read_rows_per_s", "DuckDB direct read rows/s"),
         ("wh_duckdb_rows_per_s", "DuckDB load rows/s"),

@@ -39,7 +39,8 @@ def test_one_run_accounts_for_every_generated_record(home, sample):
         assert accounting(settings, one) == expected_accounting(sample["manifest"], hour), hour
     gates = Lake(settings).read(DQ_RESULT)
     assert set(gates["suite"].to_pylist()) == {
-        "bronze_sensor_message", "bronze_quarantine", "silver_reading", "gold_fact_reading"
+        "bronze_sensor_message", "bronze_quarantine", "silver_reading", "gold_fact_reading", "stats_hourly",
+        "stats_daily", "stats_daily_site", "stats_daily_company",
     }  # fmt: skip
     expected = sample["manifest"]["expected"]
     silver = Lake(settings).read(SILVER_READING)

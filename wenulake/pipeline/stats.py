@@ -18,10 +18,12 @@ The warehouse load (`load_warehouse`) loads the stats tables with the facts, in 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from wenulake import quality
 from wenulake.errors import ConfigError
@@ -61,37 +63,26 @@ def _local(frames: dict[str, pa.Table], sql: str, params: dict[str, Any] | None 
 
 def recompute(settings: Settings, runs: list[str]) -> dict[str, pa.Table]:
     """The stats rows and replaced keys for the periods the given runs touched (pure: reads the lake only)."""
-    sql = lambda name: load_sql(settings.sql_dir, f"stats/{name}")  # noqa: E731
+
+    def sql(name: str) -> str:
+        return load_sql(settings.sql_dir, f"stats/{name}")
+
     con = connect(settings)
     try:
         touched = query_arrow(con, sql("touched"), {"runs": runs})
         con.register("touched", touched)
-        later = query_arrow(
-            con,
-            "select sensor_id, ts, local_date from silver.reading semi join "
-            "(select distinct sensor_id from touched where kind = 'counter') using (sensor_id) "
-            "where local_date >= (select min(local_date) from touched)",
-        )
+        later = query_arrow(con, sql("later_counters"))
         nexts = _local({"touched": touched, "later_counters": later}, sql("counter_next"))
         periods = {"touched": touched, "nexts": nexts}
-        hour_keys = _local(
-            periods, "select sensor_id, hour_utc from touched union select sensor_id, hour_utc from nexts"
-        )
-        company_days = _local(
-            periods,
-            "select company_id, local_date from touched union select company_id, local_date from nexts",
-        )
+        hour_keys = _local(periods, sql("hour_keys"))
+        company_days = _local(periods, sql("company_days"))
         con.register("company_days", company_days)
         readings = query_arrow(con, sql("readings"))
-        day_firsts = _local(
-            {"readings": readings},
-            "select sensor_id, local_date, min(ts) as first_ts from readings where kind = 'counter' group by all",
-        )
+        day_firsts = _local({"readings": readings}, sql("day_firsts"))
         previous = _previous_values(con, sql, day_firsts)
     finally:
         con.close()
-    frames = {"readings": readings, "previous_values": previous}
-    deltas = _local(frames, sql("deltas"))
+    deltas = _local({"readings": readings, "previous_values": previous}, sql("deltas"))
     daily = _local({"deltas": deltas}, sql("daily"))
     return {
         "stats_hourly": _local({"deltas": deltas, "hour_keys": hour_keys}, sql("hourly")),
@@ -104,29 +95,23 @@ def recompute(settings: Settings, runs: list[str]) -> dict[str, pa.Table]:
     }
 
 
-def _previous_values(con: Any, sql: Any, day_firsts: pa.Table) -> pa.Table:
+def _previous_values(con: Any, sql: Callable[[str], str], day_firsts: pa.Table) -> pa.Table:
     """Each counter day's previous value: ASOF over the last LOOKBACK_DAYS first; days still without one look
     through the sensor's whole history (a meter silent for longer, or a series' very first day)."""
+    if day_firsts.num_rows == 0:
+        return _local(
+            {"day_firsts": day_firsts},
+            "select sensor_id, local_date, null::double as previous_value from day_firsts",
+        )
+    start = pc.min(day_firsts["first_ts"]).as_py() - timedelta(days=LOOKBACK_DAYS)
     con.register("day_firsts", day_firsts)
-    earlier = query_arrow(
-        con,
-        "select sensor_id, ts, value from silver.reading semi join day_firsts using (sensor_id) "
-        "where ts < (select max(first_ts) from day_firsts) "
-        f"and ts >= (select min(first_ts) from day_firsts) - interval {LOOKBACK_DAYS} day",
-    )
+    earlier = query_arrow(con, sql("earlier_counters"), {"lookback_start": start})
     found = _local({"day_firsts": day_firsts, "earlier_counters": earlier}, sql("previous_counter_values"))
-    missing = _local(
-        {"day_firsts": day_firsts, "found": found},
-        "select * from day_firsts anti join found using (sensor_id, local_date)",
-    )
+    missing = _local({"day_firsts": day_firsts, "found": found}, sql("missing_previous"))
     if missing.num_rows == 0:
         return found
-    con.register("missing_firsts", missing)
-    older = query_arrow(
-        con,
-        "select sensor_id, ts, value from silver.reading semi join missing_firsts using (sensor_id) "
-        f"where ts < (select min(first_ts) from missing_firsts) - interval {LOOKBACK_DAYS} day",
-    )
+    con.register("day_firsts", missing)
+    older = query_arrow(con, sql("earlier_counters"), {"lookback_start": datetime(1970, 1, 1, tzinfo=UTC)})
     more = _local({"day_firsts": missing, "earlier_counters": older}, sql("previous_counter_values"))
     return pa.concat_tables([found, more.cast(found.schema)])
 
