@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from wenulake.errors import WenulakeError
 from wenulake.settings import Settings
 from wenulake.timeutil import Interval, parse_instant
 
-DAGS = ("sensors",)
+DAGS = ("sensors", "alarms")
 
 
 class Instant(click.ParamType):
@@ -94,18 +94,25 @@ def landing_generate(
 # -- run -----------------------------------------------------------------------------------------------------
 @cli.command("run")
 @click.argument("dag_id", type=click.Choice(DAGS))
-@click.option("--start", required=True, type=ISO, help="Interval start (ISO 8601, UTC if no offset).")
-@click.option("--end", required=True, type=ISO, help="Interval end, exclusive.")
+@click.option("--start", type=ISO, help="Interval start (ISO 8601, UTC if no offset); needed for sensors.")
+@click.option("--end", type=ISO, help="Interval end, exclusive; needed for sensors.")
 @click.option("--hourly", is_flag=True, help="One DAG run per UTC hour instead of one run over the range.")
-def run_cmd(dag_id: str, start: datetime, end: datetime, hourly: bool) -> None:
-    """Run a DAG in-process (dag.test: what the scheduler runs) over [START, END).
+def run_cmd(dag_id: str, start: datetime | None, end: datetime | None, hourly: bool) -> None:
+    """Run a DAG in-process (dag.test: what the scheduler runs).
 
-    Prints seconds per task and the interval's accounting; exits non-zero if a task or gate failed.
+    sensors: over [START, END), followed by the alarms DAG its silver asset schedules; prints seconds per task
+    and the interval's accounting. alarms: alone, on the silver runs it has not evaluated yet (no interval).
+    Exits non-zero if a task or gate failed.
     """
     from wenulake.accounting import accounting
     from wenulake.orchestrate import RunReport, run_range
 
     settings = Settings()
+    if dag_id == "alarms":
+        now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        start, end = start or now - timedelta(hours=1), end or now
+    elif start is None or end is None:
+        raise click.UsageError("sensors needs --start and --end")
     interval = _interval(start, end)
 
     def show(report: RunReport) -> None:
@@ -114,7 +121,8 @@ def run_cmd(dag_id: str, start: datetime, end: datetime, hourly: bool) -> None:
             click.echo(f"  {t.task_id:<16} {t.state:<8} {t.seconds:8.2f} s")
 
     run_range(settings, dag_id, interval, hourly, on_report=show)
-    click.echo(_format_accounting(accounting(settings, interval), interval))
+    if dag_id == "sensors":
+        click.echo(_format_accounting(accounting(settings, interval), interval))
 
 
 # -- accounting ----------------------------------------------------------------------------------------------

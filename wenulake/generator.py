@@ -72,6 +72,21 @@ class Sensor:
 
 
 @dataclass
+class Episode:
+    """An injected alarm episode: the readings of `channel` (or, for a gap, every message) misbehave in
+    [start, end). `observed_*` are the ts of the readings that open and close it, as sent."""
+
+    rule: str  # threshold | flatline | gap
+    channel: str | None
+    start: datetime
+    end: datetime
+    observed_start: datetime | None = None
+    observed_end: datetime | None = None
+    flat_raw: float | None = None
+    sensor_id: str | None = None
+
+
+@dataclass
 class Device:
     device_id: str
     site_id: str | None  # None: has a key, sends, but is missing from the catalog
@@ -83,6 +98,11 @@ class Device:
     seq: int = 0
     energy_kwh: float = 0.0
     reset_at: datetime | None = None
+    episodes: list[Episode] = field(default_factory=list)
+    spikes: set[datetime] = field(default_factory=set)
+    spike_labels: list[tuple[str, datetime]] = field(default_factory=list)
+    last_sent: datetime | None = None
+    reset_seen: tuple[str, datetime] | None = None
 
 
 @dataclass
@@ -111,13 +131,14 @@ def _raw_value(channel: str, unit: str, when: datetime, dev: Device, rng: random
     if channel == "rh":
         return max(0.0, min(100.0, 45 + 10 * daily + rng.gauss(0, 1)))
     if channel == "co2":
-        return max(380.0, 650 + 300 * daily + rng.gauss(0, 20))
+        return max(380.0, 560 + 140 * daily + rng.gauss(0, 20))
     if channel == "p":
         watts = max(0.0, 2500 + 1500 * daily + rng.gauss(0, 100))
         return watts / 1000 if unit == "kW" else watts
     # energy counter, monotonic, reset once for some meters
     if dev.reset_at is not None and when >= dev.reset_at:
         dev.energy_kwh, dev.reset_at = 0.0, None
+        dev.reset_seen = ("e", when)
     dev.energy_kwh += max(0.0, 2.5 + 1.5 * daily) / 60
     return dev.energy_kwh * 1000 if unit == "Wh" else dev.energy_kwh
 
@@ -188,6 +209,7 @@ class Generator:
             if kind == "meter" and rng.random() < 0.5:
                 dev.reset_at = self.start + timedelta(minutes=rng.randrange(30, 60 * self.hours))
             self.devices.append(dev)
+        self._plan_episodes()
         # one sensor replaced mid-run: same device and channel, new id, new calibration
         first = self.devices[0].sensors[0]
         first.valid_to = mid
@@ -204,6 +226,61 @@ class Generator:
                 valid_from=mid,
             ),
         )
+
+    def _plan_episodes(self) -> None:
+        """Alarm episodes with known truth, from an RNG of their own: threshold (co2 at 1200 ppm for 20-40 min),
+        flatline (temperature stuck for 70-90 min), gap (a device silent for 35-50 min) and single-reading
+        spikes (labelled anomalies). Device 1 (whose sensor is replaced mid-run) gets none."""
+        rng = random.Random(self.seed * 7919 + 17)
+        span = int((self.end - self.start).total_seconds() // 60)
+        for i, dev in enumerate(self.devices[1:], start=2):
+            if dev.site_id is None:
+                continue
+
+            def window(lo: int, hi: int) -> tuple[datetime, datetime] | None:
+                length = rng.randrange(lo, hi + 1)
+                if span < length + 40:
+                    return None
+                begin = rng.randrange(20, span - length - 15)
+                return self.start + timedelta(minutes=begin), self.start + timedelta(minutes=begin + length)
+
+            if dev.kind == "env" and i % 4 == 2 and (w := window(20, 40)):
+                dev.episodes.append(Episode("threshold", "co2", *w))
+            elif dev.kind == "env" and i % 4 == 3 and (w := window(70, 90)):
+                dev.episodes.append(Episode("flatline", "temp", *w))
+            elif i % 5 == 0 and (w := window(35, 50)):
+                dev.episodes.append(Episode("gap", None, *w))
+            else:
+                for _ in range(max(1, span // 120)):
+                    dev.spikes.add(self.start + timedelta(minutes=rng.randrange(45, max(46, span - 5))))
+
+    def _episode_values(
+        self, dev: Device, t: datetime, readings: dict[str, Any], valid: dict[str, Any]
+    ) -> None:
+        """Apply the device's injected episodes and spikes to one message's raw readings."""
+        minute = t.replace(second=0, microsecond=0)
+        for ep in dev.episodes:
+            if ep.channel is None or ep.channel not in readings:
+                continue
+            inside = ep.start <= t < ep.end
+            if inside:
+                if ep.observed_start is None:
+                    ep.observed_start, ep.sensor_id = t, valid[ep.channel].sensor_id
+                if ep.rule == "threshold":
+                    readings[ep.channel] = round(1200 + 40 * math.sin(minute.minute / 3), 4)
+                elif ep.rule == "flatline":
+                    if ep.flat_raw is None:
+                        ep.flat_raw = readings[ep.channel]
+                    readings[ep.channel] = ep.flat_raw
+            elif t >= ep.end and ep.observed_start is not None and ep.observed_end is None:
+                ep.observed_end = t
+        if minute in dev.spikes:
+            channel = "temp" if "temp" in readings else "p"
+            unit = valid[channel].unit
+            # downward for temperature, upward for power: never across a threshold
+            jump = {"C": -5.0, "F": -9.0, "K": -5.0, "W": 3000.0, "kW": 3.0}[unit]
+            readings[channel] = round(readings[channel] + jump, 4)
+            dev.spike_labels.append((valid[channel].sensor_id, t))
 
     # -- messages ------------------------------------------------------------------------------------------
     def _record(self, dev: Device, message_id: str, received: datetime, ts_ms: int, readings: dict) -> dict:
@@ -242,8 +319,19 @@ class Generator:
         for dev in self.devices:
             catalogued = dev.site_id is not None
             t = self.start + timedelta(seconds=rng.randrange(60))
+            gaps = [ep for ep in dev.episodes if ep.rule == "gap"]
             while t < self.end:
-                self._emit_one(dev, t, catalogued, rng, rate)
+                silent = next((ep for ep in gaps if ep.start <= t < ep.end), None)
+                if silent is not None:
+                    if silent.observed_start is None:
+                        silent.observed_start = dev.last_sent
+                elif any(ep.observed_start is not None and ep.observed_end is None for ep in gaps):
+                    for ep in gaps:
+                        if ep.observed_start is not None and ep.observed_end is None:
+                            ep.observed_end = t
+                if silent is None:
+                    self._emit_one(dev, t, catalogued, rng, rate)
+                    dev.last_sent = t
                 t += step
 
     def _emit_one(self, dev: Device, t: datetime, catalogued: bool, rng: random.Random, rate: float) -> None:
@@ -257,6 +345,7 @@ class Generator:
             if sensor.channel not in readings and (sensor.valid_to is None or t < sensor.valid_to):
                 readings[sensor.channel] = round(_raw_value(sensor.channel, sensor.unit, t, dev, rng), 4)
                 valid[sensor.channel] = sensor
+        self._episode_values(dev, t, readings, valid)
         nulls = unknown = 0
         if catalogued and rng.random() < rate:
             readings[rng.choice(list(readings))] = None
@@ -355,6 +444,7 @@ class Generator:
                 if key not in winners or piece.received_at < winners[key].received_at:
                     winners[key] = piece
         folder.mkdir(parents=True, exist_ok=True)
+        self._write_episodes(folder, winners)
         with gzip.open(folder / "readings.csv.gz", "wt", newline="") as fh:
             writer = csv.writer(fh, lineterminator="\n")
             writer.writerow(["sensor_id", "ts", "local_date", "value", "kind", "metric", "site_id"])
@@ -431,6 +521,36 @@ class Generator:
             if sensor.metric == "co2":
                 thresholds.append((sensor.sensor_id, "co2", "", 800.0, "critical"))
         write("thresholds", thresholds)
+
+    def _write_episodes(self, folder: Path, winners: dict[tuple[str, str], Piece]) -> None:
+        """truth/episodes.csv: every injected alarm episode (threshold, flatline, gap, counter_reset) with the
+        ts that opens and closes it; truth/anomalies.csv: the spikes (labelled anomalies) that reached silver."""
+        stored = {(sensor.sensor_id, piece.ts) for piece in winners.values() for sensor, _ in piece.values}
+        rows = []
+        for dev in self.devices:
+            if dev.site_id is None:
+                continue
+            for ep in dev.episodes:
+                if ep.observed_start is None:
+                    continue
+                sensor = None if ep.rule == "gap" else ep.sensor_id
+                end = iso(ep.observed_end) if ep.observed_end else ""
+                rows.append([ep.rule, dev.device_id, sensor or "", iso(ep.observed_start), end])
+            if dev.reset_seen is not None:
+                when = dev.reset_seen[1].replace(microsecond=0)
+                sensor_id = next(s.sensor_id for s in dev.sensors if s.channel == "e")
+                rows.append(["counter_reset", dev.device_id, sensor_id, iso(when), iso(when)])
+        with open(folder / "episodes.csv", "w", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(["rule", "device_id", "sensor_id", "started_at", "ended_at"])
+            writer.writerows(sorted(rows))
+        with open(folder / "anomalies.csv", "w", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(["sensor_id", "ts"])
+            for dev in self.devices:
+                for sensor_id, t in dev.spike_labels:
+                    if (sensor_id, t.replace(microsecond=0)) in stored:
+                        writer.writerow([sensor_id, iso(t)])
 
     def _write_keyring(self) -> None:
         keys = {d.key_id: base64.b64encode(d.key).decode() for d in self.devices}

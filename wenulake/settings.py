@@ -93,6 +93,31 @@ class Settings(BaseSettings):
     dynamodb_endpoint_url: str | None = Field(
         default=None, description="DynamoDB endpoint for non-AWS servers (moto). Credentials from AWS_*."
     )
+    alarm_flatline_minutes: int = Field(
+        default=60, ge=1, description="Alarm rule flatline: minutes a gauge's value must stay unchanged."
+    )
+    alarm_gap_minutes: int = Field(
+        default=30, ge=1, description="Alarm rule gap: minutes of silence from a device that open an alarm."
+    )
+    alarm_anomaly_window: int = Field(
+        default=60, ge=10, description="Alarm rule anomaly: trailing readings of the rolling median and MAD."
+    )
+    alarm_anomaly_z: float = Field(
+        default=6.0,
+        gt=0,
+        description="Alarm rule anomaly: robust z-score (0.6745*(x-median)/MAD) that flags.",
+    )
+    alarm_topic_arn: str | None = Field(
+        default=None,
+        description="SNS topic for alarm notifications; unset = the JSON-lines file WENULAKE_NOTIFICATIONS_FILE.",
+    )
+    sns_endpoint_url: str | None = Field(
+        default=None, description="SNS endpoint for non-AWS servers (moto). Credentials from AWS_*."
+    )
+    notifications_file: Path | None = Field(
+        default=None,
+        description="JSON-lines file of alarm notifications. Default $WENULAKE_HOME/notifications.jsonl.",
+    )
     task_retries: int = Field(
         default=2, ge=0, description="Airflow retries of a task that failed transiently."
     )
@@ -117,6 +142,9 @@ class Settings(BaseSettings):
         "warehouse_url",
         "stage",
         "dynamodb_endpoint_url",
+        "alarm_topic_arn",
+        "sns_endpoint_url",
+        "notifications_file",
         mode="before",
     )
     @classmethod
@@ -138,6 +166,10 @@ class Settings(BaseSettings):
     @cached_property
     def keyring_uri(self) -> str:
         return self.keyring or str((self.home / "keyring.json").absolute())
+
+    @cached_property
+    def notifications_file_path(self) -> Path:
+        return (self.notifications_file or self.home / "notifications.jsonl").absolute()
 
     @cached_property
     def airflow_home_path(self) -> Path:

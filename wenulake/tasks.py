@@ -42,16 +42,30 @@ def report_path(settings: Settings, run_id: str, task_id: str):  # type: ignore[
 def _task(
     func: Callable[[Settings, Interval, str], dict[str, Any]],
 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return _wrap(func, lambda context: interval_of(context))
+
+
+def _untimed(func: Callable[[Settings, str], dict[str, Any]]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A task that works on what is new rather than on an interval (the alarms DAG, asset-triggered)."""
+    return _wrap(
+        lambda settings, _interval, run_id: func(settings, run_id), lambda context: None, func.__name__
+    )
+
+
+def _wrap(
+    func: Callable[[Settings, Any, str], dict[str, Any]],
+    interval_from: Callable[[dict[str, Any]], Interval | None],
+    name: str | None = None,
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
     @wraps(func)
     def run(context: dict[str, Any]) -> dict[str, Any]:
         settings = Settings()
         run_id = str(context["run_id"])
-        task_id = context["ti"].task_id if context.get("ti") else func.__name__
+        task_id = context["ti"].task_id if context.get("ti") else (name or func.__name__)
         path = report_path(settings, run_id, task_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            interval = interval_of(context)
-            summary = func(settings, interval, run_id)
+            summary = func(settings, interval_from(context), run_id)
         except Exception as exc:
             path.write_text(
                 json.dumps({"task": task_id, "ok": False, "error": str(exc), "type": type(exc).__name__})
@@ -135,6 +149,22 @@ def gate_warehouse(settings: Settings, interval: Interval, run_id: str) -> dict[
     from wenulake.pipeline import gold
 
     return gold.publish(settings, interval, run_id).as_dict()
+
+
+def _detect_alarms(settings: Settings, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import alarms
+
+    return alarms.detect(settings, run_id)
+
+
+def _deliver_notifications(settings: Settings, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import alarms
+
+    return alarms.deliver(settings, run_id)
+
+
+detect_alarms = _untimed(_detect_alarms)
+deliver_notifications = _untimed(_deliver_notifications)
 
 
 def load_catalog(context: dict[str, Any]) -> dict[str, Any]:

@@ -182,8 +182,77 @@ TOUCHED_PERIOD = TableSpec(
     run_columns=("recorded_at",),
 )
 
+FACT_ALARM = TableSpec(
+    name="gold.fact_alarm",
+    description="One row per alarm episode, with a stable alarm_id (rule, sensor or device, start): an episode "
+    "spanning several runs is one alarm; status open, closed or retracted (late data removed its evidence).",
+    schema=pa.schema(
+        [
+            pa.field("alarm_id", pa.string(), nullable=False),
+            pa.field("rule", pa.string(), nullable=False),
+            pa.field("severity", pa.string(), nullable=False),
+            pa.field("sensor_id", pa.string()),
+            pa.field("device_id", pa.string(), nullable=False),
+            pa.field("site_id", pa.string(), nullable=False),
+            pa.field("company_id", pa.string(), nullable=False),
+            pa.field("started_at", TS, nullable=False),
+            pa.field("ended_at", TS),
+            pa.field("peak_value", pa.float64()),
+            pa.field("status", pa.string(), nullable=False),
+            pa.field("opened_run", pa.string(), nullable=False),
+            pa.field("closed_run", pa.string()),
+            pa.field("updated_run", pa.string(), nullable=False),
+        ]
+    ),
+    run_columns=("opened_run", "closed_run", "updated_run"),
+)
+
+NOTIFICATION_OUTBOX = TableSpec(
+    name="ops.notification_outbox",
+    description="One row per alarm transition (opened, closed, retracted), delivered exactly once by "
+    "deliver_notifications (SNS topic or JSON-lines file).",
+    schema=pa.schema(
+        [
+            pa.field("notification_id", pa.string(), nullable=False),
+            pa.field("alarm_id", pa.string(), nullable=False),
+            pa.field("transition", pa.string(), nullable=False),
+            pa.field("payload", pa.string(), nullable=False),
+            pa.field("created_run", pa.string(), nullable=False),
+            pa.field("created_at", TS, nullable=False),
+            pa.field("delivered_at", TS),
+            pa.field("delivery_id", pa.string()),
+        ]
+    ),
+    run_columns=("created_run", "created_at", "delivered_at", "delivery_id"),
+)
+
+ALARM_COVERAGE = TableSpec(
+    name="ops.alarm_coverage",
+    description="The silver runs whose touched periods the alarms module has evaluated (the next alarms run "
+    "takes the others).",
+    schema=pa.schema(
+        [
+            pa.field("source_run_id", pa.string(), nullable=False),
+            pa.field("alarm_run", pa.string(), nullable=False),
+            pa.field("covered_at", TS, nullable=False),
+        ]
+    ),
+    run_columns=("alarm_run", "covered_at"),
+)
+
 TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (SENSOR_MESSAGE, QUARANTINE, INGEST_LEDGER, DQ_RESULT, SILVER_READING, TOUCHED_PERIOD)
+    t.name: t
+    for t in (
+        SENSOR_MESSAGE,
+        QUARANTINE,
+        INGEST_LEDGER,
+        DQ_RESULT,
+        SILVER_READING,
+        TOUCHED_PERIOD,
+        FACT_ALARM,
+        NOTIFICATION_OUTBOX,
+        ALARM_COVERAGE,
+    )
 }
 
 

@@ -1,0 +1,57 @@
+"""alarms: rules over silver readings, alarm lifecycle, notifications. Separate from processing.
+
+Scheduled by the `silver.reading` asset (data-aware): every sensors run that publishes silver triggers one
+alarms run, so processing never waits for alarms and alarms can be rerun alone (`wenulake run alarms`).
+
+detect_alarms -> deliver_notifications:
+- detect_alarms evaluates the silver runs not evaluated yet (ops.alarm_coverage): threshold, flatline, gap,
+  anomaly and counter_reset rules; gold.fact_alarm (stable alarm_id, open/closed/retracted); one
+  ops.notification_outbox row per transition;
+- deliver_notifications publishes each undelivered transition once, to the SNS topic WENULAKE_ALARM_TOPIC_ARN
+  or to the JSON-lines file WENULAKE_NOTIFICATIONS_FILE, with retries.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, Asset, task
+
+from wenulake.settings import Settings
+
+SETTINGS = Settings()
+SILVER = Asset("wenulake://lake/silver/reading")
+
+with DAG(
+    dag_id="alarms",
+    description="Alarms over silver.reading: detect, track, notify (triggered by the silver asset)",
+    schedule=[SILVER],
+    start_date=pendulum.datetime(2026, 4, 4, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "retries": SETTINGS.task_retries,
+        "retry_delay": timedelta(seconds=SETTINGS.retry_delay_seconds),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+    },
+    tags=["alarms", "notifications"],
+    doc_md=__doc__,
+) as dag:
+
+    @task(task_id="detect_alarms", max_active_tis_per_dag=1)
+    def detect_alarms(**context):
+        """Evaluate the rules on the new silver periods; update fact_alarm; queue transitions."""
+        from wenulake import tasks
+
+        return tasks.detect_alarms(context)
+
+    @task(task_id="deliver_notifications", max_active_tis_per_dag=1)
+    def deliver_notifications(**context):
+        """Publish each queued transition exactly once (SNS or JSON-lines file)."""
+        from wenulake import tasks
+
+        return tasks.deliver_notifications(context)
+
+    detect_alarms() >> deliver_notifications()

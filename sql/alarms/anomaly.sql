@@ -1,0 +1,74 @@
+-- Rule `anomaly`: a gauge reading whose robust z-score against the $anomaly_window readings before it
+-- (0.6745 * (value - median) / MAD) reaches $anomaly_z in absolute value, once at least $anomaly_min_points
+-- readings are in the window and their MAD is not 0. Consecutive anomalous readings are one episode, ended
+-- at the first normal reading. Peak = the reading furthest from the median. Readings outside the alarm
+-- limits are left to the threshold rule (they would also distort the windows after them).
+-- Registered: `readings` (bounds.sql).
+with scored as (
+    select
+        sensor_id,
+        ts,
+        value,
+        device_id,
+        site_id,
+        company_id,
+        median(value) over recent as center,
+        mad(value) over recent as spread,
+        count(value) over recent as points
+    from readings
+    where kind = 'gauge' and not outside
+    window recent as (
+        partition by sensor_id order by ts
+        rows between cast($anomaly_window as bigint) preceding and 1 preceding  -- noqa: PRS
+    )
+),
+
+flagged as (
+    select
+        *,
+        coalesce(
+            points >= $anomaly_min_points
+            and spread > 0
+            and abs(0.6745 * (value - center) / spread) >= $anomaly_z,
+            false
+        ) as anomalous
+    from scored
+),
+
+islands as (
+    select
+        *,
+        sum(case when anomalous then 0 else 1 end) over (partition by sensor_id order by ts) as island
+    from flagged
+),
+
+episodes as (
+    select
+        sensor_id,
+        island,
+        any_value(device_id) as device_id,
+        any_value(site_id) as site_id,
+        any_value(company_id) as company_id,
+        min(ts) as started_at,
+        arg_max(value, abs(value - center)) as peak_value
+    from islands
+    where anomalous
+    group by sensor_id, island
+)
+
+select
+    'anomaly' as rule,
+    'warning' as severity,
+    episodes.sensor_id,
+    episodes.device_id,
+    episodes.site_id,
+    episodes.company_id,
+    episodes.started_at,
+    back.ts as ended_at,
+    episodes.peak_value
+from episodes
+left join islands as back
+    on
+        episodes.sensor_id = back.sensor_id
+        and back.island = episodes.island + 1
+        and not back.anomalous

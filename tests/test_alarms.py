@@ -1,0 +1,276 @@
+"""The alarms module for real: the sensors DAG followed by the alarms DAG (dag.test), against the episodes the
+generator injected (threshold, flatline, gap, counter reset, labelled spikes); lifecycle across hourly runs,
+reruns and retraction; notifications exactly once to a file and to SNS (moto's server, SQS subscription)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow.compute as pc
+import pytest
+
+from tests.helpers import arrival_range, snapshot
+from wenulake.catalog.store import CatalogStore
+from wenulake.contracts.tables import FACT_ALARM, NOTIFICATION_OUTBOX
+from wenulake.lake import Lake
+from wenulake.orchestrate import run_range
+from wenulake.pipeline import alarms
+from wenulake.settings import Settings
+from wenulake.timeutil import parse_instant
+
+pytestmark = [pytest.mark.slow, pytest.mark.airflow, pytest.mark.spark]
+
+TOLERANCE = timedelta(minutes=2)
+
+
+def truth_episodes(sample_dir: Path) -> list[dict[str, Any]]:
+    with open(sample_dir / "truth" / "episodes.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    with open(sample_dir / "truth" / "anomalies.csv", newline="") as fh:
+        spikes = list(csv.DictReader(fh))
+    for row in spikes:
+        row.update(rule="anomaly", started_at=row["ts"], ended_at="")
+    return [
+        {
+            "rule": r["rule"],
+            "key": r["sensor_id"] or r["device_id"],
+            "started_at": parse_instant(r["started_at"]),
+            "ended_at": parse_instant(r["ended_at"]) if r["ended_at"] else None,
+        }
+        for r in [*rows, *spikes]
+    ]
+
+
+def live_alarms(settings: Settings) -> list[dict[str, Any]]:
+    table = Lake(settings).read(FACT_ALARM)
+    return [
+        {**r, "key": r["device_id"] if r["rule"] == "gap" else r["sensor_id"]}
+        for r in table.filter(pc.not_equal(table["status"], "retracted")).to_pylist()
+    ]
+
+
+def match(found: list[dict[str, Any]], truth: list[dict[str, Any]]) -> tuple[list, list]:
+    """(truth episodes no alarm matches, alarms no truth episode explains). Anomalies: the start within the
+    tolerance; the others: start and end."""
+    missed, unexplained = [], list(found)
+    for episode in truth:
+        hit = next(
+            (
+                a
+                for a in unexplained
+                if a["rule"] == episode["rule"]
+                and a["key"] == episode["key"]
+                and abs(a["started_at"] - episode["started_at"]) <= TOLERANCE
+                and (
+                    episode["rule"] == "anomaly"
+                    or (a["ended_at"] is not None and abs(a["ended_at"] - episode["ended_at"]) <= TOLERANCE)
+                )
+            ),
+            None,
+        )
+        if hit is None:
+            missed.append(episode)
+        else:
+            unexplained.remove(hit)
+    return missed, unexplained
+
+
+def assert_alarms_match_truth(settings: Settings, sample_dir: Path) -> None:
+    truth = truth_episodes(sample_dir)
+    assert {e["rule"] for e in truth} >= {"threshold", "flatline", "gap", "counter_reset", "anomaly"}
+    missed, unexplained = match(live_alarms(settings), truth)
+    assert not missed, f"injected episodes without an alarm: {missed}"
+    assert not unexplained, f"alarms where nothing was injected: {unexplained}"
+
+
+def notifications(settings: Settings) -> list[dict[str, Any]]:
+    path = settings.notifications_file_path
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_alarms_find_every_injected_episode_once_and_notify_each_transition_once(home, sample):
+    settings = Settings()
+    interval = arrival_range(sample["manifest"])
+    reports = run_range(settings, "sensors", interval, hourly=False)
+    assert [r.dag_id for r in reports] == ["sensors", "alarms"]  # the silver asset schedules alarms
+    assert_alarms_match_truth(settings, sample["dir"])
+    sent = notifications(settings)
+    alarms_now = live_alarms(settings)
+    # every alarm here is closed: opened and closed, one notification each
+    assert all(a["status"] == "closed" for a in alarms_now)
+    assert sorted((n["alarm_id"], n["transition"]) for n in sent) == sorted(
+        (a["alarm_id"], t) for a in alarms_now for t in ("opened", "closed")
+    )
+    first = snapshot(settings, FACT_ALARM)
+    # a rerun of the same range: the same alarms, nothing queued or sent again
+    run_range(settings, "sensors", interval, hourly=False)
+    assert snapshot(settings, FACT_ALARM) == first
+    assert len(notifications(settings)) == len(sent)
+    assert Lake(settings).read(NOTIFICATION_OUTBOX).num_rows == len(sent)
+
+
+def test_hour_by_hour_gives_the_same_alarms(home, sample):
+    """Episodes spanning several hourly runs stay one alarm (opened in one run, closed in a later one)."""
+    settings = Settings()
+    run_range(settings, "sensors", arrival_range(sample["manifest"]), hourly=True)
+    assert_alarms_match_truth(settings, sample["dir"])
+    spanning = [a for a in live_alarms(settings) if a["opened_run"] != a["closed_run"]]
+    assert spanning, "no episode spanned two hourly runs in the sample"
+    sent = notifications(settings)
+    assert (
+        len(sent) == len({(n["alarm_id"], n["transition"]) for n in sent}) == 2 * len(live_alarms(settings))
+    )
+
+
+def test_a_catalog_fix_retracts_alarms_that_lose_their_evidence(home, sample, tmp_path):
+    settings = Settings()
+    interval = arrival_range(sample["manifest"])
+    run_range(settings, "sensors", interval, hourly=False)
+    thresholds = [a for a in live_alarms(settings) if a["rule"] == "threshold"]
+    assert thresholds
+    # the operator raises the co2 limits above the injected 1200 ppm, then the range is processed again
+    fixed = tmp_path / "catalog"
+    fixed.mkdir()
+    for path in (sample["dir"] / "catalog").glob("*.csv"):
+        text = path.read_text()
+        if path.name == "thresholds.csv":
+            text = text.replace(",1000.0,", ",5000.0,").replace(",800.0,", ",5000.0,")
+        (fixed / path.name).write_text(text)
+    CatalogStore(settings).load(fixed)
+    run_range(settings, "sensors", interval, hourly=False)
+    table = Lake(settings).read(FACT_ALARM).to_pylist()
+    retracted = {r["alarm_id"] for r in table if r["status"] == "retracted"}
+    assert retracted == {a["alarm_id"] for a in thresholds}  # kept, marked
+    sent = notifications(settings)
+    assert sorted(n["alarm_id"] for n in sent if n["transition"] == "retracted") == sorted(retracted)
+
+
+@pytest.fixture
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def test_sns_gets_each_transition_exactly_once_across_reruns_and_an_outage(
+    home, sample, moto_endpoint, monkeypatch
+):
+    import boto3
+
+    sns = boto3.client("sns", region_name="us-east-1", endpoint_url=moto_endpoint)
+    sqs = boto3.client("sqs", region_name="us-east-1", endpoint_url=moto_endpoint)
+    topic = sns.create_topic(Name="wenulake-alarms")["TopicArn"]
+    queue = sqs.create_queue(QueueName="alarms-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    monkeypatch.setenv("WENULAKE_ALARM_TOPIC_ARN", topic)
+    monkeypatch.setenv("WENULAKE_TASK_RETRIES", "1")
+    monkeypatch.setenv("WENULAKE_RETRY_DELAY_SECONDS", "1")
+    interval = arrival_range(sample["manifest"])
+
+    # SNS down: detection goes on, delivery fails after its retries, the outbox keeps every transition
+    monkeypatch.setenv("WENULAKE_SNS_ENDPOINT_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("WENULAKE_S3_MAX_ATTEMPTS", "1")
+    settings = Settings()
+    with pytest.raises(Exception, match="deliver_notifications"):
+        run_range(settings, "sensors", interval, hourly=False)
+    outbox = Lake(settings).read(NOTIFICATION_OUTBOX)
+    assert outbox.num_rows > 0
+    assert outbox["delivered_at"].null_count == outbox.num_rows
+
+    # SNS back: the next runs (a rerun, then the alarms DAG alone) deliver each transition once
+    monkeypatch.setenv("WENULAKE_SNS_ENDPOINT_URL", moto_endpoint)
+    settings = Settings()
+    run_range(settings, "sensors", interval, hourly=False)
+    run_range(settings, "alarms", interval, hourly=False)
+    received = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", []
+        )
+        if not batch:
+            break
+        received += [json.loads(json.loads(m["Body"])["Message"]) for m in batch]
+        sqs.delete_message_batch(
+            QueueUrl=queue,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+        )
+    outbox = Lake(settings).read(NOTIFICATION_OUTBOX)
+    assert outbox["delivered_at"].null_count == 0
+    assert sorted((m["alarm_id"], m["transition"]) for m in received) == sorted(
+        zip(outbox["alarm_id"].to_pylist(), outbox["transition"].to_pylist(), strict=True)
+    )
+    assert len(received) == len({(m["alarm_id"], m["transition"]) for m in received})
+
+
+def test_rules_on_a_synthetic_series():
+    """Each rule on a hand-made series, without Spark: the edges of every definition."""
+    import pyarrow as pa
+
+    settings = Settings()
+    t0 = parse_instant("2026-04-04T00:00:00Z")
+    rows = []
+    for i in range(180):  # one co2 gauge a minute, with a threshold episode, a flat hour and a spike
+        value = 600.0 + (i % 7)
+        if 20 <= i < 30:
+            value = 1500.0
+        if 60 <= i < 125:
+            value = 602.5  # inside the usual range: the flat hour is no anomaly
+        if i == 175:
+            value = 900.0
+        rows.append(("s-co2", "d1", t0 + timedelta(minutes=i), value, "gauge", "co2"))
+    for i in range(180):  # a counter on another device, reset once, silent 40 minutes
+        if 100 <= i < 140:
+            continue
+        rows.append(
+            ("s-e", "d2", t0 + timedelta(minutes=i), float(i if i < 160 else i - 160), "counter", "energy")
+        )
+    readings = pa.table(
+        {
+            "sensor_id": [r[0] for r in rows],
+            "ts": pa.array([r[2] for r in rows], pa.timestamp("us", "UTC")),
+            "value": [r[3] for r in rows],
+            "kind": [r[4] for r in rows],
+            "metric": [r[5] for r in rows],
+            "device_id": [r[1] for r in rows],
+            "site_id": ["s"] * len(rows),
+            "company_id": ["c"] * len(rows),
+        }
+    )
+    thresholds = pa.table(
+        {
+            "threshold_id": ["co2"],
+            "sensor_id": pa.array([None], pa.string()),
+            "metric": ["co2"],
+            "min_value": pa.array([None], pa.float64()),
+            "max_value": [1000.0],
+            "severity": ["critical"],
+        }
+    )
+    found = {
+        (r["rule"], r["started_at"], r["ended_at"])
+        for r in alarms.episodes(settings, readings, thresholds).to_pylist()
+    }
+    minute = lambda i: t0 + timedelta(minutes=i)  # noqa: E731
+    assert ("threshold", minute(20), minute(30)) in found
+    assert ("flatline", minute(60), minute(125)) in found
+    assert ("gap", minute(99), minute(140)) in found
+    assert ("counter_reset", minute(160), minute(160)) in found
+    assert ("anomaly", minute(175), minute(176)) in found
+    assert len(found) == 5, found

@@ -1,0 +1,338 @@
+"""The alarms module: rules over silver readings, alarms with a lifecycle, an outbox of notifications.
+
+`detect(...)` (task `detect_alarms` of the `alarms` DAG, scheduled by the silver.reading asset):
+1. scope: the sensors whose periods the silver runs not yet evaluated touched (ops.alarm_coverage), their
+   devices, and their readings from LOOKBACK hours before the earliest touched hour on;
+2. rules (sql/alarms/*.sql, parameters from settings): threshold, flatline, gap, anomaly, counter_reset, each
+   giving episodes (rule, sensor or device, started_at, ended_at, peak_value);
+3. lifecycle against gold.fact_alarm: `alarm_id` = hash(rule, sensor or device, started_at), so an episode
+   spanning several runs is one alarm and a rerun changes nothing; an episode cut by the scope's start
+   continues the alarm that was open there; an alarm of the scope no rule finds any more is `retracted` (kept);
+4. outbox: one ops.notification_outbox row per transition (opened, closed, retracted), id = hash(alarm,
+   transition), so a transition is queued once whatever reruns happen.
+`deliver(...)` (task `deliver_notifications`): each undelivered row, once, to the SNS topic
+`WENULAKE_ALARM_TOPIC_ARN` or to the JSON-lines file `$WENULAKE_HOME/notifications.jsonl`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from wenulake.contracts.tables import ALARM_COVERAGE, FACT_ALARM, NOTIFICATION_OUTBOX
+from wenulake.lake import Lake
+from wenulake.query import connect, query_arrow
+from wenulake.settings import Settings
+from wenulake.sqlfiles import load_sql
+
+RULES = ("threshold", "flatline", "gap", "anomaly", "counter_reset")
+#: readings before the earliest touched hour that the rules see (flatline and anomaly windows, open episodes)
+LOOKBACK = timedelta(hours=6)
+
+
+def _hash(*parts: object) -> str:
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
+
+
+def _local(frames: dict[str, pa.Table], sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        for name, frame in frames.items():
+            con.register(name, frame)
+        return con.execute(sql, params or {}).fetch_arrow_table()
+    finally:
+        con.close()
+
+
+def rule_params(settings: Settings) -> dict[str, dict[str, Any]]:
+    return {
+        "threshold": {},
+        "flatline": {"flatline_minutes": settings.alarm_flatline_minutes},
+        "gap": {"gap_minutes": settings.alarm_gap_minutes},
+        "anomaly": {
+            "anomaly_window": settings.alarm_anomaly_window,
+            "anomaly_min_points": max(10, settings.alarm_anomaly_window // 2),
+            "anomaly_z": settings.alarm_anomaly_z,
+        },
+        "counter_reset": {},
+    }
+
+
+def episodes(settings: Settings, readings: pa.Table, thresholds: pa.Table) -> pa.Table:
+    """Every rule's episodes over `readings` (pure: Arrow in, Arrow out)."""
+    params = rule_params(settings)
+    bounded = _local(
+        {"readings": readings, "thresholds": thresholds}, load_sql(settings.sql_dir, "alarms/bounds")
+    )
+    parts = [
+        _local({"readings": bounded}, load_sql(settings.sql_dir, f"alarms/{rule}"), params[rule])
+        for rule in RULES
+    ]
+    return _local(
+        {f"p{i}": part for i, part in enumerate(parts)},
+        " union all ".join(
+            f"select rule, severity, sensor_id, device_id, site_id, company_id, started_at, ended_at, "
+            f"cast(peak_value as double) as peak_value from p{i}"
+            for i in range(len(parts))
+        ),
+    )
+
+
+def detect(settings: Settings, run_id: str) -> dict[str, Any]:
+    """Task `detect_alarms`."""
+    from wenulake.pipeline.gold import dimensions
+
+    started = time.perf_counter()
+    lake = Lake(settings)
+    lake.ensure()
+    covered = lake.read(ALARM_COVERAGE, columns=["source_run_id"])["source_run_id"].to_pylist()
+    con = connect(settings)
+    try:
+        pending = query_arrow(
+            con, load_sql(settings.sql_dir, "lake/pending_runs"), {"covered": sorted(set(covered))}
+        )
+        runs = pending["run_id"].to_pylist()
+        if not runs:
+            return {
+                "runs": 0,
+                "alarms": 0,
+                "transitions": 0,
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+        scope = query_arrow(con, load_sql(settings.sql_dir, "alarms/scope"), {"runs": runs})
+        window_start = scope["first_hour"][0].as_py() - LOOKBACK
+        con.register("scope", scope)
+        readings = query_arrow(
+            con, load_sql(settings.sql_dir, "alarms/readings"), {"window_start": window_start}
+        )
+    finally:
+        con.close()
+    found = episodes(settings, readings, dimensions(settings)["dim_threshold"])
+    changes = reconcile(lake, found, readings, window_start, run_id)
+    now = datetime.now(UTC)
+    lake.append(
+        ALARM_COVERAGE,
+        pa.table({"source_run_id": runs, "alarm_run": [run_id] * len(runs), "covered_at": [now] * len(runs)}),
+    )
+    return {
+        "runs": len(runs),
+        "readings": readings.num_rows,
+        "episodes": found.num_rows,
+        **changes,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def reconcile(
+    lake: Lake, found: pa.Table, readings: pa.Table, window_start: datetime, run_id: str
+) -> dict[str, int]:
+    """Bring gold.fact_alarm in line with the episodes found in the scope; queue one notification per
+    transition."""
+    existing = lake.read(FACT_ALARM)
+    firsts = _local(
+        {"readings": readings},
+        "select sensor_id, device_id, min(ts) as first_ts from readings group by all",
+    )
+    scope_sensors = set(firsts["sensor_id"].to_pylist())
+    scope_devices = set(firsts["device_id"].to_pylist())
+    first_of_sensor = dict(zip(firsts["sensor_id"].to_pylist(), firsts["first_ts"].to_pylist(), strict=True))
+    first_of_device: dict[str, datetime] = {}
+    for device, first in zip(firsts["device_id"].to_pylist(), firsts["first_ts"].to_pylist(), strict=True):
+        first_of_device[device] = min(first, first_of_device.get(device, first))
+
+    def key(row: dict[str, Any]) -> str:
+        return row["device_id"] if row["rule"] == "gap" else row["sensor_id"]
+
+    def in_scope(row: dict[str, Any]) -> bool:
+        return (
+            row["device_id"] in scope_devices if row["rule"] == "gap" else row["sensor_id"] in scope_sensors
+        )
+
+    current = {row["alarm_id"]: row for row in existing.to_pylist()}
+    live = [r for r in current.values() if r["status"] != "retracted" and in_scope(r)]
+    # alarms still running at the scope's start: a found episode starting at the scope's first reading
+    # continues them
+    carried = {
+        (r["rule"], key(r)): r
+        for r in live
+        if r["started_at"] < window_start and (r["ended_at"] is None or r["ended_at"] >= window_start)
+    }
+    seen: set[str] = set()
+    changed: list[dict[str, Any]] = []
+    outbox: list[tuple[str, str, dict[str, Any]]] = []
+    for episode in found.to_pylist():
+        first = (
+            first_of_device.get(episode["device_id"])
+            if episode["rule"] == "gap"
+            else first_of_sensor.get(episode["sensor_id"])
+        )
+        previous = carried.get((episode["rule"], key(episode))) if episode["started_at"] == first else None
+        started_at = previous["started_at"] if previous else episode["started_at"]
+        alarm_id = _hash(episode["rule"], key(episode), started_at.isoformat())
+        seen.add(alarm_id)
+        old = current.get(alarm_id)
+        status = "open" if episode["ended_at"] is None else "closed"
+        row = {
+            **episode,
+            "alarm_id": alarm_id,
+            "started_at": started_at,
+            "status": status,
+            "opened_run": old["opened_run"] if old else run_id,
+            "closed_run": (old["closed_run"] if old and old["closed_run"] else run_id)
+            if status == "closed"
+            else None,
+            "updated_run": run_id,
+        }
+        if old is None or old["status"] == "retracted":
+            outbox.append((alarm_id, "opened", row))
+            if status == "closed":
+                outbox.append((alarm_id, "closed", row))
+        elif old["status"] == "open" and status == "closed":
+            outbox.append((alarm_id, "closed", row))
+        if old is None or any(old[c] != row[c] for c in ("status", "ended_at", "peak_value", "severity")):
+            changed.append(row)
+    for alarm in live:
+        if alarm["alarm_id"] in seen or alarm["started_at"] < window_start:
+            continue
+        row = {**alarm, "status": "retracted", "updated_run": run_id}
+        changed.append(row)
+        outbox.append((alarm["alarm_id"], "retracted", row))
+    if changed:
+        ids = ", ".join(f"'{r['alarm_id']}'" for r in changed)
+        lake.replace(
+            FACT_ALARM, pa.Table.from_pylist(changed, schema=FACT_ALARM.schema), f"alarm_id in ({ids})"
+        )
+    queued = _queue(lake, outbox, run_id)
+    return {
+        "alarms_changed": len(changed),
+        "transitions": queued,
+        "open": sum(1 for r in changed if r["status"] == "open"),
+    }
+
+
+def _payload(transition: str, row: dict[str, Any]) -> str:
+    fields = ("alarm_id", "rule", "severity", "sensor_id", "device_id", "site_id", "company_id", "started_at",
+              "ended_at", "peak_value", "status")  # fmt: skip
+    body: dict[str, Any] = {"transition": transition}
+    for name in fields:
+        value = row.get(name)
+        body[name] = (
+            value.astimezone(UTC).isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
+        )
+    return json.dumps(body, sort_keys=True)
+
+
+def _queue(lake: Lake, outbox: list[tuple[str, str, dict[str, Any]]], run_id: str) -> int:
+    """Append the transitions whose notification is not queued yet (one per alarm and transition)."""
+    if not outbox:
+        return 0
+    queued = set(lake.read(NOTIFICATION_OUTBOX, columns=["notification_id"])["notification_id"].to_pylist())
+    now = datetime.now(UTC)
+    rows = []
+    for alarm_id, transition, row in outbox:
+        notification_id = _hash(alarm_id, transition)
+        if notification_id in queued:
+            continue
+        queued.add(notification_id)
+        rows.append(
+            {
+                "notification_id": notification_id,
+                "alarm_id": alarm_id,
+                "transition": transition,
+                "payload": _payload(transition, row),
+                "created_run": run_id,
+                "created_at": now,
+                "delivered_at": None,
+                "delivery_id": None,
+            }
+        )
+    if rows:
+        lake.append(NOTIFICATION_OUTBOX, pa.Table.from_pylist(rows, schema=NOTIFICATION_OUTBOX.schema))
+    return len(rows)
+
+
+def deliver(settings: Settings, run_id: str) -> dict[str, Any]:
+    """Task `deliver_notifications`: every undelivered outbox row, in creation order, once. Each delivery is
+    recorded right after it succeeds, so a failure part-way (an SNS outage) leaves the rest for the retry."""
+    import pyarrow.compute as pc
+
+    lake = Lake(settings)
+    lake.ensure()
+    outbox = lake.read(NOTIFICATION_OUTBOX)
+    pending = outbox.filter(pc.is_null(outbox["delivered_at"])).sort_by(
+        [("created_at", "ascending"), ("notification_id", "ascending")]
+    )
+    if pending.num_rows == 0:
+        return {"delivered": 0, "target": _target(settings)}
+    send = _sender(settings)
+    delivered = 0
+    try:
+        for row in pending.to_pylist():
+            row["delivery_id"] = send(row)
+            row["delivered_at"] = datetime.now(UTC)
+            lake.replace(
+                NOTIFICATION_OUTBOX,
+                pa.Table.from_pylist([row], schema=NOTIFICATION_OUTBOX.schema),
+                f"notification_id = '{row['notification_id']}'",
+            )
+            delivered += 1
+    finally:
+        close = getattr(send, "close", None)
+        if close:
+            close()
+    return {"delivered": delivered, "target": _target(settings)}
+
+
+def _target(settings: Settings) -> str:
+    return settings.alarm_topic_arn or str(settings.notifications_file_path)
+
+
+def _sender(settings: Settings) -> Any:
+    if settings.alarm_topic_arn:
+        import boto3
+        from botocore.config import Config
+
+        client = boto3.client(
+            "sns",
+            region_name=settings.s3_region,
+            endpoint_url=settings.sns_endpoint_url,
+            config=Config(
+                retries={"max_attempts": settings.s3_max_attempts, "mode": "standard"},
+                connect_timeout=settings.s3_connect_timeout,
+            ),
+        )
+
+        def publish(row: dict[str, Any]) -> str:
+            body = json.loads(row["payload"])
+            response = client.publish(
+                TopicArn=settings.alarm_topic_arn,
+                Message=row["payload"],
+                Subject=f"wenulake alarm {row['transition']}: {body['rule']}"[:100],
+                MessageAttributes={
+                    "notification_id": {"DataType": "String", "StringValue": row["notification_id"]},
+                    "transition": {"DataType": "String", "StringValue": row["transition"]},
+                    "severity": {"DataType": "String", "StringValue": str(body.get("severity"))},
+                },
+            )
+            return str(response["MessageId"])
+
+        return publish
+    path = settings.notifications_file_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def append(row: dict[str, Any]) -> str:
+        with open(path, "a") as fh:
+            fh.write(
+                json.dumps({"notification_id": row["notification_id"], **json.loads(row["payload"])}) + "\n"
+            )
+        return row["notification_id"]
+
+    return append
