@@ -199,7 +199,14 @@ def bench_warehouse(settings: object, interval: object) -> dict[str, object]:
     from wenulake.settings import Settings
 
     result: dict[str, object] = {}
-    duck = _load_once(settings, interval, "bench-warehouse-duckdb")
+    # an empty warehouse of each kind over the same lake and catalog: the load takes the whole history
+    base = settings.model_dump()  # type: ignore[attr-defined]
+    base.update(
+        lake=settings.lake_uri,  # type: ignore[attr-defined]
+        catalog_url=f"sqlite:///{(settings.home / 'catalog.db').absolute()}",  # type: ignore[attr-defined]
+        home=settings.home.parent / f"{settings.home.name}-warehouse-bench",  # type: ignore[attr-defined]
+    )
+    duck = _load_once(Settings(**base), interval, "bench-warehouse-duckdb")
     result["wh_duckdb_rows_per_s"] = round(duck["rows"] / duck["load_s"])
     result["wh_direct_read_rows_per_s"] = round(duck["rows"] / duck["direct_s"])
     admin_url = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -213,7 +220,7 @@ def bench_warehouse(settings: object, interval: object) -> dict[str, object]:
         admin.execute(f'create database "{name}"')
     try:
         url = admin_url.rsplit("/", 1)[0] + "/" + name
-        pg_settings = Settings(**{**settings.model_dump(), "warehouse_url": url})  # type: ignore[attr-defined]
+        pg_settings = Settings(**{**base, "warehouse_url": url})
         pg = _load_once(pg_settings, interval, "bench-warehouse-postgres")
         with psycopg.connect(url) as con:
             row = con.execute(

@@ -169,7 +169,8 @@ def sql_cmd(query: str, fmt: str) -> None:
     """Run a read-only SQL QUERY (DuckDB) over the lake and the warehouse.
 
     Lake tables by schema-qualified name: bronze.sensor_message, silver.reading, ops.quarantine,
-    ops.ingest_ledger, ops.dq_result, ops.touched_period. Warehouse tables by plain name: fact_reading,
+    ops.ingest_ledger, ops.dq_result, ops.touched_period, gold.fact_alarm, ops.notification_outbox,
+    ops.alarm_coverage. Warehouse tables by plain name: fact_reading,
     dim_sensor, dim_device, dim_site, dim_company, dim_threshold, dim_date, stats_hourly, stats_daily,
     stats_daily_site, stats_daily_company (and ops.warehouse_load, ops.warehouse_coverage), from the DuckDB
     file or the PostgreSQL server WENULAKE_WAREHOUSE_URL names. The stats serving store (unexpired rows):
