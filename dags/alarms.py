@@ -3,10 +3,11 @@
 Scheduled by the `silver.reading` asset (data-aware): every sensors run that publishes silver triggers one
 alarms run, so processing never waits for alarms and alarms can be rerun alone (`wenulake run alarms`).
 
-detect_alarms -> deliver_notifications:
+detect_alarms -> [load_alarms, deliver_notifications]:
 - detect_alarms evaluates the silver runs not evaluated yet (ops.alarm_coverage): threshold, flatline, gap,
   anomaly and counter_reset rules; gold.fact_alarm (stable alarm_id, open/closed/retracted); one
   ops.notification_outbox row per transition;
+- load_alarms replaces the warehouse's fact_alarm with gold.fact_alarm (stage file, COPY, one transaction);
 - deliver_notifications publishes each undelivered transition once, to the SNS topic WENULAKE_ALARM_TOPIC_ARN
   or to the JSON-lines file WENULAKE_NOTIFICATIONS_FILE, with retries.
 """
@@ -54,4 +55,12 @@ with DAG(
 
         return tasks.deliver_notifications(context)
 
-    detect_alarms() >> deliver_notifications()
+    @task(task_id="load_alarms", max_active_tis_per_dag=1)
+    def load_alarms(**context):
+        """gold.fact_alarm, whole, into the warehouse's fact_alarm (stage file, COPY, one transaction)."""
+        from wenulake import tasks
+
+        return tasks.load_alarms(context)
+
+    detected = detect_alarms()
+    detected >> [load_alarms(), deliver_notifications()]

@@ -4,7 +4,6 @@ reruns and retraction; notifications exactly once to a file and to SNS (moto's s
 
 from __future__ import annotations
 
-import csv
 import json
 import socket
 from collections.abc import Iterator
@@ -12,73 +11,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow.compute as pc
 import pytest
 
+from bench.alarm_quality import live_alarms, match, truth_episodes
 from tests.helpers import arrival_range, snapshot
 from wenulake.catalog.store import CatalogStore
 from wenulake.contracts.tables import FACT_ALARM, NOTIFICATION_OUTBOX
 from wenulake.lake import Lake
 from wenulake.orchestrate import run_range
 from wenulake.pipeline import alarms
+from wenulake.query import run_query
 from wenulake.settings import Settings
 from wenulake.timeutil import parse_instant
 
 pytestmark = [pytest.mark.slow, pytest.mark.airflow, pytest.mark.spark]
-
-TOLERANCE = timedelta(minutes=2)
-
-
-def truth_episodes(sample_dir: Path) -> list[dict[str, Any]]:
-    with open(sample_dir / "truth" / "episodes.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    with open(sample_dir / "truth" / "anomalies.csv", newline="") as fh:
-        spikes = list(csv.DictReader(fh))
-    for row in spikes:
-        row.update(rule="anomaly", started_at=row["ts"], ended_at="")
-    return [
-        {
-            "rule": r["rule"],
-            "key": r["sensor_id"] or r["device_id"],
-            "started_at": parse_instant(r["started_at"]),
-            "ended_at": parse_instant(r["ended_at"]) if r["ended_at"] else None,
-        }
-        for r in [*rows, *spikes]
-    ]
-
-
-def live_alarms(settings: Settings) -> list[dict[str, Any]]:
-    table = Lake(settings).read(FACT_ALARM)
-    return [
-        {**r, "key": r["device_id"] if r["rule"] == "gap" else r["sensor_id"]}
-        for r in table.filter(pc.not_equal(table["status"], "retracted")).to_pylist()
-    ]
-
-
-def match(found: list[dict[str, Any]], truth: list[dict[str, Any]]) -> tuple[list, list]:
-    """(truth episodes no alarm matches, alarms no truth episode explains). Anomalies: the start within the
-    tolerance; the others: start and end."""
-    missed, unexplained = [], list(found)
-    for episode in truth:
-        hit = next(
-            (
-                a
-                for a in unexplained
-                if a["rule"] == episode["rule"]
-                and a["key"] == episode["key"]
-                and abs(a["started_at"] - episode["started_at"]) <= TOLERANCE
-                and (
-                    episode["rule"] == "anomaly"
-                    or (a["ended_at"] is not None and abs(a["ended_at"] - episode["ended_at"]) <= TOLERANCE)
-                )
-            ),
-            None,
-        )
-        if hit is None:
-            missed.append(episode)
-        else:
-            unexplained.remove(hit)
-    return missed, unexplained
 
 
 def assert_alarms_match_truth(settings: Settings, sample_dir: Path) -> None:
@@ -107,6 +53,9 @@ def test_alarms_find_every_injected_episode_once_and_notify_each_transition_once
     assert sorted((n["alarm_id"], n["transition"]) for n in sent) == sorted(
         (a["alarm_id"], t) for a in alarms_now for t in ("opened", "closed")
     )
+    # the warehouse's fact_alarm holds the same alarms
+    in_warehouse = run_query(settings, "select alarm_id, status from fact_alarm order by all").rows
+    assert in_warehouse == sorted((a["alarm_id"], a["status"]) for a in alarms_now)
     first = snapshot(settings, FACT_ALARM)
     # a rerun of the same range: the same alarms, nothing queued or sent again
     run_range(settings, "sensors", interval, hourly=False)

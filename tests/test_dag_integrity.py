@@ -62,3 +62,18 @@ def test_catalog_sync_dag_takes_a_path_param(dagbag):
 def test_unknown_dag_is_a_clear_error():
     with pytest.raises(Exception, match="no DAG 'nope'"):
         load_dag(Settings(), "nope")
+
+
+def test_alarms_dag_is_scheduled_by_the_silver_asset(dagbag):
+    dag = dagbag.get_dag("alarms")
+    assert [asset.uri for asset in dag.timetable.asset_condition.objects] == [
+        "wenulake://lake/silver/reading"
+    ]
+    sensors = dagbag.get_dag("sensors")
+    outlets = [o.uri for o in sensors.get_task("gate_silver").outlets]
+    assert outlets == ["wenulake://lake/silver/reading"]  # the asset the sensors DAG publishes
+    assert set(dag.task_ids) == {"detect_alarms", "load_alarms", "deliver_notifications"}
+    assert dag.get_task("deliver_notifications").upstream_task_ids == {"detect_alarms"}
+    assert dag.get_task("load_alarms").upstream_task_ids == {"detect_alarms"}
+    for task in dag.tasks:
+        assert task.retries >= 1

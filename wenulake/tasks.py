@@ -163,7 +163,14 @@ def _deliver_notifications(settings: Settings, run_id: str) -> dict[str, Any]:
     return alarms.deliver(settings, run_id)
 
 
+def _load_alarms(settings: Settings, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import alarms
+
+    return alarms.load_warehouse(settings, run_id)
+
+
 detect_alarms = _untimed(_detect_alarms)
+load_alarms = _untimed(_load_alarms)
 deliver_notifications = _untimed(_deliver_notifications)
 
 

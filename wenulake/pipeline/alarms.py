@@ -218,6 +218,27 @@ def reconcile(
     }
 
 
+def load_warehouse(settings: Settings, run_id: str) -> dict[str, Any]:
+    """Task `load_alarms`: gold.fact_alarm, whole, into the warehouse's fact_alarm (stage file -> COPY ->
+    one transaction), visible to analysts at once."""
+    from wenulake.pipeline.gold import stage_dir, write_stage
+    from wenulake.storage import remove_tree
+    from wenulake.warehouse import COLUMNS, backend
+
+    started = time.perf_counter()
+    lake = Lake(settings)
+    lake.ensure()
+    rows = lake.read(FACT_ALARM).select(list(COLUMNS["fact_alarm"]))
+    location = write_stage(settings, "fact_alarm", run_id, "rows", rows)
+    result = backend(settings).replace_table("fact_alarm", location, run_id)
+    remove_tree(stage_dir(settings, "fact_alarm", run_id), settings)
+    return {
+        "deleted": result.rows_deleted,
+        "inserted": result.rows_inserted,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
 def _payload(transition: str, row: dict[str, Any]) -> str:
     fields = ("alarm_id", "rule", "severity", "sensor_id", "device_id", "site_id", "company_id", "started_at",
               "ended_at", "peak_value", "status")  # fmt: skip

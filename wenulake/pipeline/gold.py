@@ -31,7 +31,7 @@ from wenulake.sqlfiles import load_sql
 from wenulake.storage import arrow_filesystem, remove_tree
 from wenulake.timeutil import Interval
 from wenulake.transforms.silver import catalog_frames
-from wenulake.warehouse import COLUMNS, SchemaDrift, Staged, Warehouse, backend
+from wenulake.warehouse import COLUMNS, SENSORS_TABLES, SchemaDrift, Staged, Warehouse, backend
 
 STAGE = "gold"
 
@@ -175,7 +175,7 @@ def load(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
     The row files go after a successful load; the replaced keys stay for the gate."""
     started = time.perf_counter()
     staged: Staged = {}
-    for table in COLUMNS:
+    for table in SENSORS_TABLES:
         rows = stage_file(settings, table, run_id, "rows")
         if not _exists(settings, rows):
             raise ConfigError(f"no stage files for {table} of run {run_id}: run stage_gold first")
@@ -184,7 +184,7 @@ def load(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
     sources = read_stage(settings, "fact_reading", run_id, "sources")
     wh = warehouse(settings)
     results = wh.load(staged, run_id, sources["source_run_id"].to_pylist())
-    for table in COLUMNS:
+    for table in SENSORS_TABLES:
         if table != "fact_reading":
             remove_tree(stage_dir(settings, table, run_id), settings)
     _remove(settings, stage_file(settings, "fact_reading", run_id, "rows"))

@@ -105,6 +105,22 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+COLUMNS["fact_alarm"] = (
+    "alarm_id",
+    "rule",
+    "severity",
+    "sensor_id",
+    "device_id",
+    "site_id",
+    "company_id",
+    "started_at",
+    "ended_at",
+    "peak_value",
+    "status",
+    "opened_run",
+    "closed_run",
+)
+
 #: the tables compute_stats stages (the others are staged by stage_gold)
 STATS_TABLES = ("stats_hourly", "stats_daily", "stats_daily_site", "stats_daily_company")
 
@@ -134,6 +150,8 @@ LOADS: tuple[LoadSpec, ...] = (
 )
 
 WAREHOUSE_TABLES = tuple(COLUMNS)
+#: the tables the sensors DAG loads (fact_alarm is loaded by the alarms DAG: `Warehouse.replace_table`)
+SENSORS_TABLES = tuple(spec.table for spec in LOADS)
 
 
 @dataclass
@@ -177,6 +195,10 @@ class Warehouse(Protocol):
     def gate_query(self, sql: str, run_id: str, keys: pa.Table) -> pa.Table:
         """Run a gate query (DuckDB SQL) on run_id's loaded, unpublished state, with `fact_reading` and
         `dim_sensor` by plain name and `touched_keys` holding the replaced partitions."""
+
+    def replace_table(self, table: str, rows: str, run_id: str) -> LoadResult:
+        """Replace a whole table with a stage file, visible to analysts at once, in one transaction and
+        without publishing any other load in progress (the alarms DAG's fact_alarm)."""
 
     def publish(self, run_id: str) -> list[LoadResult]:
         """Make the loaded state the analysts' state, atomically."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,8 +22,35 @@ import pyarrow as pa
 
 from wenulake.errors import WenulakeError
 from wenulake.settings import Settings
-from wenulake.storage import open_parquet
+from wenulake.storage import atomic_copy, open_parquet
 from wenulake.warehouse import COLUMNS, LOADS, LoadResult, LoadSpec, Staged, check_drift, type_family
+
+_LOCKS: dict[Path, tuple[int, int]] = {}
+
+
+@contextmanager
+def writer_lock(settings: Settings) -> Iterator[None]:
+    """Serialise the processes that write the loader's file or publish it (re-entrant within a process): a
+    sensors load, its gate's publish or discard, and the alarms DAG's table replacement."""
+    import fcntl
+
+    path = (settings.home / ".warehouse.lock").absolute()
+    fd, depth = _LOCKS.get(path, (-1, 0))
+    if depth == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    _LOCKS[path] = (fd, depth + 1)
+    try:
+        yield
+    finally:
+        fd, depth = _LOCKS[path]
+        if depth == 1:
+            del _LOCKS[path]
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        else:
+            _LOCKS[path] = (fd, depth - 1)
 
 
 def published_path(settings: Settings) -> Path:
@@ -121,6 +150,10 @@ class DuckDBWarehouse:
         return {row[0] for row in rows}
 
     def load(self, staged: Staged, run_id: str, sources: list[str]) -> list[LoadResult]:
+        with writer_lock(self.settings):
+            return self._load(staged, run_id, sources)
+
+    def _load(self, staged: Staged, run_id: str, sources: list[str]) -> list[LoadResult]:
         """Load staged Parquet files in ONE transaction on the loader's file: per table, temporary staging table
         <- COPY, delete the touched keys, insert, record ops.warehouse_load; then ops.warehouse_coverage. Any
         failure rolls everything back: the previous state stays whole. Analysts see it after `publish`."""
@@ -163,10 +196,41 @@ class DuckDBWarehouse:
 
     def publish(self, run_id: str = "") -> list[LoadResult]:
         """Atomically replace the analysts' file with a checkpointed copy of the loader's."""
-        tmp = self.published.with_name(self.published.name + f".{os.getpid()}.tmp")
-        shutil.copyfile(self.loader, tmp)
-        os.replace(tmp, self.published)
+        with writer_lock(self.settings):
+            atomic_copy(self.loader, self.published)
         return []
+
+    def replace_table(self, table: str, rows: str, run_id: str) -> LoadResult:
+        """Replace `table` whole in the loader's file (so a later publish keeps it) and in the analysts' file
+        (a copy changed in one transaction, swapped in atomically), without publishing a load in progress."""
+        spec = LoadSpec(table, (), "all")
+        with writer_lock(self.settings):
+            self.ensure()
+            check_drift(table, open_parquet(rows, self.settings).schema_arrow, self.table_columns()[table])
+            con = self.connect_loader()
+            try:
+                con.execute("begin transaction")
+                result = _load_table(con, spec, rows, None, run_id)
+                con.execute("commit")
+                con.execute("checkpoint")
+            finally:
+                con.close()
+            tmp = self.published.with_name(self.published.name + f".{os.getpid()}.replace")
+            shutil.copyfile(self.published, tmp)
+            con = duckdb.connect(str(tmp), config={"autoinstall_known_extensions": "false"})
+            try:
+                from wenulake.query import load_extensions
+                from wenulake.settings import is_s3
+
+                load_extensions(con, self.settings, [rows] if is_s3(rows) else [])
+                con.execute("begin transaction")
+                _load_table(con, spec, rows, None, run_id)
+                con.execute("commit")
+                con.execute("checkpoint")
+            finally:
+                con.close()
+            os.replace(tmp, self.published)
+        return result
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> str:
         self.ensure_published()
@@ -176,10 +240,9 @@ class DuckDBWarehouse:
 
     def discard(self, run_id: str = "") -> None:
         """Throw the loader's unpublished changes away (a failed gate)."""
-        if self.published.exists():
-            tmp = self.loader.with_name(self.loader.name + f".{os.getpid()}.tmp")
-            shutil.copyfile(self.published, tmp)
-            os.replace(tmp, self.loader)
+        with writer_lock(self.settings):
+            if self.published.exists():
+                atomic_copy(self.published, self.loader)
 
 
 def _load_table(

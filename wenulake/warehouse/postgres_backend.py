@@ -130,6 +130,8 @@ class PostgresWarehouse:
             con.execute("create schema if not exists ops")
             for statement in ddl_statements(self.settings):
                 con.execute(statement)
+            for path in sorted((self.settings.sql_dir / "warehouse" / "postgres").glob("*.sql")):
+                con.execute(path.read_text())  # the dialect's own: indexes for the keys loads delete by
         self._ensured = True
 
     def table_columns(self) -> dict[str, dict[str, str]]:
@@ -285,6 +287,26 @@ class PostgresWarehouse:
             )
             con.execute(f"drop schema {schema} cascade")
         return results
+
+    def replace_table(self, table: str, rows: str, run_id: str) -> LoadResult:
+        """One transaction: temporary staging table <- COPY, delete every row, insert, log. MVCC: analysts see
+        the old table or the new one."""
+        check_drift(table, open_parquet(rows, self.settings).schema_arrow, self.table_columns()[table])
+        started = time.perf_counter()
+        columns = _columns(table)
+        with self._transaction(f"warehouse load of {table}") as con:
+            con.execute(f"create temporary table stage_{table} (like {PUBLIC}.{table}) on commit drop")
+            self._copy(con, f"stage_{table}", COLUMNS[table], rows)
+            deleted = con.execute(f"delete from {PUBLIC}.{table}").rowcount
+            inserted = con.execute(
+                f"insert into {PUBLIC}.{table} ({columns}) select {columns} from stage_{table}"
+            ).rowcount
+            seconds = round(time.perf_counter() - started, 3)
+            con.execute(
+                "insert into ops.warehouse_load values (%s, %s, %s, %s, %s, %s)",
+                [table, run_id, deleted, inserted, seconds, datetime.now(UTC)],
+            )
+        return LoadResult(table, deleted, inserted, seconds)
 
     def discard(self, run_id: str = "") -> None:
         with self._transaction("discarding a warehouse load") as con:
