@@ -118,7 +118,7 @@ def run_cmd(dag_id: str, start: datetime | None, end: datetime | None, hourly: b
     def show(report: RunReport) -> None:
         click.echo(f"{report.dag_id} {report.interval}: {report.state} in {report.seconds:.1f} s")
         for t in report.tasks:
-            click.echo(f"  {t.task_id:<16} {t.state:<8} {t.seconds:8.2f} s")
+            click.echo(f"  {t.task_id:<22} {t.state:<8} {t.seconds:8.2f} s")
 
     run_range(settings, dag_id, interval, hourly, on_report=show)
     if dag_id == "sensors":

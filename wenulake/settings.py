@@ -100,7 +100,9 @@ class Settings(BaseSettings):
         default=30, ge=1, description="Alarm rule gap: minutes of silence from a device that open an alarm."
     )
     alarm_anomaly_window: int = Field(
-        default=60, ge=10, description="Alarm rule anomaly: minutes of trailing readings for the rolling median and MAD."
+        default=60,
+        ge=10,
+        description="Alarm rule anomaly: minutes of trailing readings for the rolling median and MAD.",
     )
     alarm_anomaly_z: float = Field(
         default=6.0,

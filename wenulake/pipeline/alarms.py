@@ -33,6 +33,8 @@ from wenulake.sqlfiles import load_sql
 RULES = ("threshold", "flatline", "gap", "anomaly", "counter_reset")
 #: readings before the earliest touched hour that the rules see (flatline and anomaly windows, open episodes)
 LOOKBACK = timedelta(hours=6)
+#: notifications sent between two outbox commits
+RECORD_EVERY = 200
 
 
 def _hash(*parts: object) -> str:
@@ -281,8 +283,10 @@ def _queue(lake: Lake, outbox: list[tuple[str, str, dict[str, Any]]], run_id: st
 
 
 def deliver(settings: Settings, run_id: str) -> dict[str, Any]:
-    """Task `deliver_notifications`: every undelivered outbox row, in creation order, once. Each delivery is
-    recorded right after it succeeds, so a failure part-way (an SNS outage) leaves the rest for the retry."""
+    """Task `deliver_notifications`: every undelivered outbox row, in creation order, once. Deliveries are
+    recorded in one outbox commit per RECORD_EVERY sends and, whatever happens, for every send that
+    succeeded before a failure (an SNS outage): the retry sends only the rest. (Only a crash of the process
+    between a send and its record could repeat that send; messages carry `notification_id` to dedupe on.)"""
     import pyarrow.compute as pc
 
     lake = Lake(settings)
@@ -294,21 +298,30 @@ def deliver(settings: Settings, run_id: str) -> dict[str, Any]:
     if pending.num_rows == 0:
         return {"delivered": 0, "target": _target(settings)}
     send = _sender(settings)
+    sent: list[dict[str, Any]] = []
     delivered = 0
+
+    def record() -> None:
+        nonlocal sent, delivered
+        if sent:
+            ids = ", ".join(f"'{row['notification_id']}'" for row in sent)
+            lake.replace(
+                NOTIFICATION_OUTBOX,
+                pa.Table.from_pylist(sent, schema=NOTIFICATION_OUTBOX.schema),
+                f"notification_id in ({ids})",
+            )
+            delivered += len(sent)
+            sent = []
+
     try:
         for row in pending.to_pylist():
             row["delivery_id"] = send(row)
             row["delivered_at"] = datetime.now(UTC)
-            lake.replace(
-                NOTIFICATION_OUTBOX,
-                pa.Table.from_pylist([row], schema=NOTIFICATION_OUTBOX.schema),
-                f"notification_id = '{row['notification_id']}'",
-            )
-            delivered += 1
+            sent.append(row)
+            if len(sent) >= RECORD_EVERY:
+                record()
     finally:
-        close = getattr(send, "close", None)
-        if close:
-            close()
+        record()
     return {"delivered": delivered, "target": _target(settings)}
 
 
