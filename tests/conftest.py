@@ -120,3 +120,21 @@ def postgres_url() -> Iterator[str]:
         _engine(normalise_url(f"postgresql://postgres@127.0.0.1:5432/{name}")).dispose()
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def moto_endpoint() -> Iterator[str]:
+    """moto's server on a free loopback port (S3, DynamoDB, SNS, SQS), stopped afterwards."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()

@@ -5,8 +5,6 @@ reruns and retraction; notifications exactly once to a file and to SNS (moto's s
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -98,21 +96,6 @@ def test_a_catalog_fix_retracts_alarms_that_lose_their_evidence(home, sample, tm
     assert retracted == {a["alarm_id"] for a in thresholds}  # kept, marked
     sent = notifications(settings)
     assert sorted(n["alarm_id"] for n in sent if n["transition"] == "retracted") == sorted(retracted)
-
-
-@pytest.fixture
-def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 def test_sns_gets_each_transition_exactly_once_across_reruns_and_an_outage(

@@ -8,9 +8,7 @@ import csv
 import gzip
 import itertools
 import math
-import socket
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -254,21 +252,6 @@ def test_the_duckdb_serving_store_never_serves_expired_rows_and_purges_them(tmp_
     # a rewrite of the same keys replaces, never duplicates
     store.write(fresh, serving_keys(fresh))
     assert run_query(settings, "select count(*) from serving.stats_hourly").rows == [(1,)]
-
-
-@pytest.fixture
-def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 def test_the_dynamodb_serving_store_batches_writes_and_filters_expired_items(tmp_path, moto_endpoint):

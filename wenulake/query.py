@@ -57,6 +57,19 @@ def duckdb_session(settings: Settings, s3_locations: list[str] | None = None) ->
     return con
 
 
+def run_local(frames: dict[str, Any], sql: str, params: dict[str, Any] | None = None) -> Any:
+    """Run SQL over in-memory Arrow tables (registered by name) in a fresh DuckDB session in UTC; return a
+    pyarrow Table."""
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        for name, frame in frames.items():
+            con.register(name, frame)
+        return con.execute(sql, params or {}).fetch_arrow_table()
+    finally:
+        con.close()
+
+
 def connect(settings: Settings, warehouse: bool = False) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB session with a view per lake table (`bronze.sensor_message`, `ops.quarantine`, ...)
     and, with `warehouse`, the published warehouse tables by plain name (`fact_reading`, `dim_sensor`, ...)."""

@@ -125,6 +125,17 @@ def s3_client(endpoint_url: str | None, region: str, max_attempts: int, connect_
     return boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
 
 
+def aws_config(settings: Settings) -> Any:
+    """botocore settings every AWS client of the pipeline shares: standard retries with
+    WENULAKE_S3_MAX_ATTEMPTS attempts, WENULAKE_S3_CONNECT_TIMEOUT to connect."""
+    from botocore.config import Config
+
+    return Config(
+        retries={"max_attempts": settings.s3_max_attempts, "mode": "standard"},
+        connect_timeout=settings.s3_connect_timeout,
+    )
+
+
 class S3Store:
     def __init__(self, spec: StoreSpec) -> None:
         self.spec = spec

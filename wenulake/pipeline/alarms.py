@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from wenulake.contracts.tables import ALARM_COVERAGE, FACT_ALARM, NOTIFICATION_OUTBOX
 from wenulake.lake import Lake
-from wenulake.query import connect, query_arrow
+from wenulake.query import connect, query_arrow, run_local
 from wenulake.settings import Settings
 from wenulake.sqlfiles import load_sql
 
@@ -39,19 +39,6 @@ RECORD_EVERY = 200
 
 def _hash(*parts: object) -> str:
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
-
-
-def _local(frames: dict[str, pa.Table], sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        for name, frame in frames.items():
-            con.register(name, frame)
-        return con.execute(sql, params or {}).fetch_arrow_table()
-    finally:
-        con.close()
 
 
 def rule_params(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -71,14 +58,14 @@ def rule_params(settings: Settings) -> dict[str, dict[str, Any]]:
 def episodes(settings: Settings, readings: pa.Table, thresholds: pa.Table) -> pa.Table:
     """Every rule's episodes over `readings` (pure: Arrow in, Arrow out)."""
     params = rule_params(settings)
-    bounded = _local(
+    bounded = run_local(
         {"readings": readings, "thresholds": thresholds}, load_sql(settings.sql_dir, "alarms/bounds")
     )
     parts = [
-        _local({"readings": bounded}, load_sql(settings.sql_dir, f"alarms/{rule}"), params[rule])
+        run_local({"readings": bounded}, load_sql(settings.sql_dir, f"alarms/{rule}"), params[rule])
         for rule in RULES
     ]
-    return _local(
+    return run_local(
         {f"p{i}": part for i, part in enumerate(parts)},
         " union all ".join(
             f"select rule, severity, sensor_id, device_id, site_id, company_id, started_at, ended_at, "
@@ -139,7 +126,7 @@ def reconcile(
     """Bring gold.fact_alarm in line with the episodes found in the scope; queue one notification per
     transition."""
     existing = lake.read(FACT_ALARM)
-    firsts = _local(
+    firsts = run_local(
         {"readings": readings},
         "select sensor_id, device_id, min(ts) as first_ts from readings group by all",
     )
@@ -332,16 +319,14 @@ def _target(settings: Settings) -> str:
 def _sender(settings: Settings) -> Any:
     if settings.alarm_topic_arn:
         import boto3
-        from botocore.config import Config
+
+        from wenulake.storage import aws_config
 
         client = boto3.client(
             "sns",
             region_name=settings.s3_region,
             endpoint_url=settings.sns_endpoint_url,
-            config=Config(
-                retries={"max_attempts": settings.s3_max_attempts, "mode": "standard"},
-                connect_timeout=settings.s3_connect_timeout,
-            ),
+            config=aws_config(settings),
         )
 
         def publish(row: dict[str, Any]) -> str:

@@ -30,7 +30,7 @@ from wenulake.errors import ConfigError
 from wenulake.lake import Lake
 from wenulake.pipeline.bronze import PublishSummary, owned_hours
 from wenulake.pipeline.gold import read_stage, write_stage
-from wenulake.query import connect, query_arrow
+from wenulake.query import connect, query_arrow, run_local
 from wenulake.settings import Settings
 from wenulake.sqlfiles import load_sql
 from wenulake.stats_store import SERVING, sinks, with_expiry
@@ -47,20 +47,6 @@ KEYS = {
 }
 
 
-def _local(frames: dict[str, pa.Table], sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-    """Run SQL over in-memory Arrow tables in a fresh DuckDB session (UTC)."""
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        for name, frame in frames.items():
-            con.register(name, frame)
-        return con.execute(sql, params or {}).fetch_arrow_table()
-    finally:
-        con.close()
-
-
 def recompute(settings: Settings, runs: list[str]) -> dict[str, pa.Table]:
     """The stats rows and replaced keys for the periods the given runs touched (pure: reads the lake only)."""
 
@@ -72,23 +58,23 @@ def recompute(settings: Settings, runs: list[str]) -> dict[str, pa.Table]:
         touched = query_arrow(con, sql("touched"), {"runs": runs})
         con.register("touched", touched)
         later = query_arrow(con, sql("later_counters"))
-        nexts = _local({"touched": touched, "later_counters": later}, sql("counter_next"))
+        nexts = run_local({"touched": touched, "later_counters": later}, sql("counter_next"))
         periods = {"touched": touched, "nexts": nexts}
-        hour_keys = _local(periods, sql("hour_keys"))
-        company_days = _local(periods, sql("company_days"))
+        hour_keys = run_local(periods, sql("hour_keys"))
+        company_days = run_local(periods, sql("company_days"))
         con.register("company_days", company_days)
         readings = query_arrow(con, sql("readings"))
-        day_firsts = _local({"readings": readings}, sql("day_firsts"))
+        day_firsts = run_local({"readings": readings}, sql("day_firsts"))
         previous = _previous_values(con, sql, day_firsts)
     finally:
         con.close()
-    deltas = _local({"readings": readings, "previous_values": previous}, sql("deltas"))
-    daily = _local({"deltas": deltas}, sql("daily"))
+    deltas = run_local({"readings": readings, "previous_values": previous}, sql("deltas"))
+    daily = run_local({"deltas": deltas}, sql("daily"))
     return {
-        "stats_hourly": _local({"deltas": deltas, "hour_keys": hour_keys}, sql("hourly")),
+        "stats_hourly": run_local({"deltas": deltas, "hour_keys": hour_keys}, sql("hourly")),
         "stats_daily": daily,
-        "stats_daily_site": _local({"daily": daily}, sql("daily_site")),
-        "stats_daily_company": _local({"daily": daily}, sql("daily_company")),
+        "stats_daily_site": run_local({"daily": daily}, sql("daily_site")),
+        "stats_daily_company": run_local({"daily": daily}, sql("daily_company")),
         "hour_keys": hour_keys,
         "company_days": company_days,
         "readings": pa.table({"n": [readings.num_rows]}),
@@ -99,20 +85,20 @@ def _previous_values(con: Any, sql: Callable[[str], str], day_firsts: pa.Table) 
     """Each counter day's previous value: ASOF over the last LOOKBACK_DAYS first; days still without one look
     through the sensor's whole history (a meter silent for longer, or a series' very first day)."""
     if day_firsts.num_rows == 0:
-        return _local(
+        return run_local(
             {"day_firsts": day_firsts},
             "select sensor_id, local_date, null::double as previous_value from day_firsts",
         )
     start = pc.min(day_firsts["first_ts"]).as_py() - timedelta(days=LOOKBACK_DAYS)
     con.register("day_firsts", day_firsts)
     earlier = query_arrow(con, sql("earlier_counters"), {"lookback_start": start})
-    found = _local({"day_firsts": day_firsts, "earlier_counters": earlier}, sql("previous_counter_values"))
-    missing = _local({"day_firsts": day_firsts, "found": found}, sql("missing_previous"))
+    found = run_local({"day_firsts": day_firsts, "earlier_counters": earlier}, sql("previous_counter_values"))
+    missing = run_local({"day_firsts": day_firsts, "found": found}, sql("missing_previous"))
     if missing.num_rows == 0:
         return found
     con.register("day_firsts", missing)
     older = query_arrow(con, sql("earlier_counters"), {"lookback_start": datetime(1970, 1, 1, tzinfo=UTC)})
-    more = _local({"day_firsts": missing, "earlier_counters": older}, sql("previous_counter_values"))
+    more = run_local({"day_firsts": missing, "earlier_counters": older}, sql("previous_counter_values"))
     return pa.concat_tables([found, more.cast(found.schema)])
 
 

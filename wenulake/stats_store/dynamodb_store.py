@@ -44,7 +44,8 @@ class DynamoDBStatsStore:
 
     def __init__(self, settings: Settings) -> None:
         import boto3
-        from botocore.config import Config
+
+        from wenulake.storage import aws_config
 
         self.settings = settings
         self.table_name = settings.stats_table
@@ -52,10 +53,7 @@ class DynamoDBStatsStore:
             "dynamodb",
             region_name=settings.s3_region,
             endpoint_url=settings.dynamodb_endpoint_url,
-            config=Config(
-                retries={"max_attempts": settings.s3_max_attempts, "mode": "standard"},
-                connect_timeout=settings.s3_connect_timeout,
-            ),
+            config=aws_config(settings),
         )
         self._ensured = False
 
