@@ -1,8 +1,9 @@
 -- Rule `anomaly`: a gauge reading whose robust z-score against the readings of the $anomaly_window
 -- minutes before it (0.6745 * (value - median) / MAD) reaches $anomaly_z in absolute value, once at least
--- $anomaly_min_points readings are in the window and their MAD is not 0. Consecutive anomalous readings are one episode, ended
--- at the first normal reading. Peak = the reading furthest from the median. Readings outside the alarm
--- limits are left to the threshold rule (they would also distort the windows after them).
+-- $anomaly_min_points readings are in the window and their MAD is not 0. Consecutive anomalous readings
+-- are one episode, ended at the first normal reading. Peak = the reading furthest from the median.
+-- Readings outside the alarm limits are left to the threshold rule (they would also distort the windows
+-- after them).
 -- Registered: `readings` (bounds.sql).
 with moving as (
     -- a stuck sensor's repeated values are the flatline rule's: they neither score nor fill windows
