@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import csv
 import gzip
+import io
 import json
 import math
 import random
@@ -445,7 +446,9 @@ class Generator:
                     winners[key] = piece
         folder.mkdir(parents=True, exist_ok=True)
         self._write_episodes(folder, winners)
-        with gzip.open(folder / "readings.csv.gz", "wt", newline="") as fh:
+        # mtime 0: the same seed gives the same bytes
+        gz = gzip.GzipFile(folder / "readings.csv.gz", "wb", mtime=0)
+        with gz, io.TextIOWrapper(gz, newline="") as fh:
             writer = csv.writer(fh, lineterminator="\n")
             writer.writerow(["sensor_id", "ts", "local_date", "value", "kind", "metric", "site_id"])
             for piece in sorted(winners.values(), key=lambda p: (p.device_id or "", p.ts or EPOCH)):
