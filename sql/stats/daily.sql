@@ -1,12 +1,13 @@
 -- stats_daily rows of the recomputed company-days: one per sensor and site-local date, from `deltas`.
+-- Sums and averages in a fixed order: a rerun gives the same bits, whatever DuckDB's parallelism.
 select
     sensor_id,
     local_date,
     count(*) as n,
     min(value) as min_value,
     max(value) as max_value,
-    avg(value) as avg_value,
-    case when any_value(kind) = 'counter' then coalesce(sum(delta), 0) end as consumption,
+    avg(value order by ts) as avg_value,
+    case when any_value(kind) = 'counter' then coalesce(sum(delta order by ts), 0) end as consumption,
     any_value(device_id) as device_id,
     any_value(site_id) as site_id,
     any_value(company_id) as company_id,

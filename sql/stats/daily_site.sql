@@ -1,5 +1,6 @@
 -- stats_daily_site: per site, site-local day and metric, from `daily`: consumption summed, gauges averaged
 -- over all their readings (n-weighted), extremes kept.
+-- Sums and averages in a fixed order: a rerun gives the same bits, whatever DuckDB's parallelism.
 select
     site_id,
     local_date,
@@ -9,8 +10,8 @@ select
     cast(sum(n) as bigint) as n,
     min(min_value) as min_value,
     max(max_value) as max_value,
-    sum(avg_value * n) / sum(n) as avg_value,
-    sum(consumption) as consumption,
+    sum(avg_value * n order by sensor_id) / sum(n) as avg_value,
+    sum(consumption order by sensor_id) as consumption,
     any_value(company_id) as company_id
 from daily
 group by site_id, local_date, metric

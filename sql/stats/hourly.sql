@@ -1,12 +1,15 @@
 -- stats_hourly rows of the recomputed hours (`hour_keys`) from per-reading deltas (`deltas`).
+-- Sums and averages in a fixed order: a rerun gives the same bits, whatever DuckDB's parallelism.
 select
     deltas.sensor_id,
     deltas.hour_utc,
     count(*) as n,
     min(deltas.value) as min_value,
     max(deltas.value) as max_value,
-    avg(deltas.value) as avg_value,
-    case when any_value(deltas.kind) = 'counter' then coalesce(sum(deltas.delta), 0) end as consumption,
+    avg(deltas.value order by deltas.ts) as avg_value,
+    case
+        when any_value(deltas.kind) = 'counter' then coalesce(sum(deltas.delta order by deltas.ts), 0)
+    end as consumption,
     any_value(deltas.device_id) as device_id,
     any_value(deltas.site_id) as site_id,
     any_value(deltas.company_id) as company_id,
