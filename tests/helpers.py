@@ -52,24 +52,31 @@ def arrival_range(manifest: dict[str, Any]) -> Interval:
     return Interval(parse_instant(manifest["arrival_start"]), parse_instant(manifest["arrival_end"]))
 
 
-def warehouse_snapshot(settings: Settings) -> dict[str, pa.Table]:
-    """Every warehouse table as analysts see it (the published state, either backend), in a canonical row order
-    (the load logs left out)."""
-    from wenulake.query import connect
+def warehouse_tables(con: Any) -> dict[str, pa.Table]:
+    """Every warehouse table on a DuckDB connection, in a canonical row order (the load logs left out): what
+    'identical' compares, for the published state and the loader's alike."""
     from wenulake.warehouse import COLUMNS
+
+    con.execute("set TimeZone = 'UTC'")
+    return {
+        table: con.execute(
+            # alarms: the live ones without their run ids (hour by hour, late data may open and then retract
+            # an alarm that a run over the whole range never sees: kept, marked retracted)
+            f"select * exclude (opened_run, closed_run) from main.{table} where status <> 'retracted' "
+            "order by all"
+            if table == "fact_alarm"
+            else f"select * from main.{table} order by all"
+        ).fetch_arrow_table()
+        for table in COLUMNS
+    }
+
+
+def warehouse_snapshot(settings: Settings) -> dict[str, pa.Table]:
+    """Every warehouse table as analysts see it (the published state, either backend)."""
+    from wenulake.query import connect
 
     con = connect(settings, warehouse=True)
     try:
-        return {
-            table: con.execute(
-                # alarms: the live ones without their run ids (hour by hour, late data may open and then retract
-                # an alarm that a run over the whole range never sees: kept, marked retracted)
-                f"select * exclude (opened_run, closed_run) from main.{table} where status <> 'retracted' "
-                "order by all"
-                if table == "fact_alarm"
-                else f"select * from main.{table} order by all"
-            ).fetch_arrow_table()
-            for table in COLUMNS
-        }
+        return warehouse_tables(con)
     finally:
         con.close()

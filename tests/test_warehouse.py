@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.helpers import arrival_range, warehouse_snapshot
+from tests.helpers import arrival_range, warehouse_snapshot, warehouse_tables
 from wenulake.errors import GateFailed, WenulakeError
 from wenulake.pipeline import bronze, gold, silver, stats
 from wenulake.query import run_query
@@ -54,13 +54,10 @@ def unpublished(settings: Settings, run_id: str) -> dict[str, pa.Table] | None:
     import duckdb
     import psycopg
 
-    from wenulake.warehouse import COLUMNS
-
     if not settings.warehouse_url:
         con = duckdb.connect(str(DuckDBWarehouse(settings).loader), read_only=True)
         try:
-            con.execute("set TimeZone = 'UTC'")
-            return {t: con.execute(f"select * from {t} order by all").fetch_arrow_table() for t in COLUMNS}
+            return warehouse_tables(con)
         finally:
             con.close()
     with psycopg.connect(settings.warehouse_url) as con:
