@@ -19,6 +19,7 @@ class Reason(StrEnum):
     IMPLAUSIBLE_TIMESTAMP = "implausible_timestamp"  # ts > received_at + 24 h, or before 2015-01-01
     UNKNOWN_DEVICE = "unknown_device"  # enrichment: device not in the catalog (per message)
     UNKNOWN_CHANNEL = "unknown_channel"  # enrichment: no sensor valid at ts (per reading)
+    MALFORMED_ROW = "malformed_row"  # legacy CSV: wrong field count, bad timestamp or number (per row)
 
 
 #: Reasons the bronze job assigns to a single record, in check order.

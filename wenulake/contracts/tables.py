@@ -160,6 +160,8 @@ SILVER_READING = TableSpec(
             pa.field("record_index", pa.int64(), nullable=False),
             pa.field("arrival_hour", TS, nullable=False),
             pa.field("run_id", pa.string()),
+            # `live` (the landing) or `legacy` (the historical migration); null in rows older than the column
+            pa.field("source", pa.string()),
         ]
     ),
     run_columns=("run_id",),
@@ -202,6 +204,8 @@ FACT_ALARM = TableSpec(
             pa.field("opened_run", pa.string(), nullable=False),
             pa.field("closed_run", pa.string()),
             pa.field("updated_run", pa.string(), nullable=False),
+            # found by the historical migration over legacy readings: never notified
+            pa.field("historical", pa.bool_()),
         ]
     ),
     run_columns=("opened_run", "closed_run", "updated_run"),
@@ -240,6 +244,52 @@ ALARM_COVERAGE = TableSpec(
     run_columns=("alarm_run", "covered_at"),
 )
 
+MIGRATION_LEDGER = TableSpec(
+    name="ops.migration_ledger",
+    description="One row per legacy month the historical migration processed: status and the month's accounting "
+    "(rows = malformed_row + unknown_device + implausible_timestamp + accepted_rows; values = unknown_channel + "
+    "duplicates + live_wins + readings).",
+    schema=pa.schema(
+        [
+            pa.field("month", pa.string(), nullable=False),  # YYYY-MM
+            pa.field("status", pa.string(), nullable=False),  # done | failed
+            pa.field("source", pa.string(), nullable=False),
+            pa.field("run_id", pa.string(), nullable=False),
+            pa.field("files", pa.int64(), nullable=False),
+            pa.field("unreadable_files", pa.int64(), nullable=False),
+            pa.field("skipped_files", pa.int64(), nullable=False),
+            pa.field("rows", pa.int64(), nullable=False),
+            pa.field("blank_lines", pa.int64(), nullable=False),
+            pa.field("malformed_row", pa.int64(), nullable=False),
+            pa.field("unknown_device", pa.int64(), nullable=False),
+            pa.field("implausible_timestamp", pa.int64(), nullable=False),
+            pa.field("accepted_rows", pa.int64(), nullable=False),
+            pa.field("null_values", pa.int64(), nullable=False),
+            pa.field("values", pa.int64(), nullable=False),
+            pa.field("unknown_channel", pa.int64(), nullable=False),
+            pa.field("duplicates", pa.int64(), nullable=False),
+            pa.field("live_wins", pa.int64(), nullable=False),
+            pa.field("readings", pa.int64(), nullable=False),
+            pa.field("dst_ambiguous", pa.int64(), nullable=False),
+            pa.field("dst_nonexistent", pa.int64(), nullable=False),
+            pa.field("error", pa.string()),
+            pa.field("started_at", TS, nullable=False),
+            pa.field("finished_at", TS, nullable=False),
+            pa.field("seconds", pa.float64(), nullable=False),
+        ]
+    ),
+    run_columns=("started_at", "finished_at", "seconds"),
+)
+
+#: run ids of the historical migration (one per month: `migrate__YYYY-MM`); live consumers skip their alarms
+LEGACY_RUN_PREFIX = "migrate__"
+
+
+class Source:
+    LIVE = "live"
+    LEGACY = "legacy"
+
+
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
@@ -252,6 +302,7 @@ TABLES: dict[str, TableSpec] = {
         FACT_ALARM,
         NOTIFICATION_OUTBOX,
         ALARM_COVERAGE,
+        MIGRATION_LEDGER,
     )
 }
 
