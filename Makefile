@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help venv run test test-fast lint format typecheck airflow bench lock clean clean-home
+.PHONY: help venv checkov-venv checkov run test test-fast lint format typecheck airflow bench lock clean clean-home
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,6 +25,20 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv from requirements.lock (done by every target that needs it)
+
+# checkov pins boto3/packaging/termcolor older than requirements.lock allows: it gets a venv of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): infra/checkov.lock $(STAMP)
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(BIN)/uv pip install --python $(CHECKOV_VENV)/bin/python --quiet -r infra/checkov.lock
+	@touch $(CHECKOV_STAMP)
+
+checkov-venv: $(CHECKOV_STAMP) ## Create .venv-checkov from infra/checkov.lock (done by make test)
+
+checkov: $(CHECKOV_STAMP) ## Scan infra/terraform (and its local modules) with checkov
+	$(CHECKOV_VENV)/bin/checkov --directory infra/terraform --framework terraform --download-external-modules false --skip-download --compact --quiet
 
 # The sample of `make run`: messages from SAMPLE_START for SAMPLE_HOURS hours; late copies arrive up to 3 h later.
 SAMPLE_START ?= 2026-04-04T00:00:00Z
@@ -39,10 +53,10 @@ run: $(STAMP) ## Generate a sample landing in .wenulake and run the sensors DAG 
 	$(BIN)/wenulake run sensors --start $(SAMPLE_START) --end $(SAMPLE_END)
 	@echo "Explore: $(BIN)/wenulake sql \"select metric, unit, count(*), avg(value) from silver.reading group by all\""
 
-test: $(STAMP) ## Run the whole test suite (unit, Spark, Airflow, Delta, PostgreSQL, S3 server, lint)
+test: $(STAMP) $(CHECKOV_STAMP) ## Run the whole test suite (unit, Spark, Airflow, Delta, PostgreSQL, S3 server, lint, Terraform/checkov)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP) ## Run the tests that need neither Spark nor Airflow
+test-fast: $(STAMP) $(CHECKOV_STAMP) ## Run the tests that need neither Spark nor Airflow
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, mypy on wenulake/, sqlfluff on sql/
@@ -66,9 +80,10 @@ bench: $(STAMP) ## Benchmark the pipeline against the hand-written reference (BE
 lock: ## Recompile requirements.lock from requirements.in (needs network)
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"; }
 	$(BIN)/uv pip compile requirements.in --universal --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile infra/checkov.in --python-version 3.11 -o infra/checkov.lock
 
 clean-home: ## Delete the local home (.wenulake: lake, catalog, Airflow state)
 	rm -rf .wenulake
 
 clean: clean-home ## Delete the venv and the local home
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(CHECKOV_VENV)

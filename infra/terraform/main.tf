@@ -1,67 +1,134 @@
-# Storage of the lakehouse: the Firehose landing and the Delta lake, encrypted with a customer key.
-# (Started small: ingestion, warehouse, compute and orchestration arrive with the deployment issue.)
+# wenulake's AWS deployment: one root module wiring local modules, one per concern.
+#
+#   devices -> IoT rule -> Kinesis (24 h) -> Firehose -> landing bucket   (ingestion)
+#   Airflow (MWAA) runs the DAGs: Spark in-task or on EMR Serverless       (orchestration, compute)
+#   lake / stage buckets, Redshift Serverless warehouse, DynamoDB stats     (storage, warehouse, stats)
+#   alarms and work orders on SNS with dead-letter queues                   (messaging)
+#   device keyring in Secrets Manager; one customer key for data at rest    (secrets, encryption)
+#
+# Modules are local (nothing is downloaded), so checkov scans every resource they declare.
+
+data "aws_caller_identity" "current" {}
 
 locals {
-  name = "wenulake-${var.environment}"
-  buckets = {
-    landing = "${local.name}-landing"
-    lake    = "${local.name}-lake"
+  name       = "wenulake-${var.environment}"
+  account_id = data.aws_caller_identity.current.account_id
+  settings   = {
+    WENULAKE_LANDING         = "s3://${module.storage.bucket_names["landing"]}/${var.landing_prefix}"
+    WENULAKE_LAKE            = "s3://${module.storage.bucket_names["lake"]}/lake"
+    WENULAKE_STAGE           = "s3://${module.storage.bucket_names["stage"]}/stage"
+    WENULAKE_KEYRING         = module.secrets.keyring_secret_arn
+    WENULAKE_S3_REGION       = var.region
+    WENULAKE_WAREHOUSE_URL   = "postgresql://${module.warehouse.admin_username}@${module.warehouse.endpoint}:${module.warehouse.port}/${module.warehouse.database}?sslmode=require"
+    WENULAKE_CATALOG_URL     = var.catalog_url
+    WENULAKE_STATS_SINK      = "dynamodb"
+    WENULAKE_STATS_TABLE     = module.stats.table_name
+    WENULAKE_ALARM_TOPIC_ARN = module.messaging.alarm_topic_arn
+    WENULAKE_SPARK_MASTER    = var.airflow_spark_master
+    WENULAKE_HOME            = "/usr/local/airflow/wenulake"
   }
 }
 
-resource "aws_kms_key" "data" {
-  description             = "Encrypts wenulake's landing and lake buckets"
-  deletion_window_in_days = 30
-  enable_key_rotation     = true
+module "encryption" {
+  source = "./modules/encryption"
+  name   = local.name
 }
 
-resource "aws_s3_bucket" "this" {
-  for_each = local.buckets
-  bucket   = each.value
+module "storage" {
+  source            = "./modules/storage"
+  name              = local.name
+  account_id        = local.account_id
+  kms_key_arn       = module.encryption.key_arn
+  stage_expiry_days = var.stage_expiry_days
 }
 
-resource "aws_s3_bucket_versioning" "this" {
-  for_each = aws_s3_bucket.this
-  bucket   = each.value.id
-  versioning_configuration {
-    status = "Enabled"
-  }
+module "ingestion" {
+  source             = "./modules/ingestion"
+  name               = local.name
+  account_id         = local.account_id
+  kms_key_arn        = module.encryption.key_arn
+  landing_bucket_arn = module.storage.bucket_arns["landing"]
+  landing_prefix     = var.landing_prefix
+  iot_topic_filter   = var.iot_topic_filter
+  retention_hours    = var.kinesis_retention_hours
+  buffering_seconds  = var.firehose_buffer_seconds
+  buffering_mb       = var.firehose_buffer_mb
+  log_retention_days = var.log_retention_days
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
-  for_each = aws_s3_bucket.this
-  bucket   = each.value.id
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.data.arn
-    }
-    bucket_key_enabled = true
-  }
+module "messaging" {
+  source             = "./modules/messaging"
+  name               = local.name
+  account_id         = local.account_id
+  kms_key_arn        = module.encryption.key_arn
+  landing_bucket_arn = module.storage.bucket_arns["landing"]
+  landing_prefix     = var.landing_prefix
+  buffering_seconds  = var.firehose_buffer_seconds
+  buffering_mb       = var.firehose_buffer_mb
+  log_retention_days = var.log_retention_days
 }
 
-resource "aws_s3_bucket_public_access_block" "this" {
-  for_each                = aws_s3_bucket.this
-  bucket                  = each.value.id
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+module "secrets" {
+  source      = "./modules/secrets"
+  name        = local.name
+  kms_key_arn = module.encryption.key_arn
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "lake" {
-  bucket = aws_s3_bucket.this["lake"].id
-  rule {
-    id     = "expire-stage-files"
-    status = "Enabled"
-    filter {
-      prefix = "stage/"
-    }
-    expiration {
-      days = var.stage_expiry_days
-    }
-    noncurrent_version_expiration {
-      noncurrent_days = var.stage_expiry_days
-    }
-  }
+module "stats" {
+  source      = "./modules/stats"
+  table_name  = "${local.name}-stats"
+  kms_key_arn = module.encryption.key_arn
+}
+
+module "network" {
+  source   = "./modules/network"
+  name     = local.name
+  vpc_id   = var.vpc_id
+  vpc_cidr = var.vpc_cidr
+}
+
+module "warehouse" {
+  source            = "./modules/warehouse"
+  name              = local.name
+  account_id        = local.account_id
+  kms_key_arn       = module.encryption.key_arn
+  stage_bucket_arn  = module.storage.bucket_arns["stage"]
+  subnet_ids        = var.private_subnet_ids
+  security_group_id = module.network.security_group_ids["warehouse"]
+  base_capacity     = var.redshift_base_capacity
+  max_capacity      = var.redshift_max_capacity
+}
+
+module "compute" {
+  source             = "./modules/compute"
+  name               = local.name
+  account_id         = local.account_id
+  kms_key_arn        = module.encryption.key_arn
+  bucket_arns        = module.storage.bucket_arns
+  keyring_secret_arn = module.secrets.keyring_secret_arn
+  subnet_ids         = var.private_subnet_ids
+  security_group_id  = module.network.security_group_ids["spark"]
+  release_label      = var.emr_release_label
+  max_vcpu           = var.spark_max_vcpu
+}
+
+module "orchestration" {
+  source                  = "./modules/orchestration"
+  name                    = local.name
+  kms_key_arn             = module.encryption.key_arn
+  bucket_arns             = module.storage.bucket_arns
+  dags_bucket_name        = module.storage.bucket_names["dags"]
+  keyring_secret_arn      = module.secrets.keyring_secret_arn
+  warehouse_secret_arn    = module.warehouse.admin_secret_arn
+  warehouse_workgroup_arn = module.warehouse.workgroup_arn
+  stats_table_arn         = module.stats.table_arn
+  alarm_topic_arn         = module.messaging.alarm_topic_arn
+  spark_application_arn   = module.compute.application_arn
+  spark_job_role_arn      = module.compute.job_role_arn
+  subnet_ids              = var.private_subnet_ids
+  security_group_id       = module.network.security_group_ids["airflow"]
+  airflow_version         = var.airflow_version
+  environment_class       = var.mwaa_environment_class
+  max_workers             = var.mwaa_max_workers
+  wenulake_settings       = local.settings
 }
