@@ -49,3 +49,39 @@ def imbalance(counts: dict[str, Any]) -> int:
     gone = counts["messages_valid"] + counts["duplicates"]
     gone += sum(counts.get(f"q_{reason.value}", 0) for reason in MESSAGE_LEVEL_REASONS)
     return int(counts["records"]) - int(gone)
+
+
+#: the work-order accounting (sql/lake/workorder_accounting.sql), in print order
+WORKORDER_KEYS = (
+    "objects",
+    "corrupt_objects",
+    "records",
+    "duplicates",
+    "events_valid",
+    "q_malformed_event",
+    "q_unknown_event_type",
+    "q_unknown_order",
+    "q_invalid_transition",
+)
+
+
+def workorder_accounting(settings: Settings, interval: Interval) -> dict[str, int]:
+    """Where every landed work-order record of the interval's arrival hours went."""
+    hours = owned_hours(interval)
+    con = connect(settings)
+    try:
+        result = execute(
+            con,
+            load_sql(settings.sql_dir, "lake/workorder_accounting"),
+            {"interval_start": hours.start, "interval_end": hours.end},
+        )
+    finally:
+        con.close()
+    row = dict(zip(result.columns, result.rows[0], strict=True))
+    return {key: int(row[key] or 0) for key in WORKORDER_KEYS}
+
+
+def workorder_imbalance(counts: dict[str, Any]) -> int:
+    """records minus everything they went to; 0 when the work-order accounting balances."""
+    gone = sum(int(counts[k]) for k in WORKORDER_KEYS[3:])
+    return int(counts["records"]) - gone

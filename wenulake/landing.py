@@ -64,12 +64,15 @@ def decode_body(key: str, body: bytes) -> str:
     return body.decode("utf-8", errors="replace")
 
 
-def split_records(text: str) -> Iterator[tuple[str, object | None]]:
+def split_records(
+    text: str, starts: tuple[str, ...] = (RECORD_START,)
+) -> Iterator[tuple[str, object | None]]:
     """Yield `(piece, parsed)` for every record piece of a body, in order.
 
     `parsed` is the decoded JSON value of a complete JSON value, or None for a piece that is not one; a broken
-    piece ends at the next newline or the next `{"message_id"`, where parsing resumes. Both framings (newline
-    separated, concatenated) go through the same loop; whitespace between records is not a piece.
+    piece ends at the next newline or the next record start (`starts`: `{"message_id"` for sensor messages),
+    where parsing resumes. Both framings (newline separated, concatenated) go through the same loop; whitespace
+    between records is not a piece.
     """
     n = len(text)
     pos = 0
@@ -87,7 +90,6 @@ def split_records(text: str) -> Iterator[tuple[str, object | None]]:
             pos = end
             continue
         newline = text.find("\n", pos)
-        start = text.find(RECORD_START, pos + 1)
-        stop = min(i for i in (newline, start, n) if i >= 0)
+        stop = min(i for i in (newline, n, *(text.find(s, pos + 1) for s in starts)) if i >= 0)
         yield text[pos:stop].rstrip("\r"), None
         pos = stop

@@ -151,6 +151,41 @@ def gate_warehouse(settings: Settings, interval: Interval, run_id: str) -> dict[
     return gold.publish(settings, interval, run_id).as_dict()
 
 
+@_task
+def ingest_workorder_events(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import workorders
+
+    return workorders.ingest(settings, interval, run_id).as_dict()
+
+
+@_task
+def gate_workorder_events(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import workorders
+
+    return workorders.publish_events(settings, interval, run_id).as_dict()
+
+
+@_task
+def build_work_orders(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import workorders
+
+    return workorders.build(settings, interval, run_id)
+
+
+@_task
+def gate_work_orders(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import workorders
+
+    return workorders.publish_orders(settings, interval, run_id).as_dict()
+
+
+@_task
+def load_work_orders(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import workorders
+
+    return workorders.load_warehouse(settings, interval, run_id)
+
+
 def _detect_alarms(settings: Settings, run_id: str) -> dict[str, Any]:
     from wenulake.pipeline import alarms
 

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from wenulake.catalog.schema import CSV_COLUMNS, SEVERITIES, threshold_id
+from wenulake.catalog.schema import CSV_COLUMNS, OPTIONAL_TABLES, SEVERITIES, threshold_id
 from wenulake.errors import ConfigError, WenulakeError
 from wenulake.timeutil import iso
 from wenulake.units import KINDS, UNITS
 
 Rows = dict[str, list[dict[str, Any]]]
+BOOLEANS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
 
 @dataclass(frozen=True, order=True)
@@ -145,7 +146,8 @@ def read_catalog(folder: Path) -> Rows:
     if not folder.is_dir():
         raise WenulakeError(f"catalog directory {folder} does not exist")
     r = _Reader(folder)
-    raw = {table: r.read(table, required=True) for table in CSV_COLUMNS}
+    raw = {table: r.read(table, required=table not in OPTIONAL_TABLES) for table in CSV_COLUMNS}
+    present = {t for t in CSV_COLUMNS if t not in OPTIONAL_TABLES or (folder / f"{t}.csv").exists()}
     out: Rows = defaultdict(list)
 
     r.unique("companies.csv", raw["companies"], "company_id")
@@ -273,6 +275,29 @@ def read_catalog(folder: Path) -> Rows:
             }
         )
 
+    r.unique("technicians.csv", raw["technicians"], "technician_id")
+    for line, row in raw["technicians"]:
+        f = "technicians.csv"
+        for column in ("technician_id", "name", "company"):
+            r.text(f, line, row, column)
+        active = row["active"].lower()
+        if active not in BOOLEANS:
+            r.problem(f, line, "active", f"expected true or false, got {row['active']!r}")
+        out["technicians"].append(
+            {
+                "technician_id": row["technician_id"],
+                "name": row["name"],
+                "company": row["company"],
+                "active": BOOLEANS.get(active, False),
+            }
+        )
+
+    r.unique("materials.csv", raw["materials"], "material_id")
+    for line, row in raw["materials"]:
+        for column in ("material_id", "name", "unit"):
+            r.text("materials.csv", line, row, column)
+        out["materials"].append({k: row[k] for k in CSV_COLUMNS["materials"]})
+
     if r.problems:
         raise CatalogInvalid(r.problems)
-    return {table: out.get(table, []) for table in CSV_COLUMNS}
+    return {table: out.get(table, []) for table in CSV_COLUMNS if table in present}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -68,8 +69,29 @@ thresholds = Table(
     Column("severity", String(16), nullable=False),
 )
 
+technicians = Table(
+    "technicians",
+    metadata,
+    Column("technician_id", String(64), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("company", String(256), nullable=False),  # the contractor they work for
+    Column("active", Boolean, nullable=False),
+)
+
+materials = Table(
+    "materials",
+    metadata,
+    Column("material_id", String(64), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("unit", String(32), nullable=False),
+)
+
 #: Load order (parents first); deletes go in reverse.
-TABLES = (companies, sites, devices, sensors, thresholds)
+TABLES = (companies, sites, devices, sensors, thresholds, technicians, materials)
+
+#: Tables whose CSV may be absent from a catalog directory: the table is then left as it is (a sensors-only
+#: catalog sync does not wipe the field-service catalog).
+OPTIONAL_TABLES = ("technicians", "materials")
 
 #: CSV columns per table (contract v1), in file order. `threshold_id` is derived, not in the CSV.
 CSV_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -89,6 +111,8 @@ CSV_COLUMNS: dict[str, tuple[str, ...]] = {
         "valid_to",
     ),
     "thresholds": ("sensor_id", "metric", "min_value", "max_value", "severity"),
+    "technicians": ("technician_id", "name", "company", "active"),
+    "materials": ("material_id", "name", "unit"),
 }
 
 SEVERITIES = ("info", "warning", "critical")

@@ -71,6 +71,7 @@ class LoadReport:
         parts = [
             f"{t}: +{self.added.get(t, 0)} ~{self.changed.get(t, 0)} -{self.removed.get(t, 0)}"
             for t in (table.name for table in schema.TABLES)
+            if t in self.added
         ]
         return ("catalog unchanged" if self.unchanged else "catalog updated") + " (" + ", ".join(parts) + ")"
 
@@ -126,7 +127,8 @@ class CatalogStore:
 
     # -- write -----------------------------------------------------------------------------------------------
     def load(self, folder: Path) -> LoadReport:
-        """Validate a CSV directory, then make the catalog equal to it in one transaction."""
+        """Validate a CSV directory, then make the catalog equal to it in one transaction (an optional table
+        whose CSV is absent is left as it is)."""
         wanted = read_catalog(folder)
         self.migrate()
         report = LoadReport()
@@ -139,14 +141,15 @@ class CatalogStore:
                     }
                     for t in schema.TABLES
                 }
-                new = {t.name: {_key(t, row): row for row in wanted[t.name]} for t in schema.TABLES}
-                for t in reversed(schema.TABLES):  # children first
+                tables = [t for t in schema.TABLES if t.name in wanted]
+                new = {t.name: {_key(t, row): row for row in wanted[t.name]} for t in tables}
+                for t in reversed(tables):  # children first
                     gone = [key for key in current[t.name] if key not in new[t.name]]
                     report.removed[t.name] = len(gone)
                     pk = next(iter(t.primary_key.columns))
                     for start in range(0, len(gone), 500):
                         connection.execute(delete(t).where(pk.in_([k[0] for k in gone[start : start + 500]])))
-                for t in schema.TABLES:  # parents first
+                for t in tables:  # parents first
                     added = [row for key, row in new[t.name].items() if key not in current[t.name]]
                     changed = [
                         row
@@ -170,10 +173,13 @@ class CatalogStore:
         """Write the catalog as contract-v1 CSVs (what `load` reads back unchanged)."""
         folder.mkdir(parents=True, exist_ok=True)
         for table, columns in schema.CSV_COLUMNS.items():
+            rows = self.rows(table)
+            if not rows and table in schema.OPTIONAL_TABLES:
+                continue  # an empty field-service table round-trips as an absent file
             with open(folder / f"{table}.csv", "w", newline="") as fh:
                 writer = csv.writer(fh, lineterminator="\n")
                 writer.writerow(columns)
-                for row in self.rows(table):
+                for row in rows:
                     writer.writerow([_csv_value(row[c]) for c in columns])
 
 
@@ -184,6 +190,8 @@ def _key(table: Any, row: Any) -> tuple[Any, ...]:
 def _csv_value(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, float):
@@ -229,4 +237,13 @@ ARROW_SCHEMAS = {
             ("severity", pa.string()),
         ]
     ),
+    "technicians": pa.schema(
+        [
+            ("technician_id", pa.string()),
+            ("name", pa.string()),
+            ("company", pa.string()),
+            ("active", pa.bool_()),
+        ]
+    ),
+    "materials": pa.schema([("material_id", pa.string()), ("name", pa.string()), ("unit", pa.string())]),
 }

@@ -9,6 +9,7 @@ class Stage(StrEnum):
     BRONZE = "bronze"
     SILVER = "silver"
     LEGACY = "legacy"
+    WORKORDERS = "workorders"  # work-order events: parsing (per copy) and lifecycle (per event)
 
 
 class Reason(StrEnum):
@@ -20,6 +21,11 @@ class Reason(StrEnum):
     UNKNOWN_DEVICE = "unknown_device"  # enrichment: device not in the catalog (per message)
     UNKNOWN_CHANNEL = "unknown_channel"  # enrichment: no sensor valid at ts (per reading)
     MALFORMED_ROW = "malformed_row"  # legacy CSV: wrong field count, bad timestamp or number (per row)
+    # work-order events (stage workorders)
+    MALFORMED_EVENT = "malformed_event"  # not an SNS envelope or event JSON with the contract's fields
+    UNKNOWN_EVENT_TYPE = "unknown_event_type"  # a well-formed event of a type contract v1 does not know
+    UNKNOWN_ORDER = "unknown_order"  # no order.created for its order yet (replayed when it arrives)
+    INVALID_TRANSITION = "invalid_transition"  # not allowed in the order's state (completed after cancelled)
 
 
 #: Reasons the bronze job assigns to a single record, in check order.
@@ -32,3 +38,9 @@ BRONZE_MESSAGE_REASONS: tuple[Reason, ...] = (
 
 #: Reasons that remove a whole message (these add up with valid messages and duplicates to `records`).
 MESSAGE_LEVEL_REASONS: tuple[Reason, ...] = (*BRONZE_MESSAGE_REASONS, Reason.UNKNOWN_DEVICE)
+
+
+#: Work-order reasons given per landed copy when the events are parsed (before duplicates are resolved).
+WORKORDER_PARSE_REASONS: tuple[Reason, ...] = (Reason.MALFORMED_EVENT, Reason.UNKNOWN_EVENT_TYPE)
+#: Work-order reasons given per distinct event by the order lifecycle.
+WORKORDER_STATE_REASONS: tuple[Reason, ...] = (Reason.UNKNOWN_ORDER, Reason.INVALID_TRANSITION)

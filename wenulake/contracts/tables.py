@@ -84,6 +84,7 @@ QUARANTINE = TableSpec(
             pa.field("ts", TS),
             pa.field("resolved_at", TS),
             pa.field("resolved_by_run", pa.string()),
+            pa.field("order_id", pa.string()),  # work-order events
         ]
     ),
     partition_by=("arrival_date",),
@@ -290,6 +291,151 @@ class Source:
     LEGACY = "legacy"
 
 
+# -- work orders (contract v1: docs/contracts.md, "Work orders") ------------------------------------------------
+MATERIALS = pa.list_(pa.struct([("material_id", pa.string()), ("quantity", pa.float64())]))
+EVIDENCE = pa.list_(pa.struct([("uri", pa.string()), ("sha256", pa.string())]))
+
+WORK_ORDER_EVENT_FIELDS = [
+    pa.field("event_id", pa.string(), nullable=False),
+    pa.field("event_type", pa.string(), nullable=False),
+    pa.field("schema_version", pa.string(), nullable=False),
+    pa.field("occurred_at", TS, nullable=False),
+    pa.field("order_id", pa.string(), nullable=False),
+    pa.field("client_id", pa.string()),
+    pa.field("site_id", pa.string()),
+    pa.field("device_id", pa.string()),
+    pa.field("alarm_id", pa.string()),
+    pa.field("source", pa.string()),
+    pa.field("priority", pa.string()),
+    pa.field("sla_hours", pa.float64()),
+    pa.field("description", pa.string()),
+    pa.field("technician_id", pa.string()),
+    pa.field("lat", pa.float64()),
+    pa.field("lon", pa.float64()),
+    pa.field("resolution", pa.string()),
+    pa.field("materials", MATERIALS),
+    pa.field("evidence", EVIDENCE),
+    pa.field("cancel_reason", pa.string()),
+    pa.field("delivery", pa.string(), nullable=False),  # envelope | raw
+    pa.field("sns_message_id", pa.string()),
+    pa.field("topic_arn", pa.string()),
+    pa.field("sns_timestamp", TS),
+    pa.field("message_attributes", pa.string()),  # the envelope's MessageAttributes, as JSON
+    pa.field("object_key", pa.string(), nullable=False),
+    pa.field("record_index", pa.int64(), nullable=False),
+    pa.field("arrival_hour", TS, nullable=False),
+]
+
+WORK_ORDER_EVENT_COPY = TableSpec(
+    name="bronze.work_order_event",
+    description="One row per landed copy of a well-formed work-order event (SNS envelope or raw delivery); "
+    "duplicates (same event_id) are resolved into silver.work_order_event, the earliest landed copy first.",
+    schema=pa.schema(
+        [
+            *WORK_ORDER_EVENT_FIELDS,
+            pa.field("arrival_date", pa.string(), nullable=False),
+            pa.field("run_id", pa.string()),
+        ]
+    ),
+    partition_by=("arrival_date",),
+    run_columns=("run_id",),
+)
+
+WORK_ORDER_EVENT = TableSpec(
+    name="silver.work_order_event",
+    description="One row per distinct work-order event (the earliest landed copy of its event_id), with what "
+    "the order lifecycle made of it: applied, unknown_order (waiting for its order.created) or "
+    "invalid_transition.",
+    schema=pa.schema(
+        [
+            *WORK_ORDER_EVENT_FIELDS,
+            pa.field("status", pa.string(), nullable=False),
+            pa.field("sequence", pa.int64()),  # position among the order's applied events (occurred_at order)
+            pa.field("run_id", pa.string()),
+        ]
+    ),
+    run_columns=("run_id",),
+)
+
+WORK_ORDER = TableSpec(
+    name="gold.work_order",
+    description="One row per work order (an accumulating snapshot rebuilt from all its events in occurred_at "
+    "order): status, milestone times, technician, SLA, time to assign and to repair, materials, evidence.",
+    schema=pa.schema(
+        [
+            pa.field("order_id", pa.string(), nullable=False),
+            pa.field("status", pa.string(), nullable=False),
+            pa.field("client_id", pa.string(), nullable=False),
+            pa.field("site_id", pa.string(), nullable=False),
+            pa.field("device_id", pa.string()),
+            pa.field("alarm_id", pa.string()),
+            pa.field("source", pa.string(), nullable=False),
+            pa.field("priority", pa.string(), nullable=False),
+            pa.field("description", pa.string()),
+            pa.field("sla_hours", pa.float64(), nullable=False),
+            pa.field("created_at", TS, nullable=False),
+            pa.field("assigned_at", TS),
+            pa.field("started_at", TS),
+            pa.field("completed_at", TS),
+            pa.field("cancelled_at", TS),
+            pa.field("cancel_reason", pa.string()),
+            pa.field("technician_id", pa.string()),
+            pa.field("resolution", pa.string()),
+            pa.field("sla_due_at", TS, nullable=False),
+            pa.field("sla_met", pa.bool_()),
+            pa.field("time_to_assign", pa.float64()),  # seconds from created to first assignment
+            pa.field("time_to_repair", pa.float64()),  # seconds from created to completed
+            pa.field("materials", pa.string()),  # JSON [{"material_id", "quantity"}], summed per material
+            pa.field("material_quantity", pa.float64()),
+            pa.field("evidence_count", pa.int64(), nullable=False),
+            pa.field("events", pa.int64(), nullable=False),
+            pa.field("last_event_at", TS, nullable=False),
+            pa.field("run_id", pa.string()),
+        ]
+    ),
+    run_columns=("run_id",),
+)
+
+WORK_ORDER_LEDGER = TableSpec(
+    name="ops.workorder_ledger",
+    description="One row per work-order landing object: where it came from and how many record pieces it held.",
+    schema=INGEST_LEDGER.schema,
+    run_columns=INGEST_LEDGER.run_columns,
+)
+
+TOUCHED_ORDER = TableSpec(
+    name="ops.touched_order",
+    description="Per run, the orders whose events it may have changed; build_work_orders rebuilds exactly these.",
+    schema=pa.schema(
+        [
+            pa.field("run_id", pa.string(), nullable=False),
+            pa.field("order_id", pa.string(), nullable=False),
+            pa.field("recorded_at", TS, nullable=False),
+        ]
+    ),
+    run_columns=("run_id", "recorded_at"),
+)
+
+WORK_ORDER_REQUEST = TableSpec(
+    name="ops.work_order_request",
+    description="One row per alarm that opens a work order: the order.created event it publishes, exactly once "
+    "(to WENULAKE_WORKORDER_TOPIC_ARN, or straight into the landing).",
+    schema=pa.schema(
+        [
+            pa.field("alarm_id", pa.string(), nullable=False),
+            pa.field("order_id", pa.string(), nullable=False),
+            pa.field("event_id", pa.string(), nullable=False),
+            pa.field("payload", pa.string(), nullable=False),
+            pa.field("created_run", pa.string(), nullable=False),
+            pa.field("created_at", TS, nullable=False),
+            pa.field("published_at", TS),
+            pa.field("delivery_id", pa.string()),
+        ]
+    ),
+    run_columns=("created_run", "created_at", "published_at", "delivery_id"),
+)
+
+
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
@@ -303,6 +449,12 @@ TABLES: dict[str, TableSpec] = {
         NOTIFICATION_OUTBOX,
         ALARM_COVERAGE,
         MIGRATION_LEDGER,
+        WORK_ORDER_EVENT_COPY,
+        WORK_ORDER_EVENT,
+        WORK_ORDER,
+        WORK_ORDER_LEDGER,
+        TOUCHED_ORDER,
+        WORK_ORDER_REQUEST,
     )
 }
 

@@ -121,6 +121,49 @@ COLUMNS["fact_alarm"] = (
     "closed_run",
 )
 
+COLUMNS["dim_technician"] = ("technician_id", "name", "company", "active")
+COLUMNS["dim_material"] = ("material_id", "name", "unit")
+COLUMNS["fact_work_order"] = (
+    "order_id",
+    "status",
+    "client_id",
+    "site_id",
+    "device_id",
+    "alarm_id",
+    "source",
+    "priority",
+    "description",
+    "sla_hours",
+    "created_at",
+    "assigned_at",
+    "started_at",
+    "completed_at",
+    "cancelled_at",
+    "cancel_reason",
+    "technician_id",
+    "resolution",
+    "sla_due_at",
+    "sla_met",
+    "time_to_assign",
+    "time_to_repair",
+    "materials",
+    "material_quantity",
+    "evidence_count",
+    "events",
+    "last_event_at",
+)
+COLUMNS["fact_work_order_event"] = (
+    "event_id",
+    "order_id",
+    "event_type",
+    "occurred_at",
+    "technician_id",
+    "status",
+    "sequence",
+    "delivery",
+    "arrival_hour",
+)
+
 #: the tables compute_stats stages (the others are staged by stage_gold)
 STATS_TABLES = ("stats_hourly", "stats_daily", "stats_daily_site", "stats_daily_company")
 
@@ -150,7 +193,8 @@ LOADS: tuple[LoadSpec, ...] = (
 )
 
 WAREHOUSE_TABLES = tuple(COLUMNS)
-#: the tables the sensors DAG loads (fact_alarm is loaded by the alarms DAG: `Warehouse.replace_table`)
+#: the tables the sensors DAG loads (fact_alarm is loaded by the alarms DAG, the work-order tables by the workorders
+#: DAG: `Warehouse.replace_tables`)
 SENSORS_TABLES = tuple(spec.table for spec in LOADS)
 
 
@@ -199,6 +243,9 @@ class Warehouse(Protocol):
     def replace_table(self, table: str, rows: str, run_id: str) -> LoadResult:
         """Replace a whole table with a stage file, visible to analysts at once, in one transaction and
         without publishing any other load in progress (the alarms DAG's fact_alarm)."""
+
+    def replace_tables(self, staged: dict[str, str], run_id: str) -> list[LoadResult]:
+        """`replace_table` for several tables ({table: stage file}) in one transaction (the work orders)."""
 
     def publish(self, run_id: str) -> list[LoadResult]:
         """Make the loaded state the analysts' state, atomically."""

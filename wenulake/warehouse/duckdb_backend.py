@@ -201,16 +201,22 @@ class DuckDBWarehouse:
         return []
 
     def replace_table(self, table: str, rows: str, run_id: str) -> LoadResult:
-        """Replace `table` whole in the loader's file (so a later publish keeps it) and in the analysts' file
-        (a copy changed in one transaction, swapped in atomically), without publishing a load in progress."""
-        spec = LoadSpec(table, (), "all")
+        return self.replace_tables({table: rows}, run_id)[0]
+
+    def replace_tables(self, staged: dict[str, str], run_id: str) -> list[LoadResult]:
+        """Replace each table whole in the loader's file (so a later publish keeps them) and in the analysts'
+        file (a copy changed in one transaction, swapped in atomically), without publishing a load in
+        progress."""
         with writer_lock(self.settings):
             self.ensure()
-            check_drift(table, open_parquet(rows, self.settings).schema_arrow, self.table_columns()[table])
+            columns = self.table_columns()
+            for table, rows in staged.items():
+                check_drift(table, open_parquet(rows, self.settings).schema_arrow, columns[table])
+            specs = {table: LoadSpec(table, (), "all") for table in staged}
             con = self.connect_loader()
             try:
                 con.execute("begin transaction")
-                result = _load_table(con, spec, rows, None, run_id)
+                results = [_load_table(con, specs[t], rows, None, run_id) for t, rows in staged.items()]
                 con.execute("commit")
                 con.execute("checkpoint")
             finally:
@@ -222,15 +228,16 @@ class DuckDBWarehouse:
                 from wenulake.query import load_extensions
                 from wenulake.settings import is_s3
 
-                load_extensions(con, self.settings, [rows] if is_s3(rows) else [])
+                load_extensions(con, self.settings, [r for r in staged.values() if is_s3(r)][:1])
                 con.execute("begin transaction")
-                _load_table(con, spec, rows, None, run_id)
+                for table, rows in staged.items():
+                    _load_table(con, specs[table], rows, None, run_id)
                 con.execute("commit")
                 con.execute("checkpoint")
             finally:
                 con.close()
             os.replace(tmp, self.published)
-        return result
+        return results
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> str:
         self.ensure_published()

@@ -289,24 +289,32 @@ class PostgresWarehouse:
         return results
 
     def replace_table(self, table: str, rows: str, run_id: str) -> LoadResult:
-        """One transaction: temporary staging table <- COPY, delete every row, insert, log. MVCC: analysts see
-        the old table or the new one."""
-        check_drift(table, open_parquet(rows, self.settings).schema_arrow, self.table_columns()[table])
-        started = time.perf_counter()
-        columns = _columns(table)
-        with self._transaction(f"warehouse load of {table}") as con:
-            con.execute(f"create temporary table stage_{table} (like {PUBLIC}.{table}) on commit drop")
-            self._copy(con, f"stage_{table}", COLUMNS[table], rows)
-            deleted = con.execute(f"delete from {PUBLIC}.{table}").rowcount
-            inserted = con.execute(
-                f"insert into {PUBLIC}.{table} ({columns}) select {columns} from stage_{table}"
-            ).rowcount
-            seconds = round(time.perf_counter() - started, 3)
-            con.execute(
-                "insert into ops.warehouse_load values (%s, %s, %s, %s, %s, %s)",
-                [table, run_id, deleted, inserted, seconds, datetime.now(UTC)],
-            )
-        return LoadResult(table, deleted, inserted, seconds)
+        return self.replace_tables({table: rows}, run_id)[0]
+
+    def replace_tables(self, staged: dict[str, str], run_id: str) -> list[LoadResult]:
+        """One transaction: per table, temporary staging table <- COPY, delete every row, insert, log. MVCC:
+        analysts see the old tables or the new ones."""
+        columns_of = self.table_columns()
+        for table, rows in staged.items():
+            check_drift(table, open_parquet(rows, self.settings).schema_arrow, columns_of[table])
+        results = []
+        with self._transaction(f"warehouse load of {', '.join(staged)}") as con:
+            for table, rows in staged.items():
+                started = time.perf_counter()
+                columns = _columns(table)
+                con.execute(f"create temporary table stage_{table} (like {PUBLIC}.{table}) on commit drop")
+                self._copy(con, f"stage_{table}", COLUMNS[table], rows)
+                deleted = con.execute(f"delete from {PUBLIC}.{table}").rowcount
+                inserted = con.execute(
+                    f"insert into {PUBLIC}.{table} ({columns}) select {columns} from stage_{table}"
+                ).rowcount
+                seconds = round(time.perf_counter() - started, 3)
+                con.execute(
+                    "insert into ops.warehouse_load values (%s, %s, %s, %s, %s, %s)",
+                    [table, run_id, deleted, inserted, seconds, datetime.now(UTC)],
+                )
+                results.append(LoadResult(table, deleted, inserted, seconds))
+        return results
 
     def discard(self, run_id: str = "") -> None:
         with self._transaction("discarding a warehouse load") as con:
