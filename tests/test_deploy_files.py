@@ -17,14 +17,129 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
+COMPOSE = ROOT / "docker-compose.yml"
+#: what every wenulake service of the local stack must be told (the rest keep their defaults)
+COMPOSE_SETTINGS = {
+    "WENULAKE_HOME", "WENULAKE_LANDING", "WENULAKE_LAKE", "WENULAKE_STAGE", "WENULAKE_KEYRING",
+    "WENULAKE_S3_ENDPOINT_URL", "WENULAKE_CATALOG_URL", "WENULAKE_WAREHOUSE_URL", "WENULAKE_SPARK_MASTER",
+    "WENULAKE_AIRFLOW_HOME", "WENULAKE_DAGS_FOLDER",
+}  # fmt: skip
+AIRFLOW_SETTINGS = {
+    "AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__CORE__EXECUTOR", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__AUTH_MANAGER",
+}  # fmt: skip
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def built_services(services: dict[str, Any]) -> dict[str, Any]:
+    return {name: s for name, s in services.items() if "build" in s}
+
+
 def test_compose_services_say_what_they_run():
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    services = compose["services"]
+    services = compose()["services"]
     assert {"postgres", "s3", "spark-master", "spark-worker"} <= set(services)
     assert {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor"} <= set(services)
-    for name, service in services.items():
-        assert "image" in service or "build" in service, name
+    commands = {name: s.get("command", [])[:2] for name, s in services.items()}
+    assert commands["airflow-apiserver"] == ["airflow", "api-server"]
+    assert commands["airflow-scheduler"] == ["airflow", "scheduler"]
+    assert commands["airflow-dag-processor"] == ["airflow", "dag-processor"]
+    assert commands["spark-master"] == ["spark-class", "org.apache.spark.deploy.master.Master"]
+    assert commands["spark-worker"] == ["spark-class", "org.apache.spark.deploy.worker.Worker"]
     assert services["spark-worker"]["command"][-1] == "spark://spark-master:7077"
+    assert commands["s3"] == ["moto_server", "-H"]
+    # Airflow and Spark are built from this repo (the Dockerfile installs the lock file and this package)
+    assert {
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "spark-master",
+        "spark-worker",
+    } <= set(built_services(services))
+    assert all(s["build"] == "." for s in built_services(services).values())
+
+
+def test_compose_images_are_pinned():
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    for name, service in compose()["services"].items():
+        image = service["image"]
+        repository, _, tag = image.rpartition(":")
+        assert repository, f"{name}: image {image!r} has no tag"
+        assert tag != "latest", f"{name}: image {image!r} is not pinned"
+        assert re.search(r"\d+\.\d+", tag), f"{name}: image tag {tag!r} names no version"
+        if "build" in service:
+            assert image == f"wenulake:{version}", name
+    base = re.search(r"^FROM (\S+)", (ROOT / "Dockerfile").read_text(), re.M)
+    assert base
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", base.group(1))
+
+
+def test_compose_wires_every_wenulake_service_with_the_same_complete_settings(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    from wenulake.settings import Settings
+
+    services = compose()["services"]
+    envs = {name: s["environment"] for name, s in built_services(services).items()}
+    reference = envs["airflow-scheduler"]
+    for name, env in envs.items():
+        missing = (COMPOSE_SETTINGS | AIRFLOW_SETTINGS) - set(env)
+        assert not missing, f"{name} misses {sorted(missing)}"
+        for key, value in reference.items():
+            if key != "WENULAKE_SPARK_DRIVER_HOST":
+                assert env.get(key) == value, f"{name}: {key} differs from the scheduler's"
+    fields = {f"WENULAKE_{field.upper()}" for field in Settings.model_fields}
+    unknown = {k for k in reference if k.startswith("WENULAKE_")} - fields
+    assert not unknown, f"not settings: {sorted(unknown)}"
+    # the values are valid settings, and the host names in them are services of the stack
+    for key, value in reference.items():
+        if key.startswith("WENULAKE_"):
+            monkeypatch.setenv(key, str(value))
+    settings = Settings()
+    hosts = {settings.s3_endpoint_url, settings.catalog_url, settings.warehouse_url, settings.spark_master}
+    hosts |= {
+        reference["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"],
+        reference["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"],
+    }
+    for url in hosts:
+        host = re.match(r"^[a-z+]+://(?:[^@/]*@)?([a-z0-9-]+)", str(url))
+        assert host, url
+        assert host.group(1) in services, f"{url}: no service {host.group(1)!r}"
+    # the scheduler runs the tasks, so the Spark driver: executors reach it by its service name
+    assert reference["WENULAKE_SPARK_DRIVER_HOST"] == "airflow-scheduler"
+    # the databases the URLs name are created by the postgres init script
+    init = (ROOT / "infra" / "compose" / "postgres-init.sql").read_text()
+    for url in (
+        settings.catalog_url,
+        settings.warehouse_url,
+        reference["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"],
+    ):
+        database = str(url).rsplit("/", 1)[1]
+        assert f"create database {database} " in init, database
+    volume = services["postgres"]["volumes"]
+    assert "./infra/compose/postgres-init.sql:/docker-entrypoint-initdb.d/10-databases.sql:ro" in volume
+    assert (ROOT / "infra" / "compose" / "sample-init.sh").exists()
+
+
+def test_compose_long_running_services_have_healthchecks_and_dependencies_wait_for_them():
+    services = compose()["services"]
+    one_shot = {name for name, s in services.items() if s.get("restart") == "no"}
+    assert one_shot == {"airflow-init", "sample-init"}
+    for name, service in services.items():
+        if name not in one_shot:
+            test = service.get("healthcheck", {}).get("test")
+            assert test, f"{name} has no healthcheck"
+            assert test[0] == "CMD"
+        depends = service.get("depends_on", {})
+        assert isinstance(depends, dict), f"{name}: depends_on without conditions"
+        for dependency, rule in depends.items():
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+            expected = "service_completed_successfully" if dependency in one_shot else "service_healthy"
+            assert rule["condition"] == expected, f"{name} -> {dependency}"
 
 
 # -- Terraform: every file parses, the module graph resolves, checkov passes ----------------------------------

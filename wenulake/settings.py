@@ -63,6 +63,19 @@ class Settings(BaseSettings):
         default="local[*]", description="Spark master URL: local[*] or spark://host:7077."
     )
     spark_driver_memory: str = Field(default="2g", description="Spark driver memory (spark.driver.memory).")
+    spark_executor_memory: str = Field(
+        default="1g", description="Memory per executor on a cluster (spark.executor.memory)."
+    )
+    spark_driver_host: str | None = Field(
+        default=None,
+        description="Address a cluster's executors reach the driver at (spark.driver.host); unset = Spark's "
+        "choice (127.0.0.1 for local masters).",
+    )
+    spark_py_files: str | None = Field(
+        default=None,
+        description="The wenulake package archive shipped to a cluster's executors (addPyFile). Default: "
+        "dist/wenulake-<version>.zip of this repo, built by `make package`.",
+    )
     spark_partitions: int = Field(
         default=0, ge=0, description="Tasks per bronze batch; 0 = the Spark default parallelism."
     )
@@ -147,6 +160,8 @@ class Settings(BaseSettings):
         "alarm_topic_arn",
         "sns_endpoint_url",
         "notifications_file",
+        "spark_driver_host",
+        "spark_py_files",
         mode="before",
     )
     @classmethod
