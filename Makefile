@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help venv checkov-venv checkov run test test-fast lint format typecheck airflow bench lock clean clean-home
+.PHONY: help venv checkov-venv checkov package cluster cluster-stop run test test-fast lint format typecheck airflow bench lock clean clean-home
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -72,6 +72,24 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 airflow: $(STAMP) ## Serve the Airflow UI on http://localhost:8080 with these DAGs (airflow standalone)
 	$(BIN)/python -m wenulake.airflow_home --print-login
 	source <($(BIN)/python -m wenulake.airflow_home --exports) && PATH="$(abspath $(BIN)):$$PATH" $(BIN)/airflow standalone
+
+# Cluster mode: the package archive executors import, and a standalone cluster on this machine.
+PACKAGE := dist/wenulake-$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml).zip
+CLUSTER_PORT ?= 7077
+CLUSTER_WEBUI_PORT ?= 8090
+CLUSTER_CORES ?= 2
+CLUSTER_MEMORY ?= 2g
+
+$(PACKAGE): $(STAMP) $(shell find wenulake -name '*.py' -o -name py.typed)
+	$(BIN)/python -m wenulake.cluster package --out $(PACKAGE)
+
+package: $(PACKAGE) ## Build dist/wenulake-<version>.zip, the package cluster mode ships to executors
+
+cluster: $(STAMP) $(PACKAGE) ## Start a standalone Spark master + one worker on 127.0.0.1 and print the settings that use it
+	$(BIN)/python -m wenulake.cluster start --port $(CLUSTER_PORT) --webui-port $(CLUSTER_WEBUI_PORT) --cores $(CLUSTER_CORES) --memory $(CLUSTER_MEMORY)
+
+cluster-stop: $(STAMP) ## Stop the master and worker `make cluster` started (by the pids in $WENULAKE_HOME/cluster)
+	$(BIN)/python -m wenulake.cluster stop
 
 BENCH_SIZES ?= S,M
 bench: $(STAMP) ## Benchmark the pipeline against the hand-written reference (BENCH_SIZES=S,M,L); writes bench/results/

@@ -1,11 +1,17 @@
-"""The SparkSession: one per process, configured from Settings (local[*] or a cluster)."""
+"""The SparkSession: one per process, configured from Settings (local[*] or a cluster).
+
+On a cluster (`WENULAKE_SPARK_MASTER=spark://HOST:7077`) the session ships the package archive to the
+executors; see docs/adr/0012-cluster-mode.md.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wenulake.errors import ConfigError
 from wenulake.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,6 +40,32 @@ def get_spark(settings: Settings, app_name: str = "wenulake") -> SparkSession:
         .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=warn")
         .config("spark.python.worker.reuse", "true")
     )
+    archive = None if settings.spark_master.startswith("local") else package_archive(settings)
+    if archive:
+        builder = builder.config("spark.executor.memory", settings.spark_executor_memory).config(
+            "spark.pyspark.python", os.environ["PYSPARK_PYTHON"]
+        )
+    if settings.spark_driver_host:
+        builder = builder.config("spark.driver.host", settings.spark_driver_host)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    if archive:
+        # Executors get the package archive (once per session), so the decode functions `mapInArrow` sends
+        # them import the driver's code, not whatever a worker has installed.
+        sc = spark.sparkContext
+        if archive.name not in getattr(sc, "_python_includes", []):
+            sc.addPyFile(str(archive))
     return spark
+
+
+def package_archive(settings: Settings) -> Path:
+    """The archive cluster mode ships to executors; a clear error before any JVM starts when it is missing."""
+    from wenulake.cluster import package_path
+
+    archive = package_path(settings)
+    if not archive.is_file():
+        raise ConfigError(
+            f"cluster mode needs the package archive {archive} for the executors: build it with `make package` "
+            "(or set WENULAKE_SPARK_PY_FILES)"
+        )
+    return archive

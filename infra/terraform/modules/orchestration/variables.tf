@@ -54,7 +54,7 @@ variable "subnet_ids" {
 }
 
 variable "airflow_version" {
-  description = "MWAA Airflow version (see docs/adr/0011-cluster-mode.md on the version gap to the lock file)."
+  description = "MWAA Airflow version (see docs/adr/0012-cluster-mode.md on the version gap to the lock file)."
   type        = string
 }
 
