@@ -3,13 +3,15 @@
 Scheduled by the `silver.reading` asset (data-aware): every sensors run that publishes silver triggers one
 alarms run, so processing never waits for alarms and alarms can be rerun alone (`wenulake run alarms`).
 
-detect_alarms -> [load_alarms, deliver_notifications]:
+detect_alarms -> [load_alarms, deliver_notifications, open_work_orders]:
 - detect_alarms evaluates the silver runs not evaluated yet (ops.alarm_coverage): threshold, flatline, gap,
   anomaly and counter_reset rules; gold.fact_alarm (stable alarm_id, open/closed/retracted); one
   ops.notification_outbox row per transition;
 - load_alarms replaces the warehouse's fact_alarm with gold.fact_alarm (stage file, COPY, one transaction);
 - deliver_notifications publishes each undelivered transition once, to the SNS topic WENULAKE_ALARM_TOPIC_ARN
-  or to the JSON-lines file WENULAKE_NOTIFICATIONS_FILE, with retries.
+  or to the JSON-lines file WENULAKE_NOTIFICATIONS_FILE, with retries;
+- open_work_orders publishes one order.created per alarm of severity WENULAKE_WORKORDER_ALARM_SEVERITY (default
+  critical), exactly once, to WENULAKE_WORKORDER_TOPIC_ARN or straight into the work-order landing.
 """
 
 from __future__ import annotations
@@ -62,5 +64,12 @@ with DAG(
 
         return tasks.load_alarms(context)
 
+    @task(task_id="open_work_orders", max_active_tis_per_dag=1)
+    def open_work_orders(**context):
+        """One order.created per qualifying alarm, published once (work-order SNS topic or the landing)."""
+        from wenulake import tasks
+
+        return tasks.open_work_orders(context)
+
     detected = detect_alarms()
-    detected >> [load_alarms(), deliver_notifications()]
+    detected >> [load_alarms(), deliver_notifications(), open_work_orders()]

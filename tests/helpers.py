@@ -31,7 +31,7 @@ TRUTH = {
 def snapshot(settings: Settings, spec: TableSpec) -> pa.Table:
     """A table's data columns (run metadata dropped), in a canonical row order: what 'identical' compares."""
     data = Lake(settings).read(spec).select(spec.data_columns)
-    sortable = [c for c in spec.data_columns if not pa.types.is_map(data.schema.field(c).type)]
+    sortable = [c for c in spec.data_columns if not pa.types.is_nested(data.schema.field(c).type)]
     return data.sort_by([(c, "ascending") for c in sortable])
 
 

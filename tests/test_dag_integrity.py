@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from wenulake.orchestrate import load_dag
@@ -64,6 +66,24 @@ def test_unknown_dag_is_a_clear_error():
         load_dag(Settings(), "nope")
 
 
+def test_workorders_dag_shape(dagbag):
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    dag = dagbag.get_dag("workorders")
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert dag.catchup is True
+    assert {"start", "end"} <= set(dag.params)
+    chain = ["ingest_workorder_events", "gate_workorder_events", "build_work_orders", "gate_work_orders",
+             "load_work_orders"]  # fmt: skip
+    assert set(dag.task_ids) == set(chain)
+    for upstream, task in itertools.pairwise(chain):
+        assert dag.get_task(task).upstream_task_ids == {upstream}
+    for publisher in chain[1:]:
+        assert dag.get_task(publisher).max_active_tis_per_dag == 1
+    for task in dag.tasks:
+        assert task.retries >= 1
+
+
 def test_alarms_dag_is_scheduled_by_the_silver_asset(dagbag):
     dag = dagbag.get_dag("alarms")
     assert [asset.uri for asset in dag.timetable.asset_condition.objects] == [
@@ -72,8 +92,9 @@ def test_alarms_dag_is_scheduled_by_the_silver_asset(dagbag):
     sensors = dagbag.get_dag("sensors")
     outlets = [o.uri for o in sensors.get_task("gate_silver").outlets]
     assert outlets == ["wenulake://lake/silver/reading"]  # the asset the sensors DAG publishes
-    assert set(dag.task_ids) == {"detect_alarms", "load_alarms", "deliver_notifications"}
+    assert set(dag.task_ids) == {"detect_alarms", "load_alarms", "deliver_notifications", "open_work_orders"}
     assert dag.get_task("deliver_notifications").upstream_task_ids == {"detect_alarms"}
     assert dag.get_task("load_alarms").upstream_task_ids == {"detect_alarms"}
+    assert dag.get_task("open_work_orders").upstream_task_ids == {"detect_alarms"}
     for task in dag.tasks:
         assert task.retries >= 1

@@ -15,7 +15,7 @@ from wenulake.errors import WenulakeError
 from wenulake.settings import Settings
 from wenulake.timeutil import Interval, parse_instant
 
-DAGS = ("sensors", "alarms")
+DAGS = ("sensors", "alarms", "workorders")
 
 
 class Instant(click.ParamType):
@@ -91,17 +91,65 @@ def landing_generate(
     click.echo(f"catalog: {out / 'catalog'}  keyring: {out / 'keyring.json'}  truth: {out / 'manifest.json'}")
 
 
+@landing.command("generate-workorders")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of a sensor sample (its catalog/ gives the companies and sites).",
+)
+@click.option("--orders", default=200, show_default=True, type=click.IntRange(1), help="Work orders to open.")
+@click.option("--hours", default=6, show_default=True, type=click.IntRange(1), help="Hours of events.")
+@click.option(
+    "--start", type=ISO, default="2026-04-04T00:00:00Z", show_default=True, help="First event hour."
+)
+@click.option("--seed", default=42, show_default=True, type=int, help="Random seed (same seed, same bytes).")
+@click.option(
+    "--fault-rate",
+    default=0.02,
+    show_default=True,
+    type=click.FloatRange(0, 0.1),
+    help="Rate of each fault kind.",
+)
+def landing_generate_workorders(
+    out: Path, orders: int, hours: int, start: datetime, seed: int, fault_rate: float
+) -> None:
+    """Write work-order events (contract v1) over a sensor sample's companies and sites, with every fault.
+
+    Writes OUT/landing/workorders/YYYY/MM/DD/HH/... (SNS envelopes and raw deliveries, both framings, gzip or
+    plain, late and out-of-order), technicians.csv and materials.csv beside the sensor catalog, and
+    OUT/workorders-manifest.json (the accounting the pipeline must produce) and OUT/truth/work_orders.csv.
+    """
+    from wenulake.generator_workorders import generate_workorders
+
+    manifest = generate_workorders(
+        out, orders=orders, hours=hours, start=start, seed=seed, fault_rate=fault_rate
+    )
+    expected = manifest["expected"]
+    click.echo(
+        f"wrote {expected['records']} work-order records ({manifest['orders']} orders) in {expected['objects']} "
+        f"objects under {out / 'landing' / 'workorders'}; arrival hours [{manifest['arrival_start']}, "
+        f"{manifest['arrival_end']})"
+    )
+
+
 # -- run -----------------------------------------------------------------------------------------------------
 @cli.command("run")
 @click.argument("dag_id", type=click.Choice(DAGS))
-@click.option("--start", type=ISO, help="Interval start (ISO 8601, UTC if no offset); needed for sensors.")
-@click.option("--end", type=ISO, help="Interval end, exclusive; needed for sensors.")
+@click.option(
+    "--start",
+    type=ISO,
+    help="Interval start (ISO 8601, UTC if no offset); needed for sensors and workorders.",
+)
+@click.option("--end", type=ISO, help="Interval end, exclusive; needed for sensors and workorders.")
 @click.option("--hourly", is_flag=True, help="One DAG run per UTC hour instead of one run over the range.")
 def run_cmd(dag_id: str, start: datetime | None, end: datetime | None, hourly: bool) -> None:
     """Run a DAG in-process (dag.test: what the scheduler runs).
 
     sensors: over [START, END), followed by the alarms DAG its silver asset schedules; prints seconds per task
     and the interval's accounting. alarms: alone, on the silver runs it has not evaluated yet (no interval).
+    workorders: the work-order events that arrived in [START, END); prints the work-order accounting.
     Exits non-zero if a task or gate failed.
     """
     from wenulake.accounting import accounting
@@ -112,7 +160,7 @@ def run_cmd(dag_id: str, start: datetime | None, end: datetime | None, hourly: b
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         start, end = start or now - timedelta(hours=1), end or now
     elif start is None or end is None:
-        raise click.UsageError("sensors needs --start and --end")
+        raise click.UsageError(f"{dag_id} needs --start and --end")
     interval = _interval(start, end)
 
     def show(report: RunReport) -> None:
@@ -123,6 +171,10 @@ def run_cmd(dag_id: str, start: datetime | None, end: datetime | None, hourly: b
     run_range(settings, dag_id, interval, hourly, on_report=show)
     if dag_id == "sensors":
         click.echo(_format_accounting(accounting(settings, interval), interval))
+    elif dag_id == "workorders":
+        from wenulake.accounting import workorder_accounting
+
+        click.echo(_format_workorder_accounting(workorder_accounting(settings, interval), interval))
 
 
 # -- accounting ----------------------------------------------------------------------------------------------
@@ -141,20 +193,49 @@ def _format_accounting(counts: dict[str, int], interval: Interval) -> str:
     return "\n".join(lines)
 
 
+def _format_workorder_accounting(counts: dict[str, int], interval: Interval) -> str:
+    from wenulake.accounting import workorder_imbalance
+
+    width = max(map(len, counts))
+    lines = [f"work-order accounting for arrival {interval}"]
+    lines += [f"  {key:<{width}}  {value:>10}" for key, value in counts.items()]
+    gap = workorder_imbalance(counts)
+    lines.append(
+        "  balanced: records = events_valid + duplicates + quarantined"
+        if gap == 0
+        else f"  NOT BALANCED: {gap} records unaccounted for"
+    )
+    return "\n".join(lines)
+
+
 @cli.command("accounting")
 @click.option("--start", required=True, type=ISO, help="Interval start.")
 @click.option("--end", required=True, type=ISO, help="Interval end, exclusive.")
+@click.option(
+    "--stream",
+    type=click.Choice(["sensors", "workorders"]),
+    default="sensors",
+    show_default=True,
+    help="Which landing stream to account for.",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def accounting_cmd(start: datetime, end: datetime, fmt: str) -> None:
+def accounting_cmd(start: datetime, end: datetime, stream: str, fmt: str) -> None:
     """Where every landed record of [START, END) went, from the lake tables.
 
-    JSON keys (all integers): objects, corrupt_objects, records, duplicates, messages_valid, null_values,
-    q_malformed_record, q_unknown_key, q_decrypt_failed, q_implausible_timestamp, q_unknown_device,
+    sensors, JSON keys (all integers): objects, corrupt_objects, records, duplicates, messages_valid,
+    null_values, q_malformed_record, q_unknown_key, q_decrypt_failed, q_implausible_timestamp, q_unknown_device,
     q_unknown_channel. records = messages_valid + duplicates + the message-level q_* (all but q_unknown_channel).
+
+    workorders: objects, corrupt_objects, records, duplicates, events_valid, q_malformed_event,
+    q_unknown_event_type, q_unknown_order, q_invalid_transition; records = events_valid + duplicates + the q_*.
     """
-    from wenulake.accounting import accounting
+    from wenulake.accounting import accounting, workorder_accounting
 
     interval = _interval(start, end)
+    if stream == "workorders":
+        counts = workorder_accounting(Settings(), interval)
+        click.echo(json.dumps(counts) if fmt == "json" else _format_workorder_accounting(counts, interval))
+        return
     counts = accounting(Settings(), interval)
     click.echo(json.dumps(counts) if fmt == "json" else _format_accounting(counts, interval))
 
@@ -170,9 +251,11 @@ def sql_cmd(query: str, fmt: str) -> None:
 
     Lake tables by schema-qualified name: bronze.sensor_message, silver.reading, ops.quarantine,
     ops.ingest_ledger, ops.dq_result, ops.touched_period, gold.fact_alarm, ops.notification_outbox,
-    ops.alarm_coverage. Warehouse tables by plain name: fact_reading,
+    ops.alarm_coverage, bronze.work_order_event, silver.work_order_event, gold.work_order, ops.workorder_ledger,
+    ops.touched_order, ops.work_order_request. Warehouse tables by plain name: fact_reading,
     dim_sensor, dim_device, dim_site, dim_company, dim_threshold, dim_date, stats_hourly, stats_daily,
-    stats_daily_site, stats_daily_company (and ops.warehouse_load, ops.warehouse_coverage), from the DuckDB
+    stats_daily_site, stats_daily_company, fact_alarm, fact_work_order, fact_work_order_event, dim_technician,
+    dim_material (and ops.warehouse_load, ops.warehouse_coverage), from the DuckDB
     file or the PostgreSQL server WENULAKE_WAREHOUSE_URL names. The stats serving store (unexpired rows):
     serving.stats_hourly, serving.stats_daily.
     Time zone UTC; --format json prints an array of objects keyed by column name. Safe while the pipeline

@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     )
     keyring: str | None = Field(
         default=None,
-        description="Device keyring JSON: local path or s3:// URL. Default $WENULAKE_HOME/keyring.json.",
+        description="Device keyring JSON: local path, s3:// URL or Secrets Manager secret ARN. Default "
+        "$WENULAKE_HOME/keyring.json.",
     )
     catalog_url: str | None = Field(
         default=None,
@@ -126,8 +127,25 @@ class Settings(BaseSettings):
         default=None,
         description="SNS topic for alarm notifications; unset = the JSON-lines file WENULAKE_NOTIFICATIONS_FILE.",
     )
+    workorder_topic_arn: str | None = Field(
+        default=None,
+        description="SNS topic of work-order events, where alarms publish the orders they open; unset = the "
+        "events are written straight into the landing ($WENULAKE_LANDING/workorders/...).",
+    )
+    workorder_alarm_severity: str = Field(
+        default="critical",
+        pattern=r"^(info|warning|critical)$",
+        description="Alarms opened with this severity open one work order each (order.created, source alarm).",
+    )
+    workorder_alarm_sla_hours: float = Field(
+        default=4.0, gt=0, description="SLA hours of the work orders alarms open (priority urgent)."
+    )
     sns_endpoint_url: str | None = Field(
         default=None, description="SNS endpoint for non-AWS servers (moto). Credentials from AWS_*."
+    )
+    secrets_endpoint_url: str | None = Field(
+        default=None,
+        description="Secrets Manager endpoint for non-AWS servers (moto), used when WENULAKE_KEYRING is a secret ARN.",
     )
     notifications_file: Path | None = Field(
         default=None,
@@ -158,10 +176,12 @@ class Settings(BaseSettings):
         "stage",
         "dynamodb_endpoint_url",
         "alarm_topic_arn",
+        "workorder_topic_arn",
         "sns_endpoint_url",
         "notifications_file",
         "spark_driver_host",
         "spark_py_files",
+        "secrets_endpoint_url",
         mode="before",
     )
     @classmethod

@@ -204,7 +204,14 @@ def _load_alarms(settings: Settings, run_id: str) -> dict[str, Any]:
     return alarms.load_warehouse(settings, run_id)
 
 
+def _open_work_orders(settings: Settings, run_id: str) -> dict[str, Any]:
+    from wenulake.pipeline import alarm_orders
+
+    return alarm_orders.open_orders(settings, run_id)
+
+
 detect_alarms = _untimed(_detect_alarms)
+open_work_orders = _untimed(_open_work_orders)
 load_alarms = _untimed(_load_alarms)
 deliver_notifications = _untimed(_deliver_notifications)
 
