@@ -47,10 +47,12 @@ SAMPLE_DEVICES ?= 60
 SAMPLE_END ?= 2026-04-04T09:00:00Z
 export WENULAKE_HOME ?= $(CURDIR)/.wenulake
 
-run: $(STAMP) ## Generate a sample landing in .wenulake and run the sensors DAG over it; prints where every record went
+run: $(STAMP) ## Generate a sample landing in .wenulake, run the sensors (+ alarms) and workorders DAGs over it; prints where every record went
 	$(BIN)/wenulake landing generate --out "$(WENULAKE_HOME)" --start $(SAMPLE_START) --hours $(SAMPLE_HOURS) --devices $(SAMPLE_DEVICES)
+	$(BIN)/wenulake landing generate-workorders --out "$(WENULAKE_HOME)" --start $(SAMPLE_START) --hours $(SAMPLE_HOURS)
 	$(BIN)/wenulake catalog load "$(WENULAKE_HOME)/catalog"
 	$(BIN)/wenulake run sensors --start $(SAMPLE_START) --end $(SAMPLE_END)
+	$(BIN)/wenulake run workorders --start $(SAMPLE_START) --end $(SAMPLE_END)
 	@echo "Explore: $(BIN)/wenulake sql \"select metric, unit, count(*), avg(value) from silver.reading group by all\""
 
 test: $(STAMP) $(CHECKOV_STAMP) ## Run the whole test suite (unit, Spark, Airflow, Delta, PostgreSQL, S3 server, lint, Terraform/checkov)

@@ -21,6 +21,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import DAG, Asset, task
 
+from wenulake.airflow_home import LAKE_WRITERS_POOL
 from wenulake.settings import Settings
 
 SETTINGS = Settings()
@@ -43,21 +44,21 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
 
-    @task(task_id="detect_alarms", max_active_tis_per_dag=1)
+    @task(task_id="detect_alarms", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
     def detect_alarms(**context):
         """Evaluate the rules on the new silver periods; update fact_alarm; queue transitions."""
         from wenulake import tasks
 
         return tasks.detect_alarms(context)
 
-    @task(task_id="deliver_notifications", max_active_tis_per_dag=1)
+    @task(task_id="deliver_notifications", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
     def deliver_notifications(**context):
         """Publish each queued transition exactly once (SNS or JSON-lines file)."""
         from wenulake import tasks
 
         return tasks.deliver_notifications(context)
 
-    @task(task_id="load_alarms", max_active_tis_per_dag=1)
+    @task(task_id="load_alarms", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
     def load_alarms(**context):
         """gold.fact_alarm, whole, into the warehouse's fact_alarm (stage file, COPY, one transaction)."""
         from wenulake import tasks

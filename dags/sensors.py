@@ -4,6 +4,8 @@ ingest_bronze -> gate_bronze -> enrich_silver -> gate_silver -> stage_gold -> co
 load_warehouse -> gate_warehouse -> purge_stats:
 each stage writes a staged batch, its gate validates it and publishes it (write, audit, publish).
 Params `start`/`end` (ISO 8601 UTC) override the data interval: one run over a longer range.
+Publishers run one at a time (max_active_tis_per_dag=1) in the lake writers' pool (one slot, shared with the alarms
+DAG and the historical migration): scheduled runs and backfills never write the same table at once.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pendulum
 from airflow.sdk import DAG, Asset, Param, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from wenulake.airflow_home import LAKE_WRITERS_POOL
 from wenulake.settings import Settings
 
 SETTINGS = Settings()
@@ -52,7 +55,7 @@ with DAG(
 
         return tasks.ingest_bronze(context)
 
-    @task(task_id="gate_bronze", max_active_tis_per_dag=1, outlets=[BRONZE])
+    @task(task_id="gate_bronze", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL, outlets=[BRONZE])
     def gate_bronze(**context):
         """Validate the staged batch (GX suites + accounting); publish it only if all pass."""
         from wenulake import tasks
@@ -66,7 +69,7 @@ with DAG(
 
         return tasks.enrich_silver(context)
 
-    @task(task_id="gate_silver", max_active_tis_per_dag=1, outlets=[SILVER])
+    @task(task_id="gate_silver", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL, outlets=[SILVER])
     def gate_silver(**context):
         """Validate staged readings (silver suite); merge them into silver.reading only if it passes."""
         from wenulake import tasks
@@ -87,28 +90,28 @@ with DAG(
 
         return tasks.compute_stats(context)
 
-    @task(task_id="gate_stats", max_active_tis_per_dag=1)
+    @task(task_id="gate_stats", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
     def gate_stats(**context):
         """Stats suites on the staged rows; pass: write the serving store (TTL), leave them for the load."""
         from wenulake import tasks
 
         return tasks.gate_stats(context)
 
-    @task(task_id="purge_stats", max_active_tis_per_dag=1)
+    @task(task_id="purge_stats", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
     def purge_stats(**context):
         """Delete expired rows from the stats serving store."""
         from wenulake import tasks
 
         return tasks.purge_stats(context)
 
-    @task(task_id="load_warehouse", max_active_tis_per_dag=1)
+    @task(task_id="load_warehouse", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
     def load_warehouse(**context):
         """Staging table <- COPY; one transaction per table replacing exactly the touched keys."""
         from wenulake import tasks
 
         return tasks.load_warehouse(context)
 
-    @task(task_id="gate_warehouse", max_active_tis_per_dag=1, outlets=[WAREHOUSE])
+    @task(task_id="gate_warehouse", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL, outlets=[WAREHOUSE])
     def gate_warehouse(**context):
         """Gold suite on the loaded partitions; publish the analysts' snapshot, or discard the load."""
         from wenulake import tasks

@@ -98,3 +98,20 @@ def test_alarms_dag_is_scheduled_by_the_silver_asset(dagbag):
     assert dag.get_task("open_work_orders").upstream_task_ids == {"detect_alarms"}
     for task in dag.tasks:
         assert task.retries >= 1
+
+
+def test_historical_migration_maps_one_task_per_month(dagbag):
+    from wenulake.airflow_home import LAKE_WRITERS_POOL
+
+    dag = dagbag.get_dag("historical_migration")
+    assert type(dag.timetable).__name__ == "NullTimetable"  # manual trigger only
+    assert {"source", "from_month", "to_month", "redo"} <= set(dag.params)
+    assert set(dag.task_ids) == {"plan_months", "migrate_month", "summarise"}
+    month = dag.get_task("migrate_month")
+    assert type(month).__name__.endswith("MappedOperator")  # dynamic task mapping over plan_months
+    assert month.upstream_task_ids == {"plan_months"}
+    assert dag.get_task("summarise").upstream_task_ids == {"migrate_month"}
+    assert month.pool == LAKE_WRITERS_POOL
+    sensors = dagbag.get_dag("sensors")
+    for publisher in ("gate_bronze", "gate_silver", "gate_stats", "load_warehouse", "gate_warehouse"):
+        assert sensors.get_task(publisher).pool == LAKE_WRITERS_POOL  # one writer at a time, across DAGs

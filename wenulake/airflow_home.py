@@ -14,6 +14,10 @@ from pathlib import Path
 
 from wenulake.settings import Settings
 
+#: Airflow pool of the tasks that write lake or warehouse tables (the sensors and alarms DAGs' publishers, the
+#: historical migration's months): one slot, so scheduled runs, backfills and migrations never write at once.
+LAKE_WRITERS_POOL = "wenulake_lake_writers"
+
 
 def environment(settings: Settings) -> dict[str, str]:
     home = settings.airflow_home_path
@@ -52,6 +56,28 @@ def prepare(settings: Settings) -> Path:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
             raise RuntimeError(f"airflow db migrate failed: {tail[0]}")
         marker.touch()
+    pools = home / ".pools-v1"
+    if not pools.exists():
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "airflow",
+                "pools",
+                "set",
+                LAKE_WRITERS_POOL,
+                "1",
+                "wenulake lake writers",
+            ],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise RuntimeError(f"airflow pools set failed: {tail[0]}")
+        pools.touch()
     return home
 
 

@@ -177,6 +177,66 @@ def run_cmd(dag_id: str, start: datetime | None, end: datetime | None, hourly: b
         click.echo(_format_workorder_accounting(workorder_accounting(settings, interval), interval))
 
 
+# -- historical migration --------------------------------------------------------------------------------------
+@cli.command("migrate")
+@click.option(
+    "--source",
+    required=True,
+    help="Folder or s3:// URL holding <YYYY>/<MM>/<device_id>.csv[.gz] (legacy export format v0).",
+)
+@click.option(
+    "--from", "first", metavar="YYYY-MM", help="First month to migrate (default: the source's first)."
+)
+@click.option("--to", "last", metavar="YYYY-MM", help="Last month to migrate, inclusive (default: the last).")
+@click.option(
+    "--redo", is_flag=True, help="Migrate again months the ledger has as done (each replaces its rows)."
+)
+def migrate_cmd(source: str, first: str | None, last: str | None, redo: bool) -> None:
+    """Migrate legacy CSV exports (docs/legacy-format.md) into silver, month by month, in this process.
+
+    The same code as the historical_migration DAG's mapped tasks. Each month replaces what its previous
+    migration wrote (silver rows with source 'legacy', its quarantine with stage legacy), refreshes stats,
+    warehouse and alarms (historical, never notified) for the periods it touched, and is recorded in
+    ops.migration_ledger: a rerun skips done months unless --redo. Live readings always win over legacy ones.
+    Accounting per month: rows = malformed_row + unknown_device + implausible_timestamp + accepted_rows;
+    values = unknown_channel + duplicates + live_wins + readings. Exits non-zero at the first failed month.
+    """
+    from wenulake.pipeline import migrate
+
+    settings = Settings()
+    try:
+        first, last = migrate.month_range(first, last)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    todo, skipped = migrate.plan(settings, source, first, last, redo)
+    if skipped:
+        click.echo(f"already migrated (ledger), skipped: {', '.join(skipped)} (--redo to migrate them again)")
+    if not todo:
+        click.echo("nothing to migrate")
+        return
+    src = migrate.LegacySource(source, settings)
+    months = src.months()
+    total = sum(len(months.get(m, [])) for m in todo)
+    reports = []
+    with click.progressbar(length=total, label=f"migrating {len(todo)} month(s)", show_eta=True) as bar:
+        for month in todo:
+            report = migrate.migrate_month(settings, source, month, on_file=lambda _key: bar.update(1))
+            reports.append(report)
+    for r in reports:
+        click.echo(
+            f"{r.month}: {r.files} files, {r.rows} rows -> {r.readings} readings in {r.seconds:.1f} s "
+            f"(malformed_row {r.malformed_row}, unknown_device {r.unknown_device}, implausible_timestamp "
+            f"{r.implausible_timestamp}, unknown_channel {r.unknown_channel}, duplicates {r.duplicates}, "
+            f"live_wins {r.live_wins}, null_values {r.null_values}, dst_ambiguous {r.dst_ambiguous}, "
+            f"dst_nonexistent {r.dst_nonexistent}, blank_lines {r.blank_lines}, unreadable_files "
+            f"{r.unreadable_files}, skipped_files {r.skipped_files})"
+        )
+    keys = ("rows", "accepted_rows", "values", "readings", "malformed_row", "unknown_device",
+            "implausible_timestamp", "unknown_channel", "duplicates", "live_wins")  # fmt: skip
+    totals = {k: sum(getattr(r, k) for r in reports) for k in keys}
+    click.echo("total: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
+
+
 # -- accounting ----------------------------------------------------------------------------------------------
 def _format_accounting(counts: dict[str, int], interval: Interval) -> str:
     from wenulake.accounting import imbalance

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from wenulake.airflow_home import prepare
@@ -86,12 +87,32 @@ def load_dag(settings: Settings, dag_id: str) -> Any:
 
 def run_dag(settings: Settings, dag_id: str, interval: Interval) -> RunReport:
     """One DAG run over `interval` (as Params start/end), in this process."""
+    return run_with_conf(
+        settings, dag_id, interval, {"start": iso(interval.start), "end": iso(interval.end)}, interval.end
+    )
+
+
+def run_hourly(settings: Settings, dag_id: str, hour: Interval) -> RunReport:
+    """One run exactly as the schedule makes it: logical date = the hour's end, the data interval its hour,
+    no Params (what a backfill runs)."""
+    return run_with_conf(settings, dag_id, hour, {}, hour.end)
+
+
+def run_manual(settings: Settings, dag_id: str, conf: dict[str, Any]) -> RunReport:
+    """One run of a manually triggered DAG (historical_migration) with `conf` as its Params, in this process."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    return run_with_conf(settings, dag_id, Interval(now, now + timedelta(seconds=1)), conf, now)
+
+
+def run_with_conf(
+    settings: Settings, dag_id: str, interval: Interval, conf: dict[str, Any], logical_date: Any
+) -> RunReport:
     dag = load_dag(settings, dag_id)
     started = time.perf_counter()
     with settings_in_environment(settings):
-        run = dag.test(
-            logical_date=interval.end, run_conf={"start": iso(interval.start), "end": iso(interval.end)}
-        )
+        run = dag.test(logical_date=logical_date, run_conf=conf)
     report = RunReport(
         dag_id=dag_id,
         run_id=run.run_id,

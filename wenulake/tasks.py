@@ -236,3 +236,74 @@ def load_catalog(context: dict[str, Any]) -> dict[str, Any]:
         raise AirflowFailException(str(exc)) from exc
     log.info("%s", report)
     return {"path": str(path), "report": str(report)}
+
+
+def _migration_params(context: dict[str, Any]) -> dict[str, Any]:
+    params = context.get("params") or {}
+    source = str(params.get("source") or "").strip()
+    if not source:
+        raise ConfigError("Param source is required: a folder or s3:// URL of legacy exports")
+    return {
+        "source": source,
+        "from_month": params.get("from_month") or None,
+        "to_month": params.get("to_month") or None,
+        "redo": bool(params.get("redo")),
+    }
+
+
+def _fail(exc: Exception) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    raise AirflowFailException(str(exc)) from exc
+
+
+def plan_months(context: dict[str, Any]) -> list[str]:
+    """Task `plan_months` of historical_migration: the months its mapped task runs."""
+    from wenulake.pipeline import migrate
+
+    settings = Settings()
+    try:
+        p = _migration_params(context)
+        first, last = migrate.month_range(p["from_month"], p["to_month"])
+        todo, skipped = migrate.plan(settings, p["source"], first, last, p["redo"])
+    except (ConfigError, ValueError) as exc:
+        _fail(exc)
+    log.info("months to migrate: %s; already done: %s", todo, skipped)
+    return todo
+
+
+def migrate_month(context: dict[str, Any], month: str) -> dict[str, Any]:
+    """Mapped task `migrate_month` of historical_migration: one month, recorded in ops.migration_ledger."""
+    from wenulake.pipeline import migrate
+
+    settings = Settings()
+    p = _migration_params(context)
+    try:
+        report = migrate.migrate_month(settings, p["source"], month)
+    except PERMANENT as exc:
+        _fail(exc)
+    summary = report.as_dict()
+    log.info("%s", summary)
+    return summary
+
+
+def summarise_migration(context: dict[str, Any]) -> dict[str, Any]:
+    """Task `summarise` of historical_migration: the ledger rows of the Params' range."""
+    from wenulake.pipeline import migrate
+
+    settings = Settings()
+    p = _migration_params(context)
+    first, last = migrate.month_range(p["from_month"], p["to_month"])
+    rows = [
+        row
+        for month, row in sorted(migrate.ledger(settings).items())
+        if (first is None or month >= first) and (last is None or month <= last)
+    ]
+    keys = ("rows", "readings", "malformed_row", "unknown_device", "implausible_timestamp", "unknown_channel",
+            "duplicates", "live_wins")  # fmt: skip
+    summary = {
+        "months": {row["month"]: row["status"] for row in rows},
+        **{key: sum(int(row[key]) for row in rows) for key in keys},
+    }
+    log.info("%s", summary)
+    return summary

@@ -23,18 +23,28 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from wenulake.contracts.tables import ALARM_COVERAGE, FACT_ALARM, NOTIFICATION_OUTBOX
+from wenulake.contracts.tables import (
+    ALARM_COVERAGE,
+    FACT_ALARM,
+    LEGACY_RUN_PREFIX,
+    NOTIFICATION_OUTBOX,
+    TS,
+)
 from wenulake.lake import Lake
 from wenulake.query import connect, query_arrow, run_local
 from wenulake.settings import Settings
 from wenulake.sqlfiles import load_sql
+from wenulake.timeutil import Interval
 
 RULES = ("threshold", "flatline", "gap", "anomaly", "counter_reset")
 #: readings before the earliest touched hour that the rules see (flatline and anomaly windows, open episodes)
 LOOKBACK = timedelta(hours=6)
 #: notifications sent between two outbox commits
 RECORD_EVERY = 200
+#: the live scope's readings have no end
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def _hash(*parts: object) -> str:
@@ -75,20 +85,28 @@ def episodes(settings: Settings, readings: pa.Table, thresholds: pa.Table) -> pa
     )
 
 
-def detect(settings: Settings, run_id: str) -> dict[str, Any]:
-    """Task `detect_alarms`."""
+def detect(settings: Settings, run_id: str, historical_window: Interval | None = None) -> dict[str, Any]:
+    """Task `detect_alarms`: the silver runs not evaluated yet (never the historical migration's).
+
+    With `historical_window` (the historical migration's month), only run `run_id`'s own periods, readings up
+    to LOOKBACK after the window, and alarms marked historical: never notified, and never changing an alarm
+    of live data."""
     from wenulake.pipeline.gold import dimensions
 
     started = time.perf_counter()
     lake = Lake(settings)
     lake.ensure()
     covered = lake.read(ALARM_COVERAGE, columns=["source_run_id"])["source_run_id"].to_pylist()
+    window_end = historical_window.end + LOOKBACK if historical_window else FAR_FUTURE
     con = connect(settings)
     try:
-        pending = query_arrow(
-            con, load_sql(settings.sql_dir, "lake/pending_runs"), {"covered": sorted(set(covered))}
-        )
-        runs = pending["run_id"].to_pylist()
+        if historical_window:
+            runs = [run_id]
+        else:
+            pending = query_arrow(
+                con, load_sql(settings.sql_dir, "lake/pending_runs"), {"covered": sorted(set(covered))}
+            )
+            runs = [r for r in pending["run_id"].to_pylist() if not r.startswith(LEGACY_RUN_PREFIX)]
         if not runs:
             return {
                 "runs": 0,
@@ -100,12 +118,23 @@ def detect(settings: Settings, run_id: str) -> dict[str, Any]:
         window_start = scope["first_hour"][0].as_py() - LOOKBACK
         con.register("scope", scope)
         readings = query_arrow(
-            con, load_sql(settings.sql_dir, "alarms/readings"), {"window_start": window_start}
+            con,
+            load_sql(settings.sql_dir, "alarms/readings"),
+            {"window_start": window_start, "window_end": window_end},
         )
     finally:
         con.close()
     found = episodes(settings, readings, dimensions(settings)["dim_threshold"])
-    changes = reconcile(lake, found, readings, window_start, run_id)
+    if historical_window:
+        found = found.filter(pc.less(found["started_at"], pa.scalar(historical_window.end, TS)))
+    changes = reconcile(
+        lake,
+        found,
+        readings,
+        window_start,
+        run_id,
+        historical_end=historical_window.end if historical_window else None,
+    )
     now = datetime.now(UTC)
     lake.append(
         ALARM_COVERAGE,
@@ -121,10 +150,17 @@ def detect(settings: Settings, run_id: str) -> dict[str, Any]:
 
 
 def reconcile(
-    lake: Lake, found: pa.Table, readings: pa.Table, window_start: datetime, run_id: str
+    lake: Lake,
+    found: pa.Table,
+    readings: pa.Table,
+    window_start: datetime,
+    run_id: str,
+    historical_end: datetime | None = None,
 ) -> dict[str, int]:
     """Bring gold.fact_alarm in line with the episodes found in the scope; queue one notification per
-    transition."""
+    transition of a live alarm. A historical run (`historical_end`: its window's end) touches only historical
+    alarms and queues nothing."""
+    historical = historical_end is not None
     existing = lake.read(FACT_ALARM)
     firsts = run_local(
         {"readings": readings},
@@ -147,6 +183,8 @@ def reconcile(
 
     current = {row["alarm_id"]: row for row in existing.to_pylist()}
     live = [r for r in current.values() if r["status"] != "retracted" and in_scope(r)]
+    if historical_end is not None:
+        live = [r for r in live if r.get("historical") and r["started_at"] < historical_end]
     # alarms still running at the scope's start: a found episode starting at the scope's first reading
     # continues them
     carried = {
@@ -168,6 +206,8 @@ def reconcile(
         alarm_id = _hash(episode["rule"], key(episode), started_at.isoformat())
         seen.add(alarm_id)
         old = current.get(alarm_id)
+        if historical and old is not None and not old.get("historical"):
+            continue  # an alarm of live data: the live pipeline owns it
         status = "open" if episode["ended_at"] is None else "closed"
         row = {
             **episode,
@@ -179,6 +219,7 @@ def reconcile(
             if status == "closed"
             else None,
             "updated_run": run_id,
+            "historical": bool(old.get("historical")) if old else historical,
         }
         if old is None or old["status"] == "retracted":
             outbox.append((alarm_id, "opened", row))
@@ -186,7 +227,9 @@ def reconcile(
                 outbox.append((alarm_id, "closed", row))
         elif old["status"] == "open" and status == "closed":
             outbox.append((alarm_id, "closed", row))
-        if old is None or any(old[c] != row[c] for c in ("status", "ended_at", "peak_value", "severity")):
+        if old is None or any(
+            old.get(c) != row[c] for c in ("status", "ended_at", "peak_value", "severity", "historical")
+        ):
             changed.append(row)
     for alarm in live:
         if alarm["alarm_id"] in seen or alarm["started_at"] < window_start:
@@ -199,7 +242,7 @@ def reconcile(
         lake.replace(
             FACT_ALARM, pa.Table.from_pylist(changed, schema=FACT_ALARM.schema), f"alarm_id in ({ids})"
         )
-    queued = _queue(lake, outbox, run_id)
+    queued = _queue(lake, [item for item in outbox if not item[2].get("historical")], run_id)
     return {
         "alarms_changed": len(changed),
         "transitions": queued,

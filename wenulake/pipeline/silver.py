@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from wenulake import quality
 from wenulake.catalog.store import CatalogStore
 from wenulake.contracts import Reason, Stage
-from wenulake.contracts.tables import QUARANTINE, SILVER_READING, TOUCHED_PERIOD, TS
+from wenulake.contracts.tables import QUARANTINE, SILVER_READING, TOUCHED_PERIOD, TS, Source
 from wenulake.lake import Lake, conform, staging_batch
 from wenulake.pipeline.bronze import PublishSummary, owned_hours
 from wenulake.query import connect, query_arrow
@@ -113,8 +113,11 @@ def enrich(settings: Settings, interval: Interval, run_id: str) -> SilverSummary
         readings = SILVER_READING.schema.empty_table()
         unknown_channel = None
 
-    readings = readings.drop_columns([c for c in ("run_id", "outcome") if c in readings.column_names])
+    readings = readings.drop_columns(
+        [c for c in ("run_id", "outcome", "source") if c in readings.column_names]
+    )
     readings = readings.append_column("run_id", pa.array([run_id] * readings.num_rows, pa.string()))
+    readings = readings.append_column("source", pa.array([Source.LIVE] * readings.num_rows, pa.string()))
     quarantine = _quarantine_rows(unknown, unknown_channel, run_id, now)
     # periods of the interval's current silver rows too: a rerun may move or remove them
     import pyarrow.dataset as ds
@@ -249,10 +252,15 @@ def publish(settings: Settings, interval: Interval, run_id: str) -> PublishSumma
     )
 
 
+#: a silver row of the landing (rows written before the `source` column existed have none)
+LIVE_TARGET = f"(t.source IS NULL OR t.source <> '{Source.LEGACY}')"
+
+
 def _merge_readings(lake: Lake, readings: pa.Table, hours: Interval) -> None:
-    """One commit: insert new keys; update a key when the source copy was received earlier or the target row
-    belongs to this interval (a rerun replaces its own rows); delete this interval's rows that no longer occur."""
-    target_in_hours = _hours_predicate(hours, "t.")
+    """One commit: insert new keys; update a key when the source copy was received earlier, the target row
+    belongs to this interval (a rerun replaces its own rows) or is a legacy row (live always wins over the
+    historical migration); delete this interval's live rows that no longer occur (never a legacy row)."""
+    target_in_hours = f"({_hours_predicate(hours, 't.')}) AND {LIVE_TARGET}"
     earlier = (
         "s.received_at < t.received_at OR (s.received_at = t.received_at AND s.message_id < t.message_id)"
     )
@@ -264,7 +272,9 @@ def _merge_readings(lake: Lake, readings: pa.Table, hours: Interval) -> None:
             source_alias="s",
             target_alias="t",
         )
-        .when_matched_update_all(predicate=f"({target_in_hours}) OR {earlier}")
+        .when_matched_update_all(
+            predicate=f"({target_in_hours}) OR t.source = '{Source.LEGACY}' OR ({earlier})"
+        )
         .when_not_matched_insert_all()
         .when_not_matched_by_source_delete(predicate=target_in_hours)
         .execute()

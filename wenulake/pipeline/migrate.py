@@ -1,0 +1,458 @@
+"""Historical migration: legacy export v0 (docs/legacy-format.md) -> silver.reading rows with source 'legacy',
+one month at a time, then stats, warehouse and alarms refreshed for the touched periods.
+
+`migrate_month(...)` is the unit of work (a mapped task of the `historical_migration` DAG, or one step of
+`wenulake migrate`). For month M of the source:
+1. parse every `<YYYY>/<MM>/<device_id>.csv[.gz]` (wenulake.legacy), with the devices' site zones from one
+   catalog snapshot; attribute each non-empty cell to the sensor valid at ts and canonicalise it exactly like
+   live data (the catalog's unit conversion, scale and offset);
+2. drop repeated (sensor_id, ts) copies inside the month (the first file, then the first line wins; counted as
+   `duplicates`) and every key a live reading already holds (`live_wins`: live always wins over legacy);
+3. gate the rows with the silver suite, then replace in one commit each: the month's legacy silver rows
+   (`source = 'legacy' AND arrival_hour = <month start>`), its quarantine (stage legacy, arrival_date
+   `<YYYY-MM-01>`), its touched periods (run `migrate__YYYY-MM`, old rows' periods and new ones);
+4. refresh what depends on them, as the sensors DAG does after silver: stage_gold, compute_stats, gate_stats,
+   load_warehouse, gate_warehouse; then alarms over the month, marked historical and never notified;
+5. record the month and its accounting in ops.migration_ledger (done, or failed with the error).
+A month is idempotent: rerunning it replaces exactly what it wrote, so a redo gives identical tables.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from wenulake import legacy, quality
+from wenulake.catalog.store import CatalogStore
+from wenulake.contracts import Reason, Stage
+from wenulake.contracts.tables import (
+    LEGACY_RUN_PREFIX,
+    MIGRATION_LEDGER,
+    QUARANTINE,
+    SILVER_READING,
+    TOUCHED_PERIOD,
+    TS,
+    Source,
+)
+from wenulake.errors import ConfigError, PipelineFailed
+from wenulake.lake import Lake, conform
+from wenulake.query import connect, query_arrow, run_local
+from wenulake.settings import Settings
+from wenulake.sqlfiles import load_sql
+from wenulake.storage import ObjectStore, StoreSpec
+from wenulake.timeutil import Interval, iso
+from wenulake.transforms.silver import catalog_frames
+
+log = logging.getLogger(__name__)
+
+DONE = "done"
+FAILED = "failed"
+#: how far a month's readings can lie outside its UTC bounds (local months of zones up to +-14 h)
+ZONE_SLACK = timedelta(hours=15)
+
+
+def run_id_of(month: str) -> str:
+    return f"{LEGACY_RUN_PREFIX}{month}"
+
+
+@dataclass
+class MonthReport:
+    month: str
+    source: str
+    run_id: str
+    status: str = DONE
+    files: int = 0
+    unreadable_files: int = 0
+    skipped_files: int = 0
+    rows: int = 0
+    blank_lines: int = 0
+    malformed_row: int = 0
+    unknown_device: int = 0
+    implausible_timestamp: int = 0
+    accepted_rows: int = 0
+    null_values: int = 0
+    values: int = 0
+    unknown_channel: int = 0
+    duplicates: int = 0
+    live_wins: int = 0
+    readings: int = 0
+    dst_ambiguous: int = 0
+    dst_nonexistent: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+    skipped_names: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def problems(self) -> list[str]:
+        """Accounting identities that do not hold (empty when every row and value is accounted)."""
+        out = []
+        rows = self.malformed_row + self.unknown_device + self.implausible_timestamp + self.accepted_rows
+        if rows != self.rows:
+            out.append(f"rows {self.rows} != malformed + unknown_device + implausible + accepted ({rows})")
+        values = self.unknown_channel + self.duplicates + self.live_wins + self.readings
+        if values != self.values:
+            out.append(
+                f"values {self.values} != unknown_channel + duplicates + live_wins + readings ({values})"
+            )
+        return out
+
+
+# -- the source ------------------------------------------------------------------------------------------------
+class LegacySource:
+    """A folder or s3:// prefix holding `<YYYY>/<MM>/<file>`."""
+
+    def __init__(self, location: str, settings: Settings) -> None:
+        self.location = location
+        self.store: ObjectStore = StoreSpec.from_settings(location, settings).open()
+
+    def check(self) -> None:
+        try:
+            self.store.check_root()
+        except ConfigError:
+            raise ConfigError(f"legacy source {self.location} does not exist") from None
+
+    def months(self) -> dict[str, list[str]]:
+        """month (YYYY-MM) -> the keys directly under `<YYYY>/<MM>/`, sorted."""
+        found: dict[str, list[str]] = {}
+        for info in self.store.list(""):
+            parts = info.key.split("/")
+            if len(parts) == 3 and len(parts[0]) == 4 and len(parts[1]) == 2:
+                try:
+                    year, month = legacy.parse_month(f"{parts[0]}-{parts[1]}")
+                except ValueError:
+                    continue
+                found.setdefault(legacy.month_name(year, month), []).append(info.key)
+        return {m: sorted(keys) for m, keys in sorted(found.items())}
+
+    def get(self, key: str) -> bytes:
+        return self.store.get(key)
+
+
+# -- one month ---------------------------------------------------------------------------------------------------
+def migrate_month(
+    settings: Settings,
+    source: str,
+    month: str,
+    now: datetime | None = None,
+    on_file: Callable[[str], None] | None = None,
+) -> MonthReport:
+    """Migrate one month (YYYY-MM) of `source`; records the ledger row, done or failed (and then raises)."""
+    started_at = datetime.now(UTC)
+    started = time.perf_counter()
+    report = MonthReport(month=month, source=source, run_id=run_id_of(month))
+    lake = Lake(settings)
+    lake.ensure()
+    try:
+        _migrate(settings, lake, LegacySource(source, settings), report, now or started_at, on_file)
+    except Exception as exc:
+        report.status, report.error = (
+            FAILED,
+            str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc),
+        )
+        report.seconds = round(time.perf_counter() - started, 3)
+        _record(lake, report, started_at)
+        raise
+    report.seconds = round(time.perf_counter() - started, 3)
+    _record(lake, report, started_at)
+    return report
+
+
+def _migrate(
+    settings: Settings,
+    lake: Lake,
+    src: LegacySource,
+    report: MonthReport,
+    now: datetime,
+    on_file: Callable[[str], None] | None,
+) -> None:
+    year, mon = legacy.parse_month(report.month)
+    month_start, month_end = legacy.month_bounds(year, mon)
+    run_id = report.run_id
+    tick = time.perf_counter()
+    src.check()
+    keys = src.months().get(report.month, [])
+    devices, sensors = catalog_frames(CatalogStore(settings).snapshot())
+    zone_of = dict(zip(devices["device_id"].to_pylist(), devices["timezone"].to_pylist(), strict=True))
+
+    parsed: list[legacy.ParsedFile] = []
+    for key in keys:
+        name = key.rsplit("/", 1)[-1]
+        matched = legacy.FILE_NAME.match(name)
+        if not matched:
+            report.skipped_files += 1
+            report.skipped_names.append(key)
+            continue
+        device_id = matched["device_id"]
+        parsed.append(
+            legacy.parse_file(f"legacy/{key}", src.get(key), year, mon, zone_of.get(device_id), now)
+        )
+        if on_file:
+            on_file(key)
+    report.files = len(parsed)
+    for p in parsed:
+        report.unreadable_files += int(p.unreadable)
+        report.rows += p.rows
+        report.blank_lines += p.blank_lines
+        report.accepted_rows += p.accepted_rows
+        report.null_values += p.null_values
+        report.dst_ambiguous += p.dst_ambiguous
+        report.dst_nonexistent += p.dst_nonexistent
+        report.malformed_row += p.count(Reason.MALFORMED_ROW)
+        report.unknown_device += p.count(Reason.UNKNOWN_DEVICE)
+        report.implausible_timestamp += p.count(Reason.IMPLAUSIBLE_TIMESTAMP)
+    report.phases["parse"] = round(time.perf_counter() - tick, 3)
+
+    tick = time.perf_counter()
+    cells = _cells(parsed)
+    report.values = cells.num_rows
+    attributed = run_local(
+        {"cells": cells, "sensors": sensors}, load_sql(settings.sql_dir, "legacy/attribute")
+    )
+    known = pc.is_valid(attributed["sensor_id"])
+    unknown_channel = attributed.filter(pc.invert(known))
+    firsts = attributed.filter(pc.and_(known, pc.equal(attributed["copy_rank"], 1)))
+    report.unknown_channel = unknown_channel.num_rows
+    report.duplicates = attributed.num_rows - unknown_channel.num_rows - firsts.num_rows
+    live = _live_keys(settings, firsts, month_start, month_end)
+    rows = _silver_rows(firsts, live, devices, month_start, run_id)
+    report.readings = rows.num_rows
+    report.live_wins = firsts.num_rows - rows.num_rows
+    problems = report.problems()
+    if problems:
+        raise PipelineFailed(f"legacy {report.month}: accounting does not add up: " + "; ".join(problems))
+    quarantine = _quarantine(parsed, unknown_channel, month_start, run_id, now)
+    report.phases["attribute"] = round(time.perf_counter() - tick, 3)
+
+    tick = time.perf_counter()
+    interval = Interval(month_start, month_end)
+    quality.gate(
+        lake,
+        settings.expectations_dir,
+        [("silver_reading", SILVER_READING.name, rows)],
+        run_id=run_id,
+        stage=Stage.LEGACY.value,
+        interval=interval,
+    )
+    report.phases["gate"] = round(time.perf_counter() - tick, 3)
+
+    tick = time.perf_counter()
+    import pyarrow.dataset as ds
+
+    at_month = ds.field("arrival_hour") == pa.scalar(month_start, TS)
+    old = lake.read(SILVER_READING, filters=at_month, columns=["sensor_id", "local_date", "ts", "source"])
+    old = old.filter(pc.equal(pc.cast(old["source"], pa.string()), Source.LEGACY)).drop_columns(["source"])
+    touched = _touched(pa.concat_tables([rows.select(["sensor_id", "local_date", "ts"]), old]), run_id, now)
+    lake.replace(SILVER_READING, rows, f"source = '{Source.LEGACY}' AND arrival_hour = '{iso(month_start)}'")
+    lake.replace(
+        QUARANTINE,
+        quarantine,
+        f"stage = '{Stage.LEGACY.value}' AND arrival_date = '{month_start.date().isoformat()}'",
+    )
+    lake.replace(TOUCHED_PERIOD, touched, f"run_id = '{run_id}'")
+    report.phases["publish"] = round(time.perf_counter() - tick, 3)
+
+    tick = time.perf_counter()
+    refresh_downstream(settings, interval, run_id)
+    report.phases["downstream"] = round(time.perf_counter() - tick, 3)
+
+
+def _cells(parsed: list[legacy.ParsedFile]) -> pa.Table:
+    parts = []
+    for order, p in enumerate(parsed):
+        n = p.cells.num_rows
+        if not n:
+            continue
+        part = p.cells
+        part = part.append_column("file_order", pa.array([order] * n, pa.int64()))
+        part = part.append_column("object_key", pa.array([p.key] * n, pa.string()))
+        part = part.append_column("device_id", pa.array([p.device_id] * n, pa.string()))
+        parts.append(part)
+    if not parts:
+        empty = legacy.CELLS_SCHEMA.empty_table()
+        for name, kind in (
+            ("file_order", pa.int64()),
+            ("object_key", pa.string()),
+            ("device_id", pa.string()),
+        ):
+            empty = empty.append_column(name, pa.array([], kind))
+        return empty
+    return pa.concat_tables(parts)
+
+
+def _live_keys(settings: Settings, firsts: pa.Table, start: datetime, end: datetime) -> pa.Table:
+    devices = pa.table({"device_id": pc.unique(firsts["device_id"])})
+    con = connect(settings)
+    try:
+        con.register("legacy_devices", devices)
+        return query_arrow(
+            con,
+            load_sql(settings.sql_dir, "legacy/live_keys"),
+            {"window_start": start - ZONE_SLACK, "window_end": end + ZONE_SLACK},
+        )
+    finally:
+        con.close()
+
+
+def _silver_rows(
+    firsts: pa.Table, live: pa.Table, devices: pa.Table, month_start: datetime, run_id: str
+) -> pa.Table:
+    """silver.reading rows of the month's winning legacy cells that no live reading holds."""
+    rows = run_local(
+        {"firsts": firsts, "live": live, "devices": devices},
+        """
+        select f.sensor_id, f.ts, f.local_date, f.value, f.raw_value, f.raw_unit, f.unit, f.metric, f.kind,
+               f.channel, f.device_id, d.site_id, d.company_id, d.timezone,
+               'legacy:' || f.object_key || ':' || lpad(cast(f.line as varchar), 9, '0') as message_id,
+               f.object_key, f.line as record_index
+        from firsts f
+        join devices d on f.device_id = d.device_id
+        anti join live l on f.sensor_id = l.sensor_id and f.ts = l.ts
+        order by f.sensor_id, f.ts
+        """,
+    )
+    n = rows.num_rows
+    rows = rows.append_column("received_at", pa.array([month_start] * n, TS))
+    rows = rows.append_column("arrival_hour", pa.array([month_start] * n, TS))
+    rows = rows.append_column("run_id", pa.array([run_id] * n, pa.string()))
+    rows = rows.append_column("source", pa.array([Source.LEGACY] * n, pa.string()))
+    return conform(rows, SILVER_READING)
+
+
+def _quarantine(
+    parsed: list[legacy.ParsedFile],
+    unknown_channel: pa.Table,
+    month_start: datetime,
+    run_id: str,
+    now: datetime,
+) -> pa.Table:
+    records: list[dict[str, Any]] = []
+    for p in parsed:
+        for r in p.rejects:
+            records.append(
+                {
+                    "reason": r.reason.value,
+                    "object_key": p.key,
+                    "record_index": r.line,
+                    "device_id": p.device_id,
+                    "channel": None,
+                    "raw": r.raw,
+                    "detail": r.detail,
+                    "ts": r.ts,
+                }
+            )
+    for row in unknown_channel.select(
+        ["object_key", "line", "device_id", "channel", "raw_value", "ts"]
+    ).to_pylist():
+        records.append(
+            {
+                "reason": Reason.UNKNOWN_CHANNEL.value,
+                "object_key": row["object_key"],
+                "record_index": row["line"],
+                "device_id": row["device_id"],
+                "channel": row["channel"],
+                "raw": json.dumps({row["channel"]: row["raw_value"]}),
+                "detail": f"no sensor of device {row['device_id']!r} and channel {row['channel']!r} valid at this ts",
+                "ts": row["ts"],
+            }
+        )
+    n = len(records)
+    table = pa.Table.from_pylist(
+        records,
+        schema=pa.schema(
+            [
+                pa.field("reason", pa.string()),
+                pa.field("object_key", pa.string()),
+                pa.field("record_index", pa.int64()),
+                pa.field("device_id", pa.string()),
+                pa.field("channel", pa.string()),
+                pa.field("raw", pa.string()),
+                pa.field("detail", pa.string()),
+                pa.field("ts", TS),
+            ]
+        ),
+    )
+    table = table.append_column("stage", pa.array([Stage.LEGACY.value] * n, pa.string()))
+    table = table.append_column("arrival_hour", pa.array([month_start] * n, TS))
+    table = table.append_column("arrival_date", pa.array([month_start.date().isoformat()] * n, pa.string()))
+    table = table.append_column("run_id", pa.array([run_id] * n, pa.string()))
+    table = table.append_column("quarantined_at", pa.array([now] * n, TS))
+    return conform(table, QUARANTINE)
+
+
+def _touched(readings: pa.Table, run_id: str, now: datetime) -> pa.Table:
+    touched = run_local(
+        {"readings": readings},
+        "select distinct sensor_id, local_date, date_trunc('hour', ts) as hour_utc from readings",
+    )
+    n = touched.num_rows
+    touched = touched.append_column("run_id", pa.array([run_id] * n, pa.string()))
+    touched = touched.append_column("stage", pa.array([Stage.LEGACY.value] * n, pa.string()))
+    touched = touched.append_column("recorded_at", pa.array([now] * n, TS))
+    return conform(touched, TOUCHED_PERIOD)
+
+
+def refresh_downstream(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    """What the sensors DAG runs after gate_silver, for the periods `run_id` touched, then the month's alarms
+    (historical: recorded, never notified) and the warehouse's fact_alarm."""
+    from wenulake.pipeline import alarms, gold, stats
+
+    summary: dict[str, Any] = {}
+    summary["stage_gold"] = gold.stage(settings, interval, run_id)
+    summary["compute_stats"] = stats.compute(settings, interval, run_id)
+    summary["gate_stats"] = stats.publish(settings, interval, run_id).as_dict()
+    summary["load_warehouse"] = gold.load(settings, interval, run_id)
+    summary["gate_warehouse"] = gold.publish(settings, interval, run_id).as_dict()
+    summary["detect_alarms"] = alarms.detect(settings, run_id, historical_window=interval)
+    summary["load_alarms"] = alarms.load_warehouse(settings, run_id)
+    return summary
+
+
+def _record(lake: Lake, report: MonthReport, started_at: datetime) -> None:
+    row = {name: getattr(report, name) for name in MIGRATION_LEDGER.schema.names if hasattr(report, name)}
+    row["started_at"] = started_at
+    row["finished_at"] = datetime.now(UTC)
+    lake.replace(
+        MIGRATION_LEDGER,
+        pa.Table.from_pylist([row], schema=MIGRATION_LEDGER.schema),
+        f"month = '{report.month}'",
+    )
+
+
+# -- a range of months ------------------------------------------------------------------------------------------
+def ledger(settings: Settings) -> dict[str, dict[str, Any]]:
+    lake = Lake(settings)
+    lake.ensure([MIGRATION_LEDGER])
+    return {row["month"]: row for row in lake.read(MIGRATION_LEDGER).to_pylist()}
+
+
+def plan(
+    settings: Settings, source: str, first: str | None, last: str | None, redo: bool
+) -> tuple[list[str], list[str]]:
+    """(months to migrate, months skipped because the ledger has them done), in order."""
+    src = LegacySource(source, settings)
+    src.check()
+    months = [m for m in src.months() if (first is None or m >= first) and (last is None or m <= last)]
+    done = {m for m, row in ledger(settings).items() if row["status"] == DONE}
+    todo = [m for m in months if redo or m not in done]
+    return todo, [m for m in months if m not in todo]
+
+
+def month_range(first: str | None, last: str | None) -> tuple[str | None, str | None]:
+    """Validate `--from`/`--to` (YYYY-MM) and normalise them; raises ValueError."""
+    out = []
+    for text in (first, last):
+        out.append(legacy.month_name(*legacy.parse_month(text)) if text else None)
+    if out[0] and out[1] and out[0] > out[1]:
+        raise ValueError(f"--from {out[0]} is after --to {out[1]}")
+    return out[0], out[1]
