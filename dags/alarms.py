@@ -65,7 +65,7 @@ with DAG(
 
         return tasks.load_alarms(context)
 
-    @task(task_id="open_work_orders", max_active_tis_per_dag=1)
+    @task(task_id="open_work_orders", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
     def open_work_orders(**context):
         """One order.created per qualifying alarm, published once (work-order SNS topic or the landing)."""
         from wenulake import tasks

@@ -8,7 +8,8 @@ ingest_workorder_events -> gate_workorder_events -> build_work_orders -> gate_wo
   occurred_at order): the event statuses, the order snapshot, the lifecycle quarantine;
 - gate_work_orders validates (work_order suites) and replaces exactly those orders;
 - load_work_orders loads fact_work_order, fact_work_order_event, dim_technician, dim_material into the warehouse.
-Params `start`/`end` (ISO 8601 UTC) override the data interval: one run over a longer range.
+Publishers run in the lake writers' pool (one slot, shared with the sensors, alarms and migration DAGs: they
+share ops.quarantine and the warehouse). Params `start`/`end` (ISO 8601 UTC) override the data interval.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pendulum
 from airflow.sdk import DAG, Asset, Param, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
+from wenulake.airflow_home import LAKE_WRITERS_POOL
 from wenulake.settings import Settings
 
 SETTINGS = Settings()
@@ -54,28 +56,28 @@ with DAG(
 
         return tasks.ingest_workorder_events(context)
 
-    @task(task_id="gate_workorder_events", max_active_tis_per_dag=1)
+    @task(task_id="gate_workorder_events", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
     def gate_workorder_events(**context):
         """Validate the staged events (GX suite + accounting); publish the interval's hours."""
         from wenulake import tasks
 
         return tasks.gate_workorder_events(context)
 
-    @task(task_id="build_work_orders", max_active_tis_per_dag=1)
+    @task(task_id="build_work_orders", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
     def build_work_orders(**context):
         """Rebuild the touched orders from all their events; stage events, orders and quarantine."""
         from wenulake import tasks
 
         return tasks.build_work_orders(context)
 
-    @task(task_id="gate_work_orders", max_active_tis_per_dag=1, outlets=[WORK_ORDERS])
+    @task(task_id="gate_work_orders", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL, outlets=[WORK_ORDERS])
     def gate_work_orders(**context):
         """Validate the rebuilt orders (GX suites); replace exactly the touched orders."""
         from wenulake import tasks
 
         return tasks.gate_work_orders(context)
 
-    @task(task_id="load_work_orders", max_active_tis_per_dag=1)
+    @task(task_id="load_work_orders", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
     def load_work_orders(**context):
         """fact_work_order, fact_work_order_event and the field-service dimensions into the warehouse."""
         from wenulake import tasks

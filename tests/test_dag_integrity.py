@@ -78,8 +78,12 @@ def test_workorders_dag_shape(dagbag):
     assert set(dag.task_ids) == set(chain)
     for upstream, task in itertools.pairwise(chain):
         assert dag.get_task(task).upstream_task_ids == {upstream}
+    from wenulake.airflow_home import LAKE_WRITERS_POOL
+
     for publisher in chain[1:]:
         assert dag.get_task(publisher).max_active_tis_per_dag == 1
+        assert dag.get_task(publisher).pool == LAKE_WRITERS_POOL
+    assert dagbag.get_dag("alarms").get_task("open_work_orders").pool == LAKE_WRITERS_POOL
     for task in dag.tasks:
         assert task.retries >= 1
 
