@@ -181,3 +181,34 @@ def test_replay_without_fixes_resolves_nothing(cli_home):
     env = {k: v for k, v in cli_home.items() if k.startswith("WENULAKE_")}
     out = cli("replay", "--reason", "unknown_channel", env=env).stdout
     assert "unknown_channel: 0 resolved" in out
+
+
+@pytest.mark.slow
+@pytest.mark.airflow
+def test_workorders_from_the_command_line(cli_home, tmp_path):
+    """generate-workorders over the CLI home's catalog, then run workorders: the printed accounting balances and
+    `accounting --stream workorders --format json` has exactly the contract keys, equal to the generator's."""
+    out = tmp_path / "wo"
+    env = {k: v for k, v in cli_home.items() if k.startswith("WENULAKE_")}
+    missing = cli("landing", "generate-workorders", "--out", str(out), env=env, check=False)
+    assert missing.returncode == 1
+    assert "generate the sensor sample first" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    (out / "catalog").mkdir(parents=True)
+    for path in (Path(env["WENULAKE_HOME"]) / "catalog").glob("*.csv"):
+        (out / "catalog" / path.name).write_text(path.read_text())
+    done = cli("landing", "generate-workorders", "--out", str(out), "--orders", "40", "--hours", "2", env=env)
+    assert "work-order records" in done.stdout
+    env = {**env, "WENULAKE_HOME": str(tmp_path / "home"), "WENULAKE_LANDING": str(out / "landing")}
+    cli("catalog", "load", str(out / "catalog"), env=env)
+    run = cli(
+        "run", "workorders", "--start", "2026-04-04T00:00:00Z", "--end", "2026-04-04T02:00:00Z", env=env
+    )
+    assert "build_work_orders" in run.stdout
+    assert "balanced: records = events_valid + duplicates + quarantined" in run.stdout
+    counts = json.loads(
+        cli("accounting", "--stream", "workorders", "--start", "2026-04-04T00:00:00Z", "--end",
+            "2026-04-04T02:00:00Z", "--format", "json", env=env).stdout
+    )  # fmt: skip
+    assert counts == json.loads((out / "workorders-manifest.json").read_text())["expected"]
+    assert cli("run", "workorders", env=env, check=False).returncode == 2  # needs --start and --end
