@@ -302,12 +302,19 @@ def accounting_cmd(start: datetime, end: datetime, stream: str, fmt: str) -> Non
 
 # -- sql -----------------------------------------------------------------------------------------------------
 @cli.command("sql")
-@click.argument("query")
+@click.argument("query", required=False)
+@click.option(
+    "-f",
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Read the query from this file (e.g. sql/examples/*.sql, which start with a -- comment).",
+)
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
 )
-def sql_cmd(query: str, fmt: str) -> None:
-    """Run a read-only SQL QUERY (DuckDB) over the lake and the warehouse.
+def sql_cmd(query: str | None, path: Path | None, fmt: str) -> None:
+    """Run a read-only SQL QUERY (DuckDB) over the lake and the warehouse (or the query in --file).
 
     Lake tables by schema-qualified name: bronze.sensor_message, silver.reading, ops.quarantine,
     ops.ingest_ledger, ops.dq_result, ops.touched_period, gold.fact_alarm, ops.notification_outbox,
@@ -323,7 +330,9 @@ def sql_cmd(query: str, fmt: str) -> None:
     """
     from wenulake.query import FORMATTERS, run_query
 
-    output = FORMATTERS[fmt](run_query(Settings(), query))
+    if (query is None) == (path is None):
+        raise click.UsageError("give a QUERY or --file (exactly one)")
+    output = FORMATTERS[fmt](run_query(Settings(), query if path is None else path.read_text()))
     click.echo(output, nl=not output.endswith("\n"))
 
 
