@@ -313,3 +313,21 @@ def test_uci_occupancy_excerpt_through_the_cli(tmp_path: Path, monkeypatch: pyte
     )
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines() == [f"error: legacy source {tmp_path / 'missing'} does not exist"]
+
+
+@pytest.mark.s3
+def test_legacy_source_on_s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--source s3://bucket/prefix` lists and reads the months like a folder (moto's S3 server)."""
+    import boto3
+
+    monkeypatch.setenv("WENULAKE_S3_ENDPOINT_URL", moto_endpoint)
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="exports")
+    body = b"timestamp,temp\n2026-03-10 10:00:00,1\n"
+    s3.put_object(Bucket="exports", Key="legacy/2026/03/dev-00001.csv", Body=body)
+    s3.put_object(Bucket="exports", Key="legacy/2026/04/dev-00001.csv.gz", Body=gzip.compress(body))
+    s3.put_object(Bucket="exports", Key="legacy/notes/readme.txt", Body=b"not a month")
+    source = migrate.LegacySource("s3://exports/legacy", Settings())
+    source.check()
+    assert source.months() == {"2026-03": ["2026/03/dev-00001.csv"], "2026-04": ["2026/04/dev-00001.csv.gz"]}
+    assert source.get("2026/03/dev-00001.csv") == body
