@@ -212,3 +212,16 @@ def test_workorders_from_the_command_line(cli_home, tmp_path):
     )  # fmt: skip
     assert counts == json.loads((out / "workorders-manifest.json").read_text())["expected"]
     assert cli("run", "workorders", env=env, check=False).returncode == 2  # needs --start and --end
+
+
+@pytest.mark.slow
+def test_sql_reads_a_query_file_that_starts_with_a_comment(cli_home):
+    env = {k: v for k, v in cli_home.items() if k.startswith("WENULAKE_")}
+    example = Path(__file__).resolve().parent.parent / "sql" / "examples" / "energy_per_company_per_day.sql"
+    assert example.read_text().startswith("--")
+    rows = json.loads(cli("sql", "--file", str(example), "--format", "json", env=env).stdout)
+    assert rows
+    assert {"company", "kwh"} <= set(rows[0])
+    neither = cli("sql", env=env, check=False)
+    assert neither.returncode == 2
+    assert "give a QUERY or --file" in neither.stderr
