@@ -57,3 +57,20 @@ def test_keyring_is_reloaded_when_the_file_changes(tmp_path):
     write(tmp_path, {"keys": {"b": base64.b64encode(KEY).decode()}})
     os.utime(path, (time.time() + 5, time.time() + 5))
     assert KeyringSource(path).load().key_ids == ["b"]
+
+
+@pytest.mark.s3
+def test_keyring_from_a_secrets_manager_secret_as_terraform_creates_it(moto_endpoint):
+    import boto3
+
+    client = boto3.client("secretsmanager", region_name="eu-west-1", endpoint_url=moto_endpoint)
+    arn = client.create_secret(Name="wenulake-dev/keyring")["ARN"]
+    source = KeyringSource(arn, secrets_endpoint_url=moto_endpoint)
+    with pytest.raises(KeyringError, match="has no value yet"):  # Terraform creates the secret, not its value
+        source.load()
+    doc = {"keys": {"k1": base64.b64encode(KEY).decode()}}
+    client.put_secret_value(SecretId=arn, SecretString=json.dumps(doc))
+    assert source.load().key_ids == ["k1"]
+    missing = arn.replace("keyring", "nothing")
+    with pytest.raises(KeyringError, match=r"keyring secret .*nothing.* not found"):
+        KeyringSource(missing, secrets_endpoint_url=moto_endpoint).load()

@@ -349,3 +349,24 @@ def test_checkov_passes_with_zero_failed_checks_and_every_skip_justified():
     assert summary["resource_count"] >= 80, summary
     assert summary["passed"] >= 300, summary
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_readme_documents_every_setting_the_terraform_outputs_feed():
+    root = load_modules()[TERRAFORM.resolve()]
+    parsed = hcl2.loads((TERRAFORM / "main.tf").read_text())
+    fed = set(next(block["settings"] for block in parsed["locals"] if "settings" in block))
+    assert "WENULAKE_LANDING" in fed
+    assert "${local.settings}" in root.outputs["wenulake_settings"]["value"]
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Settings in AWS", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        m
+        for line in section.splitlines()
+        if line.startswith("| `")
+        for m in re.findall(r"`(WENULAKE_\w+)`", line.split(" | ")[0])
+    }
+    assert fed <= rows, f"not in the README's cloud settings table: {sorted(fed - rows)}"
+    from wenulake.settings import Settings
+
+    fields = {f"WENULAKE_{name.upper()}" for name in Settings.model_fields}
+    assert rows <= fields, f"not settings: {sorted(rows - fields)}"

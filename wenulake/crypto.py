@@ -77,13 +77,19 @@ class KeyringSource:
     location: str
     endpoint_url: str | None = None
     region: str = "us-east-1"
+    secrets_endpoint_url: str | None = None
 
     def load(self) -> Keyring:
         return _load_cached(self, _mtime(self.location))
 
 
+def is_secret_arn(location: str) -> bool:
+    """A Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME), as Terraform outputs."""
+    return location.startswith("arn:") and ":secretsmanager:" in location
+
+
 def _mtime(location: str) -> float:
-    if location.startswith("s3://"):
+    if location.startswith("s3://") or is_secret_arn(location):
         return 0.0
     try:
         return os.stat(location).st_mtime
@@ -104,6 +110,8 @@ def _load_cached(source: KeyringSource, mtime: float) -> Keyring:
 def _read(source: KeyringSource) -> Keyring:
     from wenulake.storage import StoreSpec, split_s3_url
 
+    if is_secret_arn(source.location):
+        return Keyring.parse(_read_secret(source), source.location)
     try:
         if source.location.startswith("s3://"):
             bucket, key = split_s3_url(source.location)
@@ -119,6 +127,29 @@ def _read(source: KeyringSource) -> Keyring:
     except (OSError, StorageError) as exc:
         raise KeyringError(f"keyring {source.location} cannot be read: {exc}") from exc
     return Keyring.parse(body, source.location)
+
+
+def _read_secret(source: KeyringSource) -> bytes:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    region = source.location.split(":")[3] or source.region
+    client = boto3.client("secretsmanager", region_name=region, endpoint_url=source.secrets_endpoint_url)
+    try:
+        secret = client.get_secret_value(SecretId=source.location)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ResourceNotFoundException":
+            raise KeyringError(
+                f"keyring secret {source.location} not found, or it has no value yet (put the keyring with "
+                "`aws secretsmanager put-secret-value`)"
+            ) from None
+        raise KeyringError(f"keyring secret {source.location} cannot be read: {code or exc}") from exc
+    except BotoCoreError as exc:
+        raise KeyringError(f"keyring secret {source.location} cannot be read: {exc}") from exc
+    if "SecretString" in secret:
+        return str(secret["SecretString"]).encode()
+    return bytes(secret["SecretBinary"])
 
 
 def encrypt(key: bytes, device_id: str, plaintext: bytes, nonce: bytes) -> bytes:

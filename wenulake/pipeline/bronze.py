@@ -136,7 +136,9 @@ def ingest(settings: Settings, interval: Interval, run_id: str) -> BronzeSummary
     lake = Lake(settings)
     lake.ensure()
     landing = StoreSpec.from_settings(settings.landing_uri, settings)
-    keyring = KeyringSource(settings.keyring_uri, settings.s3_endpoint_url, settings.s3_region)
+    keyring = KeyringSource(
+        settings.keyring_uri, settings.s3_endpoint_url, settings.s3_region, settings.secrets_endpoint_url
+    )
     keyring.load()  # fail fast, with a clear message, before any Spark work
     objects = list_interval(landing.open(), hours)
     log.info("bronze %s: %d landing objects", hours, len(objects))
