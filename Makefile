@@ -79,6 +79,7 @@ airflow: $(STAMP) ## Serve the Airflow UI on http://localhost:8080 with these DA
 PACKAGE := dist/wenulake-$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml).zip
 CLUSTER_PORT ?= 7077
 CLUSTER_WEBUI_PORT ?= 8090
+CLUSTER_WORKER_WEBUI_PORT ?= 8091
 CLUSTER_CORES ?= 2
 CLUSTER_MEMORY ?= 2g
 
@@ -88,7 +89,7 @@ $(PACKAGE): $(STAMP) $(shell find wenulake -name '*.py' -o -name py.typed)
 package: $(PACKAGE) ## Build dist/wenulake-<version>.zip, the package cluster mode ships to executors
 
 cluster: $(STAMP) $(PACKAGE) ## Start a standalone Spark master + one worker on 127.0.0.1 and print the settings that use it
-	$(BIN)/python -m wenulake.cluster start --port $(CLUSTER_PORT) --webui-port $(CLUSTER_WEBUI_PORT) --cores $(CLUSTER_CORES) --memory $(CLUSTER_MEMORY)
+	$(BIN)/python -m wenulake.cluster start --port $(CLUSTER_PORT) --webui-port $(CLUSTER_WEBUI_PORT) --worker-webui-port $(CLUSTER_WORKER_WEBUI_PORT) --cores $(CLUSTER_CORES) --memory $(CLUSTER_MEMORY)
 
 cluster-stop: $(STAMP) ## Stop the master and worker `make cluster` started (by the pids in $WENULAKE_HOME/cluster)
 	$(BIN)/python -m wenulake.cluster stop

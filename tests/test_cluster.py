@@ -19,6 +19,7 @@ import pytest
 from tests.helpers import arrival_range, expected_accounting
 from wenulake import cluster
 from wenulake.accounting import accounting
+from wenulake.errors import ConfigError
 from wenulake.query import run_query
 from wenulake.settings import Settings
 from wenulake.timeutil import iso
@@ -205,3 +206,20 @@ def test_cluster_mode_without_the_archive_is_a_clear_error(standalone: cluster.C
     assert done.returncode == 1
     assert f"cluster mode needs the package archive {missing}" in done.stderr
     assert "make package" in done.stderr
+
+
+def test_a_taken_port_is_a_clear_error_and_starts_nothing(tmp_path: Path):
+    import socket
+
+    settings = Settings(home=tmp_path / "home")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        with pytest.raises(
+            ConfigError, match=rf"port {port} for the master web UI is in use on 127\.0\.0\.1"
+        ):
+            cluster.start(
+                settings, port=cluster.free_port(), webui_port=port, worker_webui_port=cluster.free_port()
+            )
+    assert not cluster.running_pids(settings)
+    assert not list((tmp_path / "home" / "cluster").glob("*.pid"))

@@ -100,6 +100,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def _pid_file(folder: Path, role: str) -> Path:
     return folder / f"{role}.pid"
 
@@ -156,6 +165,17 @@ def start(
         raise ConfigError(
             f"a cluster started from {folder} is still running (pids {running}): stop it with `make cluster-stop`"
         )
+    # Spark would move to the next port silently when one is taken; say so instead
+    for what, wanted in (
+        ("master", port),
+        ("master web UI", webui_port),
+        ("worker web UI", worker_webui_port),
+    ):
+        if not port_is_free(host, wanted):
+            raise ConfigError(
+                f"port {wanted} for the {what} is in use on {host}: choose another "
+                "(make cluster CLUSTER_PORT=... CLUSTER_WEBUI_PORT=... CLUSTER_WORKER_WEBUI_PORT=..., or --port/--webui-port/--worker-webui-port)"
+            )
     env = {
         **os.environ,
         "SPARK_LOCAL_IP": host,
