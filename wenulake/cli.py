@@ -425,7 +425,8 @@ def sql_cmd(query: str | None, path: Path | None, fmt: str) -> None:
 
     if (query is None) == (path is None):
         raise click.UsageError("give a QUERY or --file (exactly one)")
-    output = FORMATTERS[fmt](run_query(Settings(), query if path is None else path.read_text()))
+    text = path.read_text() if path is not None else str(query)
+    output = FORMATTERS[fmt](run_query(Settings(), text))
     click.echo(output, nl=not output.endswith("\n"))
 
 
