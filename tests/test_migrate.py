@@ -155,6 +155,7 @@ def test_defective_month_exact_accounting_quarantine_and_downstream(home: Path, 
     ]
 
 
+@pytest.mark.slow
 def test_rerun_skips_done_months_and_redo_changes_nothing(home: Path, tmp_path: Path) -> None:
     source = tmp_path / "legacy"
     defective_month(source)
@@ -331,3 +332,24 @@ def test_legacy_source_on_s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
     source.check()
     assert source.months() == {"2026-03": ["2026/03/dev-00001.csv"], "2026-04": ["2026/04/dev-00001.csv.gz"]}
     assert source.get("2026/03/dev-00001.csv") == body
+
+
+def test_parallel_parsing_gives_the_sequential_result(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    source = tmp_path / "legacy"
+    for i in range(migrate.PARALLEL_FILES):
+        rows = [f"2026-03-{10 + i} 10:{m:02d}:00,{m},{'' if m % 3 else 'x'}" for m in range(30)]
+        write(source / "2026" / "03" / f"dev-{i}.csv", "timestamp,temp,rh\n" + "\n".join(rows) + "\n")
+    src = migrate.LegacySource(str(source), Settings())
+    jobs = [(key, "Europe/Madrid") for key in src.months()["2026-03"]]
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    seen: list[str] = []
+    parallel = migrate.parse_files(src, jobs, 2026, 3, now, on_file=seen.append, workers=2)
+    sequential = migrate.parse_files(src, jobs, 2026, 3, now, workers=1)
+    assert seen == [key for key, _ in jobs]
+    assert [p.cells for p in parallel] == [p.cells for p in sequential]
+    assert [(r.line, r.reason) for p in parallel for r in p.rejects] == [
+        (r.line, r.reason) for p in sequential for r in p.rejects
+    ]
+    assert sum(p.count(migrate.Reason.MALFORMED_ROW) for p in parallel) == 4 * 10  # 'x' is not a number

@@ -95,6 +95,7 @@ class ParsedFile:
     dst_ambiguous: int = 0
     dst_nonexistent: int = 0
     unreadable: bool = False
+    repeats: bool = False  # an instant occurs on two accepted lines (duplicates are possible)
     rejects: list[Reject] = field(default_factory=list)
 
     def count(self, reason: Reason) -> int:
@@ -315,4 +316,5 @@ def parse_file(
             )
             parts.append(part.filter(raw.is_valid()) if raw.null_count else part)
         parsed.cells = pa.concat_tables(parts).cast(CELLS_SCHEMA)
+        parsed.repeats = len(set(ts_out)) != len(ts_out)
     return parsed

@@ -1,7 +1,7 @@
 -- Legacy cells of one month (`cells`) with the sensor of their device and channel valid at ts (`sensors`,
 -- from the catalog snapshot; no sensor: unknown_channel), the value canonicalised like live data
--- (raw * factor + shift, then * scale + offset), and `copy_rank`: 1 for the first copy of a (sensor_id, ts)
--- in file order, then line order.
+-- (raw * factor + shift, then * scale + offset). sql/legacy/copy_rank.sql ranks the copies of a key when a
+-- month can hold any.
 select
     cells.file_order,
     cells.object_key,
@@ -17,14 +17,7 @@ select
     sensors.metric,
     sensors.kind,
     (cells.raw_value * sensors.factor + sensors.shift) * sensors.scale
-    + sensors.offset as value,  -- noqa: RF04
-    case
-        when sensors.sensor_id is null then null
-        else
-            row_number() over (
-                partition by sensors.sensor_id, cells.ts order by cells.file_order, cells.line
-            )
-    end as copy_rank
+    + sensors.offset as value  -- noqa: RF04
 from cells
 left join sensors
     on

@@ -185,20 +185,15 @@ def _migrate(
     devices, sensors = catalog_frames(CatalogStore(settings).snapshot())
     zone_of = dict(zip(devices["device_id"].to_pylist(), devices["timezone"].to_pylist(), strict=True))
 
-    parsed: list[legacy.ParsedFile] = []
+    jobs: list[tuple[str, str | None]] = []
     for key in keys:
-        name = key.rsplit("/", 1)[-1]
-        matched = legacy.FILE_NAME.match(name)
+        matched = legacy.FILE_NAME.match(key.rsplit("/", 1)[-1])
         if not matched:
             report.skipped_files += 1
             report.skipped_names.append(key)
             continue
-        device_id = matched["device_id"]
-        parsed.append(
-            legacy.parse_file(f"legacy/{key}", src.get(key), year, mon, zone_of.get(device_id), now)
-        )
-        if on_file:
-            on_file(key)
+        jobs.append((key, zone_of.get(matched["device_id"])))
+    parsed = parse_files(src, jobs, year, mon, now, on_file)
     report.files = len(parsed)
     for p in parsed:
         report.unreadable_files += int(p.unreadable)
@@ -219,6 +214,11 @@ def _migrate(
     attributed = run_local(
         {"cells": cells, "sensors": sensors}, load_sql(settings.sql_dir, "legacy/attribute")
     )
+    devices_seen = [p.device_id for p in parsed if p.cells.num_rows]
+    if any(p.repeats for p in parsed) or len(set(devices_seen)) != len(devices_seen):
+        attributed = run_local({"attributed": attributed}, load_sql(settings.sql_dir, "legacy/copy_rank"))
+    else:  # no instant repeats within a device's month: every cell is the first copy of its key
+        attributed = attributed.append_column("copy_rank", pa.array([1] * attributed.num_rows, pa.int64()))
     known = pc.is_valid(attributed["sensor_id"])
     unknown_channel = attributed.filter(pc.invert(known))
     firsts = attributed.filter(pc.and_(known, pc.equal(attributed["copy_rank"], 1)))
@@ -265,6 +265,48 @@ def _migrate(
     tick = time.perf_counter()
     refresh_downstream(settings, interval, run_id)
     report.phases["downstream"] = round(time.perf_counter() - tick, 3)
+
+
+#: a month with at least this many files is parsed by a pool of processes (one file per task)
+PARALLEL_FILES = 4
+
+
+def _parse_one(args: tuple[str, bytes, int, int, str | None, datetime]) -> legacy.ParsedFile:
+    return legacy.parse_file(*args)
+
+
+def parse_files(
+    src: LegacySource,
+    jobs: list[tuple[str, str | None]],
+    year: int,
+    month: int,
+    now: datetime,
+    on_file: Callable[[str], None] | None = None,
+    workers: int | None = None,
+) -> list[legacy.ParsedFile]:
+    """Parse the month's files (key, site zone) in key order: in this process, or with a pool of `workers`
+    processes (default: one per CPU) when there are PARALLEL_FILES or more. The result is the same."""
+    import os
+
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    tasks = ((f"legacy/{key}", src.get(key), year, month, zone, now) for key, zone in jobs)
+    if workers < 2 or len(jobs) < PARALLEL_FILES:
+        out = []
+        for (key, _), task in zip(jobs, tasks, strict=True):
+            out.append(_parse_one(task))
+            if on_file:
+                on_file(key)
+        return out
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        out = []
+        for (key, _), result in zip(jobs, pool.map(_parse_one, tasks), strict=True):
+            out.append(result)
+            if on_file:
+                on_file(key)
+        return out
 
 
 def _cells(parsed: list[legacy.ParsedFile]) -> pa.Table:
