@@ -34,6 +34,8 @@ def test_reprocess_behaviour_mirrors_airflow() -> None:
         backfill.hours_of(Interval(H[0] + timedelta(minutes=5), H[2]))
 
 
+@pytest.mark.slow
+@pytest.mark.airflow
 def test_with_a_scheduler_an_airflow_backfill_is_created_with_its_runs_queued() -> None:
     """The scheduler path writes the Airflow backfill the UI's form writes; the runs wait for the scheduler."""
     from wenulake.airflow_home import prepare
@@ -81,6 +83,7 @@ def _home(path: Path, sample: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.mark.slow
+@pytest.mark.airflow
 def test_in_process_backfill_equals_hourly_runs_resumes_and_is_idempotent(
     home: Path, tmp_path: Path, sample: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
