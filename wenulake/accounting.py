@@ -30,18 +30,24 @@ KEYS = (
 
 
 def accounting(settings: Settings, interval: Interval) -> dict[str, int]:
+    """Where every landed sensor record of the interval's arrival hours went."""
+    return _account(settings, interval, "lake/accounting", KEYS)
+
+
+def _account(settings: Settings, interval: Interval, sql_name: str, keys: tuple[str, ...]) -> dict[str, int]:
+    """Run an accounting query over the arrival hours the interval owns; its counts in `keys` order."""
     hours = owned_hours(interval)
     con = connect(settings)
     try:
         result = execute(
             con,
-            load_sql(settings.sql_dir, "lake/accounting"),
+            load_sql(settings.sql_dir, sql_name),
             {"interval_start": hours.start, "interval_end": hours.end},
         )
     finally:
         con.close()
     row = dict(zip(result.columns, result.rows[0], strict=True))
-    return {key: int(row[key]) for key in KEYS}
+    return {key: int(row[key]) for key in keys}
 
 
 def imbalance(counts: dict[str, Any]) -> int:
@@ -67,18 +73,7 @@ WORKORDER_KEYS = (
 
 def workorder_accounting(settings: Settings, interval: Interval) -> dict[str, int]:
     """Where every landed work-order record of the interval's arrival hours went."""
-    hours = owned_hours(interval)
-    con = connect(settings)
-    try:
-        result = execute(
-            con,
-            load_sql(settings.sql_dir, "lake/workorder_accounting"),
-            {"interval_start": hours.start, "interval_end": hours.end},
-        )
-    finally:
-        con.close()
-    row = dict(zip(result.columns, result.rows[0], strict=True))
-    return {key: int(row[key] or 0) for key in WORKORDER_KEYS}
+    return _account(settings, interval, "lake/workorder_accounting", WORKORDER_KEYS)
 
 
 def workorder_imbalance(counts: dict[str, Any]) -> int:

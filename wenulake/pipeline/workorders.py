@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,7 +49,7 @@ from wenulake.contracts.tables import (
 from wenulake.contracts.workorders import WORKORDERS_STREAM, EventStatus
 from wenulake.lake import Lake, conform, staging_batch
 from wenulake.landing import CorruptObject, decode_body, list_interval, split_records
-from wenulake.pipeline.bronze import PublishSummary, owned_hours
+from wenulake.pipeline.bronze import BronzeSummary, PublishSummary, owned_hours
 from wenulake.query import run_local
 from wenulake.settings import Settings
 from wenulake.storage import StoreSpec, md5_hex
@@ -63,20 +62,6 @@ PARSE_REASONS = (Reason.CORRUPT_OBJECT.value, *(r.value for r in WORKORDER_PARSE
 STATE_REASONS = tuple(r.value for r in WORKORDER_STATE_REASONS)
 #: the warehouse tables this job loads (sql/warehouse/ddl), from the lake table or the catalog
 WAREHOUSE_TABLES = ("dim_technician", "dim_material", "fact_work_order", "fact_work_order_event")
-
-
-@dataclass
-class IngestSummary:
-    interval: str
-    objects: int = 0
-    corrupt_objects: int = 0
-    records: int = 0
-    accepted: int = 0
-    quarantined: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def batch_name(step: str, run_id: str) -> str:
@@ -144,7 +129,7 @@ def _known(record: dict[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def ingest(settings: Settings, interval: Interval, run_id: str) -> IngestSummary:
+def ingest(settings: Settings, interval: Interval, run_id: str) -> BronzeSummary:
     """Task `ingest_workorder_events`: parse the interval's work-order landing objects; stage the results."""
     started = time.perf_counter()
     hours = owned_hours(interval)
@@ -185,7 +170,7 @@ def ingest(settings: Settings, interval: Interval, run_id: str) -> IngestSummary
     reasons: dict[str, int] = {}
     for row in quarantine:
         reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
-    return IngestSummary(
+    return BronzeSummary(
         interval=str(hours),
         objects=len(ledger),
         corrupt_objects=sum(1 for r in ledger if r["status"] == LedgerStatus.CORRUPT),
