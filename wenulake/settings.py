@@ -160,6 +160,13 @@ class Settings(BaseSettings):
     airflow_home: Path | None = Field(
         default=None, description="AIRFLOW_HOME. Default $WENULAKE_HOME/airflow."
     )
+    gx_sample_rows: int = Field(
+        default=20_000,
+        ge=0,
+        description="Quality gates: a batch of more rows is checked whole in DuckDB (every expectation of the "
+        "suite compiled to SQL) and Great Expectations validates an evenly spread sample of this many rows; "
+        "0 = GX validates every row.",
+    )
     dags_folder: Path = Field(default=REPO_ROOT / "dags", description="Folder holding the DAG files.")
     expectations_dir: Path = Field(
         default=REPO_ROOT / "expectations", description="Folder holding the Great Expectations suites."
