@@ -144,3 +144,91 @@ def test_month_helpers() -> None:
     assert month_bounds(2026, 12) == (datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
     with pytest.raises(ValueError, match="not a month"):
         parse_month("2026-13")
+
+
+# -- the column-wise path equals the line-by-line one ----------------------------------------------------------
+def _minutes(start: datetime, count: int, zone_naive: bool = True) -> list[str]:
+    from datetime import timedelta
+
+    rows = []
+    for m in range(count):
+        t = start + timedelta(minutes=m)
+        rh = "" if m % 7 == 0 else f"{40 + m % 10}.5"
+        rows.append(f'{t:%Y-%m-%d %H:%M:%S},{20 + m % 5}.25,{rh},"{400 + m % 30}"')
+    return rows
+
+
+def _same(key: str, text: str | bytes, year: int, month: int, zone: str | None = "Europe/Madrid"):
+    data = text.encode() if isinstance(text, str) else text
+    fast = parse_file(key, data, year, month, zone, NOW)
+    slow = parse_file(key, data, year, month, zone, NOW, column_wise=False)
+    assert fast.cells.equals(slow.cells)
+    for name in ("device_id", "channels", "rows", "accepted_rows", "null_values", "blank_lines"):
+        assert getattr(fast, name) == getattr(slow, name), name
+    for name in ("dst_ambiguous", "dst_nonexistent", "unreadable", "repeats", "rejects"):
+        assert getattr(fast, name) == getattr(slow, name), name
+    return fast
+
+
+def _clean_path_taken(key: str, text: str, year: int, month: int, zone: str = "Europe/Madrid") -> bool:
+    from wenulake.legacy import _parse_clean, decode
+
+    lines = decode(key, text.encode()).splitlines()
+    channels = lines[0].split(",")[1:]
+    return _parse_clean(key, "d", text, lines, channels, year, month, zone, NOW) is not None
+
+
+def test_column_wise_path_on_a_clean_month_with_quotes_nulls_bom_and_crlf() -> None:
+    text = "\ufeff" + "\r\n".join(["timestamp,temp,rh,co2", *_minutes(datetime(2026, 3, 10), 3000)]) + "\r\n"
+    parsed = _same("legacy/2026/03/dev-1.csv", text, 2026, 3)
+    assert parsed.accepted_rows == 3000
+    assert _clean_path_taken("legacy/2026/03/dev-1.csv", text.lstrip("\ufeff").replace("\r\n", "\n"), 2026, 3)
+
+
+def test_column_wise_path_resolves_the_repeated_hour_like_the_line_rules() -> None:
+    # Madrid, 2025-10-26 02:00-03:00 local happens twice: a logger in local time writes it twice
+    first = _minutes(datetime(2025, 10, 26, 1, 0), 120)  # 01:00 .. 02:59
+    again = _minutes(datetime(2025, 10, 26, 2, 0), 120)  # 02:00 .. 03:59 (the repeated hour, then 03:00)
+    text = "\n".join(["timestamp,temp,rh,co2", *first, *again]) + "\n"
+    parsed = _same("legacy/2025/10/dev-1.csv", text, 2025, 10)
+    assert parsed.dst_ambiguous == 120
+    assert not parsed.repeats
+    assert _clean_path_taken("legacy/2025/10/dev-1.csv", text, 2025, 10)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "2026-03-29 01:30:00,1\n2026-03-29 02:30:00,2\n",  # nonexistent local time
+        "2026-03-10 10:00:00,1\n\n2026-03-10 10:01:00,2\n",  # blank line
+        "2026-03-10 10:00:00,nan\n",  # not finite
+        "2026-03-10 10:00:00,1e999\n",  # overflow
+        "2026-03-10 10:00:00, 1.5 \n2026-03-10T10:01:00,+2\n",  # spaces, T, sign
+        "2026-03-10 10:00:00,1\n2026-03-10 10:00,2\n",  # no seconds
+        "2026-03-10 10:00:00,1\n2026-03-10T09:01:00Z,2\n",  # an offset
+        '2026-03-10 10:00:00,"1,5"\n',  # a comma inside quotes
+        '2026-03-10 10:00:00,"1"x\n',  # text after a quote
+        "2026-03-10 10:00:00,1\n2026-04-01 00:30:00,2\n",  # not in the month
+        "2026-03-10 10:00:00,1\n2026-03-10 10:01:00,1,2\n",  # too many fields
+        "2026-02-30 10:00:00,1\n",  # no such day
+        "2026-03-10 10:00:00,٣\n",  # a digit Python reads and Arrow does not
+        "2026-03-10 10:00:00,1\r2026-03-10 10:01:00,2\n",  # a lone CR
+        "2026-03-10 10:00:00,\n2026-03-10 10:01:00,\n",  # every value empty
+    ],
+)
+def test_any_doubt_gives_the_line_by_line_result(body: str) -> None:
+    _same("legacy/2026/03/dev-1.csv", "timestamp,temp\n" + body, 2026, 3)
+
+
+def test_column_wise_path_on_the_uci_occupancy_excerpt(tmp_path) -> None:
+    from pathlib import Path
+
+    from tests.uci_occupancy_to_v0 import convert
+
+    source = Path(__file__).parent / "data" / "uci_occupancy" / "datatraining_excerpt.txt"
+    convert(source, tmp_path, "uci-room")
+    path = tmp_path / "2015" / "02" / "uci-room.csv"
+    text = path.read_text()
+    parsed = _same("legacy/2015/02/uci-room.csv", text, 2015, 2, zone="Europe/Brussels")
+    assert parsed.accepted_rows == 200
+    assert _clean_path_taken("legacy/2015/02/uci-room.csv", text, 2015, 2, zone="Europe/Brussels")

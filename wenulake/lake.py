@@ -31,6 +31,10 @@ def staging_batch(stage: str, run_id: str) -> str:
     return f"{stage}-" + "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in run_id)
 
 
+#: table locations this process has created or brought to the contract's schema (Lake.ensure skips them)
+_ENSURED: set[str] = set()
+
+
 class Lake:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -53,6 +57,12 @@ class Lake:
             self._create(self.uri(spec), spec)
 
     def _create(self, uri: str, spec: TableSpec) -> None:
+        if uri in _ENSURED and (is_s3(uri) or (Path(uri) / "_delta_log").is_dir()):
+            return  # created or evolved by this process already
+        self._create_or_evolve(uri, spec)
+        _ENSURED.add(uri)
+
+    def _create_or_evolve(self, uri: str, spec: TableSpec) -> None:
         try:
             existing = DeltaTable(uri, storage_options=self.options)
         except TableNotFoundError:
@@ -152,6 +162,11 @@ class Lake:
         from wenulake.storage import remove_tree
 
         remove_tree(join(self.root, "_staging", batch), self.settings)
+
+
+def constant(value: Any, n: int, kind: pa.DataType) -> pa.Array:
+    """An array of `n` copies of `value` (built by Arrow: no Python list of n objects)."""
+    return pa.repeat(pa.scalar(value, kind), n)
 
 
 def conform(data: pa.Table, spec: TableSpec) -> pa.Table:

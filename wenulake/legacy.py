@@ -18,6 +18,10 @@ Naive timestamps are the site's local time: an ambiguous one (the repeated hour 
 earlier instant the first time it occurs in the file and the later instant when it occurs again; a nonexistent one
 (skipped when clocks go forward) is read with the offset in force before the change, i.e. moved forward by the gap.
 Both are counted (`dst_ambiguous`, `dst_nonexistent`).
+
+A clean file (every row well formed, naive `YYYY-MM-DD HH:MM:SS` times of a known device, plausible, no blank
+line, no nonexistent local time) is parsed column-wise by Arrow (`_parse_clean`), about ten times faster; any
+other file, or any doubt, takes the line-by-line path above. Both give the same result (tests/test_legacy.py).
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from wenulake.contracts import Reason
 from wenulake.contracts.tables import TS
@@ -184,6 +190,124 @@ def decode(key: str, data: bytes) -> str:
     return data.decode("utf-8-sig")
 
 
+#: a field made only of a quoted value without quotes or commas inside (what the column-wise path accepts)
+_QUOTED_FIELD = re.compile(r'(?:(?<=,)|^)"[^",\r\n]*"(?=,|\r?$)', re.MULTILINE)
+_NAIVE_TS = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$"
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
+def _parse_clean(
+    key: str,
+    device_id: str,
+    text: str,
+    lines: list[str],
+    channels: list[str],
+    year: int,
+    month: int,
+    zone: str,
+    now: datetime,
+) -> ParsedFile | None:
+    """The column-wise path for a clean file; None as soon as anything would need the line-by-line rules."""
+    import pyarrow.csv as pacsv
+
+    data_lines = lines[1:]
+    if not data_lines or any(not line or line.isspace() for line in data_lines):
+        return None
+    if '"' in text and '"' in _QUOTED_FIELD.sub("", text):
+        return None
+    names = ["timestamp", *channels]
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(("\n".join(data_lines) + "\n").encode()),
+            read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    n = table.num_rows
+    if n != len(data_lines):
+        return None
+    stamps = table["timestamp"]
+    if not pc.all(pc.match_substring_regex(stamps, _NAIVE_TS)).as_py():
+        return None
+    try:
+        spaced = pc.replace_substring(stamps, "T", " ")
+        seconds = pc.strptime(spaced, format="%Y-%m-%d %H:%M:%S", unit="s")
+        if not pc.all(pc.equal(pc.strftime(seconds, format="%Y-%m-%d %H:%M:%S"), spaced)).as_py():
+            return None  # a day or time that does not exist (strptime rolls 02-30 over to 03-02)
+        naive = seconds.cast(pa.timestamp("us"))
+        early = pc.assume_timezone(naive, timezone=zone, ambiguous="earliest", nonexistent="raise")
+        late = pc.assume_timezone(naive, timezone=zone, ambiguous="latest", nonexistent="raise")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None  # a nonexistent local time, or a date that does not exist
+    values = []
+    for channel in channels:
+        cells = pc.utf8_trim_whitespace(table[channel])
+        empty = pc.equal(cells, "")
+        numeric = pc.or_(empty, pc.match_substring_regex(cells, _NUMBER))
+        if not pc.all(numeric).as_py():
+            return None
+        try:
+            column = pc.cast(pc.if_else(empty, pa.scalar(None, pa.string()), cells), pa.float64())
+        except pa.ArrowInvalid:
+            return None
+        if pc.all(pc.is_finite(pc.drop_null(column))).as_py() is False:
+            return None  # inf, nan or an overflow: the line-by-line path rejects those rows
+        values.append(column)
+    ambiguous = pc.not_equal(early, late)
+    dst_ambiguous = pc.sum(ambiguous).as_py() or 0
+    utc = early
+    if dst_ambiguous:  # the earlier instant the first time a naive time occurs in the file, later afterwards
+        seen: set[Any] = set()
+        pick = []
+        for is_ambiguous, stamp in zip(ambiguous.to_pylist(), naive.to_pylist(), strict=True):
+            pick.append(bool(is_ambiguous) and stamp in seen)
+            if is_ambiguous:
+                seen.add(stamp)
+        utc = pc.if_else(pa.array(pick, pa.bool_()), late, early)
+    utc = utc.cast(TS)
+    local = pc.local_timestamp(pc.cast(utc, pa.timestamp("us", tz=zone)))
+    first, last = pc.min_max(utc).values()
+    lo, hi = pc.min_max(local).values()
+    if (
+        first.as_py() < EARLIEST
+        or last.as_py() > now + FUTURE_SLACK
+        or (lo.as_py().year, lo.as_py().month) != (year, month)
+        or (hi.as_py().year, hi.as_py().month) != (year, month)
+    ):
+        return None
+    parsed = ParsedFile(key, device_id, channels, CELLS_SCHEMA.empty_table())
+    parsed.rows = parsed.accepted_rows = n
+    parsed.dst_ambiguous = dst_ambiguous
+    line_arr = pa.array(range(2, n + 2), pa.int64())
+    date_arr = pc.cast(local, pa.date32())
+    utc_arr = utc.combine_chunks() if isinstance(utc, pa.ChunkedArray) else utc
+    parts = []
+    for channel, raw in zip(channels, values, strict=True):
+        raw = raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw
+        parsed.null_values += raw.null_count
+        part = pa.table(
+            {
+                "line": line_arr,
+                "ts": utc_arr,
+                "local_date": date_arr.combine_chunks()
+                if isinstance(date_arr, pa.ChunkedArray)
+                else date_arr,
+                "channel": pa.repeat(pa.scalar(channel, pa.string()), n),
+                "raw_value": raw,
+            }
+        )
+        parts.append(part.filter(raw.is_valid()) if raw.null_count else part)
+    parsed.cells = pa.concat_tables(parts).cast(CELLS_SCHEMA)
+    parsed.repeats = pc.count_distinct(utc_arr).as_py() != n
+    return parsed
+
+
 def parse_file(
     key: str,
     data: bytes,
@@ -191,9 +315,11 @@ def parse_file(
     month: int,
     zone: str | None,
     now: datetime,
+    column_wise: bool = True,
 ) -> ParsedFile:
     """Parse one legacy file of month (year, month). `zone` is the device's site zone, None when the device is
-    not in the catalog (its well-formed rows become `unknown_device`)."""
+    not in the catalog (its well-formed rows become `unknown_device`). `column_wise=False` forces the
+    line-by-line path (the reference the column-wise one is tested against)."""
     name = key.rsplit("/", 1)[-1]
     matched = FILE_NAME.match(name)
     device_id = matched["device_id"] if matched else name
@@ -222,6 +348,10 @@ def parse_file(
                 header_problem = f"header must start with 'timestamp', found {names[0] if names else ''!r}"
             elif not channels or any(not c for c in channels) or len(set(channels)) != len(channels):
                 header_problem = "header needs distinct, non-empty channel names after 'timestamp'"
+    if column_wise and header_problem is None and zone is not None:
+        clean = _parse_clean(key, device_id, text, lines, channels, year, month, zone, now)
+        if clean is not None:
+            return clean
     parsed = ParsedFile(key, device_id, channels if header_problem is None else [], empty)
     resolver = ZoneResolver(zone) if zone else None
     width = len(channels) + 1
@@ -318,3 +448,8 @@ def parse_file(
         parsed.cells = pa.concat_tables(parts).cast(CELLS_SCHEMA)
         parsed.repeats = len(set(ts_out)) != len(ts_out)
     return parsed
+
+
+def parse_task(args: tuple[str, bytes, int, int, str | None, datetime]) -> ParsedFile:
+    """`parse_file(*args)`, for a process pool (this module imports only pyarrow, so workers start fast)."""
+    return parse_file(*args)

@@ -24,7 +24,7 @@ from wenulake import quality
 from wenulake.contracts import Reason, Stage
 from wenulake.contracts.tables import INGEST_LEDGER, QUARANTINE, SENSOR_MESSAGE, LedgerStatus
 from wenulake.crypto import KeyringSource
-from wenulake.lake import Lake, staging_batch
+from wenulake.lake import Lake, constant, staging_batch
 from wenulake.landing import LandingObject, list_interval
 from wenulake.settings import Settings
 from wenulake.storage import StoreSpec
@@ -104,7 +104,7 @@ def split_outcomes(outcomes: pa.Table, run_id: str, now: datetime) -> dict[str, 
         return outcomes.filter(pc.equal(outcomes["kind"], kind))
 
     def with_run(rows: pa.Table, **extra: pa.Array) -> pa.Table:
-        rows = rows.append_column("run_id", pa.array([run_id] * rows.num_rows, pa.string()))
+        rows = rows.append_column("run_id", constant(run_id, rows.num_rows, pa.string()))
         for name, column in extra.items():
             rows = rows.append_column(name, column)
         return rows
@@ -121,10 +121,10 @@ def split_outcomes(outcomes: pa.Table, run_id: str, now: datetime) -> dict[str, 
         QUARANTINE.name: with_run(
             quarantine,
             arrival_date=arrival_date(quarantine),
-            stage=pa.array([Stage.BRONZE.value] * quarantine.num_rows, pa.string()),
-            quarantined_at=pa.array([stamp] * quarantine.num_rows, stamp.type),
+            stage=constant(Stage.BRONZE.value, quarantine.num_rows, pa.string()),
+            quarantined_at=constant(stamp, quarantine.num_rows, stamp.type),
         ),
-        INGEST_LEDGER.name: with_run(objects, ingested_at=pa.array([stamp] * objects.num_rows, stamp.type)),
+        INGEST_LEDGER.name: with_run(objects, ingested_at=constant(stamp, objects.num_rows, stamp.type)),
     }
 
 

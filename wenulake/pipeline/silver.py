@@ -25,7 +25,7 @@ from wenulake import quality
 from wenulake.catalog.store import CatalogStore
 from wenulake.contracts import Reason, Stage
 from wenulake.contracts.tables import QUARANTINE, SILVER_READING, TOUCHED_PERIOD, TS, Source
-from wenulake.lake import Lake, conform, staging_batch
+from wenulake.lake import Lake, conform, constant, staging_batch
 from wenulake.pipeline.bronze import PublishSummary, owned_hours
 from wenulake.query import connect, query_arrow
 from wenulake.settings import Settings
@@ -116,8 +116,8 @@ def enrich(settings: Settings, interval: Interval, run_id: str) -> SilverSummary
     readings = readings.drop_columns(
         [c for c in ("run_id", "outcome", "source") if c in readings.column_names]
     )
-    readings = readings.append_column("run_id", pa.array([run_id] * readings.num_rows, pa.string()))
-    readings = readings.append_column("source", pa.array([Source.LIVE] * readings.num_rows, pa.string()))
+    readings = readings.append_column("run_id", constant(run_id, readings.num_rows, pa.string()))
+    readings = readings.append_column("source", constant(Source.LIVE, readings.num_rows, pa.string()))
     quarantine = _quarantine_rows(unknown, unknown_channel, run_id, now)
     # periods of the interval's current silver rows too: a rerun may move or remove them
     import pyarrow.dataset as ds
@@ -178,8 +178,8 @@ def _quarantine_rows(
             detail = [f"device {d!r} is not in the catalog" for d in table["device_id"].to_pylist()]
             channel = pa.nulls(n, pa.string())
         return {
-            "reason": pa.array([reason.value] * n, pa.string()),
-            "stage": pa.array([Stage.SILVER.value] * n, pa.string()),
+            "reason": constant(reason.value, n, pa.string()),
+            "stage": constant(Stage.SILVER.value, n, pa.string()),
             "object_key": table["object_key"],
             "record_index": table["record_index"],
             "device_id": table["device_id"],
@@ -189,8 +189,8 @@ def _quarantine_rows(
             "detail": pa.array(detail, pa.string()),
             "arrival_hour": hours,
             "arrival_date": pc.cast(pc.cast(hours, pa.date32()), pa.string()),
-            "run_id": pa.array([run_id] * n, pa.string()),
-            "quarantined_at": pa.array([now] * n, TS),
+            "run_id": constant(run_id, n, pa.string()),
+            "quarantined_at": constant(now, n, TS),
             "ts": table["ts"],
         }
 
@@ -214,9 +214,9 @@ def _touched(readings: pa.Table, run_id: str, now: datetime) -> pa.Table:
     finally:
         con.close()
     n = touched.num_rows
-    touched = touched.append_column("run_id", pa.array([run_id] * n, pa.string()))
-    touched = touched.append_column("stage", pa.array([Stage.SILVER.value] * n, pa.string()))
-    touched = touched.append_column("recorded_at", pa.array([now] * n, TS))
+    touched = touched.append_column("run_id", constant(run_id, n, pa.string()))
+    touched = touched.append_column("stage", constant(Stage.SILVER.value, n, pa.string()))
+    touched = touched.append_column("recorded_at", constant(now, n, TS))
     return conform(touched, TOUCHED_PERIOD)
 
 
@@ -306,12 +306,12 @@ def _replace_quarantine(lake: Lake, new: pa.Table, hours: Interval, run_id: str)
         if key not in new_keys
     ] if unresolved.num_rows else []  # fmt: skip
     resolved = unresolved.take(pa.array(gone, pa.int64()))
-    now = pa.array([datetime.now(UTC)] * resolved.num_rows, TS)
+    now = constant(datetime.now(UTC), resolved.num_rows, TS)
     resolved = resolved.set_column(resolved.schema.get_field_index("resolved_at"), "resolved_at", now)
     resolved = resolved.set_column(
         resolved.schema.get_field_index("resolved_by_run"),
         "resolved_by_run",
-        pa.array([run_id] * resolved.num_rows, pa.string()),
+        constant(run_id, resolved.num_rows, pa.string()),
     )
     final = pa.concat_tables(
         [conform(new, QUARANTINE), conform(resolved, QUARANTINE), conform(already, QUARANTINE)]
