@@ -1,4 +1,8 @@
-"""The benchmark harness runs end to end on a tiny size, so it cannot rot (timings are not checked here)."""
+"""The benchmark harness runs end to end on a tiny size, so it cannot rot (timings are not checked here).
+
+Quick mode (no warm-up run, no PostgreSQL load): every measure is still taken and the reference is still
+checked against the pipeline (counts, fact rows, every stats_daily row); the harness exits non-zero otherwise.
+"""
 
 import json
 import os
@@ -23,6 +27,8 @@ def test_bench_harness_runs_on_a_tiny_size(tmp_path):
             str(tmp_path / "data"),
             "--out",
             str(tmp_path / "results"),
+            "--no-warm-up",
+            "--no-postgres",
         ],
         env={**os.environ, "WENULAKE_AIRFLOW_HOME": str(tmp_path / "airflow")},
         capture_output=True,
@@ -35,5 +41,19 @@ def test_bench_harness_runs_on_a_tiny_size(tmp_path):
     assert row["size"] == "XS"
     assert row["records"] > 0
     assert row["bronze_records_per_s"] > 0
+    assert row["pipeline_records_per_s"] > 0
+    assert row["reference_records_per_s"] > 0
     assert row["peak_rss_mib"] > 0
+    assert {"gate_bronze", "gate_silver", "gate_stats", "gate_warehouse"} <= set(row["gates_s"])
+    assert 0 < row["gate_share"] < 1
+    assert {"records", "q_unknown_device", "q_unknown_channel", "fact_reading rows", "stats_daily"} <= set(
+        row["reference_checks"]
+    )
+    assert row["fact_rows"] == row["wh_fact_rows"] > 0
+    assert row["stats_daily_rows"] > 0
+    assert row["pipeline_vs_reference"] > 0
+    [plot] = (tmp_path / "results").glob("*.png")
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plot.stat().st_size > 10_000
     assert "| XS |" in done.stdout
+    assert "gate share" in done.stdout
