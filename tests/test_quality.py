@@ -182,3 +182,57 @@ def test_an_empty_batch_passes_on_the_compiled_checks_alone() -> None:
     assert "gx_sample" not in recorded
     with pytest.raises(ConfigError, match="lacks"):
         quality.validate(empty.drop_columns(["name"]), SUITE, "t", sample_rows=20_000)
+
+
+def test_the_silver_local_date_shortcut_equals_a_lookup_per_row() -> None:
+    """silver_reading.sql reads the local date through one offset per zone and UTC hour; around every kind of
+    change (whole, half-hour and 45-minute zones, half-hour DST, southern hemisphere) it must give the per-row
+    answer for every minute, and catch a wrong local date."""
+    from datetime import UTC, datetime, timedelta
+
+    import duckdb
+
+    zones = {
+        "Europe/Madrid": ["2025-03-30T00:00Z", "2025-10-26T00:00Z"],
+        "Australia/Adelaide": ["2025-04-05T15:00Z", "2025-10-04T15:00Z"],
+        "Australia/Lord_Howe": ["2025-04-05T14:00Z", "2025-10-04T15:00Z"],
+        "Pacific/Chatham": ["2025-04-05T13:00Z", "2025-09-27T13:00Z"],
+        "Asia/Kathmandu": ["2025-06-01T17:00Z"],
+        "America/St_Johns": ["2025-03-09T04:00Z", "2025-11-02T03:00Z"],
+    }
+    rows: dict[str, list[Any]] = {"timezone": [], "ts": []}
+    for zone, starts in zones.items():
+        for start in starts:
+            first = datetime.fromisoformat(start.replace("Z", "+00:00")).astimezone(UTC)
+            for minute in range(0, 4 * 60):
+                rows["timezone"].append(zone)
+                rows["ts"].append(first + timedelta(minutes=minute))
+    data = pa.table({"timezone": rows["timezone"], "ts": pa.array(rows["ts"], pa.timestamp("us", tz="UTC"))})
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    con.register("t", data)
+    truth = con.execute("select cast(timezone(timezone, ts) as date) as d from t").fetch_arrow_table()["d"]
+    con.close()
+    wrong = pa.array(
+        [d.as_py() + timedelta(days=1) if i % 97 == 0 else d.as_py() for i, d in enumerate(truth)]
+    )
+    suite = quality.load_suite(EXPECTATIONS, "silver_reading")
+    meta = suite["meta"]
+    check = {
+        **suite,
+        "meta": {
+            **meta,
+            "derived_columns": {
+                "local_date_matches_zone": meta["derived_columns"]["local_date_matches_zone"]
+            },
+        },
+        "expectations": [
+            e for e in suite["expectations"] if e["kwargs"].get("column") == "local_date_matches_zone"
+        ],
+    }
+    for local_dates, bad in ((truth, 0), (wrong, len(range(0, len(truth), 97)))):
+        batch_ = data.append_column("local_date", local_dates)
+        compiled = quality.compile_checks(check, batch_.schema)
+        assert compiled is not None
+        [result] = quality.run_checks(batch_, check, compiled)
+        assert result["unexpected_count"] == bad

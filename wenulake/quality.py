@@ -2,8 +2,9 @@
 
 Suites live in `expectations/<suite>.json` (GX 1.x suite JSON). A suite's `meta.derived_columns` maps extra
 column names to DuckDB expressions over the batch (for rules such as "ts at most 24 h after received_at" that
-GX has no expectation for); only the columns the suite uses are handed to GX, as a pandas DataFrame, so nested
-columns never pay a conversion. Every evaluation is appended to `ops.dq_result`; a failure raises `GateFailed`.
+GX has no expectation for), evaluated over the batch or over `meta.batch_query` (an SQL file beside the
+suite, a SELECT over `batch_raw` adding helper columns); only the columns the suite uses are handed to GX, as a
+pandas DataFrame, so nested columns never pay a conversion. Every evaluation is appended to `ops.dq_result`; a failure raises `GateFailed`.
 
 A batch of more than `WENULAKE_GX_SAMPLE_ROWS` rows is checked in two ways at once, so a gate's cost stops
 growing with GX's per-row pandas work: every expectation of the suite is compiled to one DuckDB aggregate over
@@ -63,7 +64,22 @@ def load_suite(expectations_dir: Path, name: str) -> dict[str, Any]:
         raise ConfigError(f"expectation suite {path} not found") from None
     except ValueError as exc:
         raise ConfigError(f"expectation suite {path} is not valid JSON: {exc}") from exc
+    query = suite.get("meta", {}).get("batch_query")
+    if query:
+        try:
+            suite["meta"]["batch_query_sql"] = (expectations_dir / query).read_text()
+        except FileNotFoundError:
+            raise ConfigError(f"batch query {expectations_dir / query} of suite {name} not found") from None
     return suite
+
+
+def _batch_view(con: Any, data: pa.Table, suite: dict[str, Any]) -> None:
+    """Register the batch as `batch_raw` and `batch`: the suite's `meta.batch_query` over it (helper columns
+    its derived columns use), or the batch itself."""
+    con.execute("set TimeZone = 'UTC'")
+    con.register("batch_raw", data)
+    query = suite.get("meta", {}).get("batch_query_sql") or "select * from batch_raw"
+    con.execute(f"create temporary view batch as {query}")
 
 
 def _columns_used(suite: dict[str, Any]) -> list[str]:
@@ -99,8 +115,7 @@ def _frame(data: pa.Table, suite: dict[str, Any]) -> Any:
     select = [f'"{c}"' for c in plain] + [f'({derived[c]}) as "{c}"' for c in condition_columns]
     con = duckdb.connect()
     try:
-        con.execute("set TimeZone = 'UTC'")
-        con.register("batch", data)
+        _batch_view(con, data, suite)
         return con.execute(f"select {', '.join(select) or '1 as one'} from batch").df()
     finally:
         con.close()
@@ -338,8 +353,7 @@ def run_checks(data: pa.Table, suite: dict[str, Any], checks: list[tuple[str, st
     ]
     con = duckdb.connect()
     try:
-        con.execute("set TimeZone = 'UTC'")
-        con.register("batch", data)
+        _batch_view(con, data, suite)
         con.execute(f"create temporary table checked as select {', '.join(select)} from batch")
         counts = con.execute("select " + ", ".join(f"({sql})" for _, sql in checks)).fetchone() or ()
     finally:

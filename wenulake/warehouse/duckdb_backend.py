@@ -154,8 +154,8 @@ class DuckDBWarehouse:
             return self._load(staged, run_id, sources)
 
     def _load(self, staged: Staged, run_id: str, sources: list[str]) -> list[LoadResult]:
-        """Load staged Parquet files in ONE transaction on the loader's file: per table, temporary staging table
-        <- COPY, delete the touched keys, insert, record ops.warehouse_load; then ops.warehouse_coverage. Any
+        """Load staged Parquet files in ONE transaction on the loader's file: per table, a temporary staging view
+        over the COPY source, delete the touched keys, insert, record ops.warehouse_load; then ops.warehouse_coverage. Any
         failure rolls everything back: the previous state stays whole. Analysts see it after `publish`."""
         columns = self.table_columns()
         for table, (rows, _) in staged.items():
@@ -259,8 +259,13 @@ def _load_table(
     started = time.perf_counter()
     columns = ", ".join(f'"{c}"' for c in COLUMNS[spec.table])
     stage = f"stage_{spec.table}"
-    con.execute(f"create or replace temporary table {stage} as select {columns} from {spec.table} limit 0")
-    con.execute(f"insert into {stage} select {columns} from read_parquet(?, union_by_name = true)", [rows])
+    # the stage is a view over the COPY source: DuckDB reads the Parquet once, straight into the target (a
+    # staging table would write every row twice); the transaction keeps delete + insert atomic all the same
+    source = "'" + rows.replace("'", "''") + "'"
+    con.execute(
+        f"create or replace temporary view {stage} as "
+        f"select {columns} from read_parquet({source}, union_by_name = true)"
+    )
     if spec.mode == "all":
         deleted = _count(con.execute(f"delete from {spec.table}"))
     else:
@@ -277,7 +282,7 @@ def _load_table(
         "insert into ops.warehouse_load values (?, ?, ?, ?, ?, ?)",
         [spec.table, run_id, deleted, inserted, seconds, datetime.now(UTC)],
     )
-    con.execute(f"drop table {stage}")
+    con.execute(f"drop view {stage}")
     return LoadResult(spec.table, deleted, inserted, seconds)
 
 
