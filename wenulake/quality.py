@@ -348,7 +348,8 @@ def run_checks(data: pa.Table, suite: dict[str, Any], checks: list[tuple[str, st
     import duckdb
 
     derived: dict[str, str] = suite.get("meta", {}).get("derived_columns", {})
-    select = ["*"] + [
+    # only what the checks read is materialised (a batch's other columns, long strings among them, are not)
+    select = [_ident(c) for c in _plain_columns(data, suite)] + [
         f'({expr}) as "{name}"' for name, expr in derived.items() if name not in data.column_names
     ]
     con = duckdb.connect()

@@ -260,6 +260,15 @@ def _merge_readings(lake: Lake, readings: pa.Table, hours: Interval) -> None:
     """One commit: insert new keys; update a key when the source copy was received earlier, the target row
     belongs to this interval (a rerun replaces its own rows) or is a legacy row (live always wins over the
     historical migration); delete this interval's live rows that no longer occur (never a legacy row)."""
+    if readings.num_rows == 0:  # the merge's effect without its join: drop the interval's live rows
+        lake.table(SILVER_READING).delete(
+            f"({_hours_predicate(hours)}) AND (source IS NULL OR source <> '{Source.LEGACY}')"
+        )
+        return
+    _merge(lake, readings, hours)
+
+
+def _merge(lake: Lake, readings: pa.Table, hours: Interval) -> None:
     target_in_hours = f"({_hours_predicate(hours, 't.')}) AND {LIVE_TARGET}"
     earlier = (
         "s.received_at < t.received_at OR (s.received_at = t.received_at AND s.message_id < t.message_id)"
