@@ -4,7 +4,8 @@ Suites live in `expectations/<suite>.json` (GX 1.x suite JSON). A suite's `meta.
 column names to DuckDB expressions over the batch (for rules such as "ts at most 24 h after received_at" that
 GX has no expectation for), evaluated over the batch or over `meta.batch_query` (an SQL file beside the
 suite, a SELECT over `batch_raw` adding helper columns); only the columns the suite uses are handed to GX, as a
-pandas DataFrame, so nested columns never pay a conversion. Every evaluation is appended to `ops.dq_result`; a failure raises `GateFailed`.
+pandas DataFrame, so nested columns never pay a conversion. Every evaluation is appended to `ops.dq_result`; a
+failure raises `GateFailed`.
 
 A batch of more than `WENULAKE_GX_SAMPLE_ROWS` rows is checked in two ways at once, so a gate's cost stops
 growing with GX's per-row pandas work: every expectation of the suite is compiled to one DuckDB aggregate over
@@ -12,8 +13,8 @@ the whole batch (`compile_checks`: the unexpected rows of each, with GX's semant
 set, range and regex expectations, NaN counts as null, every copy of a repeated key is unexpected), and GX
 validates an evenly spread sample of the batch. The gate passes when both do; ops.dq_result keeps both results.
 An empty batch is checked by the compiled checks alone (GX's fixed cost, a quarter of a second per suite, bought
-nothing there). A suite using anything the compiler does not know (another expectation type or keyword) is validated by GX on
-every row, as small batches are.
+nothing there). A suite using anything the compiler does not know (another expectation type or keyword) is
+validated by GX on every row, as small batches are. Why: docs/adr/0013-gates-compiled-to-duckdb-with-gx-on-a-sample.md.
 """
 
 from __future__ import annotations
