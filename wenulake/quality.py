@@ -14,7 +14,8 @@ set, range and regex expectations, NaN counts as null, every copy of a repeated 
 validates an evenly spread sample of the batch. The gate passes when both do; ops.dq_result keeps both results.
 An empty batch is checked by the compiled checks alone (GX's fixed cost, a quarter of a second per suite, bought
 nothing there). A suite using anything the compiler does not know (another expectation type or keyword) is
-validated by GX on every row, as small batches are. Why: docs/adr/0013-gates-compiled-to-duckdb-with-gx-on-a-sample.md.
+validated by GX on every row, as small batches are.
+Why: docs/adr/0013-gates-compiled-to-duckdb-with-gx-on-a-sample.md.
 """
 
 from __future__ import annotations
