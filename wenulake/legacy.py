@@ -196,6 +196,11 @@ _NAIVE_TS = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$"
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 
 
+def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One contiguous array (compute functions over a CSV table's columns return chunked ones)."""
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
 def _parse_clean(
     key: str,
     device_id: str,
@@ -286,18 +291,16 @@ def _parse_clean(
     parsed.dst_ambiguous = dst_ambiguous
     line_arr = pa.array(range(2, n + 2), pa.int64())
     date_arr = pc.cast(local, pa.date32())
-    utc_arr = utc.combine_chunks() if isinstance(utc, pa.ChunkedArray) else utc
+    utc_arr, date_arr = _flat(utc), _flat(date_arr)
     parts = []
-    for channel, raw in zip(channels, values, strict=True):
-        raw = raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw
+    for channel, column in zip(channels, values, strict=True):
+        raw = _flat(column)
         parsed.null_values += raw.null_count
         part = pa.table(
             {
                 "line": line_arr,
                 "ts": utc_arr,
-                "local_date": date_arr.combine_chunks()
-                if isinstance(date_arr, pa.ChunkedArray)
-                else date_arr,
+                "local_date": date_arr,
                 "channel": pa.repeat(pa.scalar(channel, pa.string()), n),
                 "raw_value": raw,
             }
