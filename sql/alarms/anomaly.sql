@@ -1,40 +1,10 @@
--- Rule `anomaly`: a gauge reading whose robust z-score against the readings of the $anomaly_window
+-- Rule `anomaly`, step 3: a gauge reading whose robust z-score against the readings of the $anomaly_window
 -- minutes before it (0.6745 * (value - median) / MAD) reaches $anomaly_z in absolute value, once at least
 -- $anomaly_min_points readings are in the window and their MAD is not 0. Consecutive anomalous readings
 -- are one episode, ended at the first normal reading. Peak = the reading furthest from the median.
--- Readings outside the alarm limits are left to the threshold rule (they would also distort the windows
--- after them).
--- Registered: `readings` (bounds.sql).
-with moving as (
-    -- a stuck sensor's repeated values are the flatline rule's: they neither score nor fill windows
-    select *
-    from readings
-    where
-        kind = 'gauge'
-        and not outside
-    qualify coalesce(value <> lag(value) over (partition by sensor_id order by ts), true)
-),
-
-scored as (
-    select
-        sensor_id,
-        ts,
-        value,
-        device_id,
-        site_id,
-        company_id,
-        median(value) over recent as center,
-        mad(value) over recent as spread,
-        count(value) over recent as points
-    from moving
-    window recent as (
-        partition by sensor_id order by ts
-        range between to_minutes(cast($anomaly_window as bigint)) preceding and current row  -- noqa: PRS
-        exclude current row
-    )
-),
-
-flagged as (
+-- Step 1 (anomaly_moving.sql) chose the readings, step 2 (anomaly_windows.sql or its numpy twin) scored them.
+-- Registered: `scored` (moving's rows with center, spread and points).
+with flagged as (
     select
         *,
         coalesce(

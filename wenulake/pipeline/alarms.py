@@ -37,6 +37,7 @@ from wenulake.query import connect, query_arrow, run_local
 from wenulake.settings import Settings
 from wenulake.sqlfiles import load_sql
 from wenulake.timeutil import Interval
+from wenulake.transforms.windows import trailing_median_mad
 
 RULES = ("threshold", "flatline", "gap", "anomaly", "counter_reset")
 #: readings before the earliest touched hour that the rules see (flatline and anomaly windows, open episodes)
@@ -72,7 +73,9 @@ def episodes(settings: Settings, readings: pa.Table, thresholds: pa.Table) -> pa
         {"readings": readings, "thresholds": thresholds}, load_sql(settings.sql_dir, "alarms/bounds")
     )
     parts = [
-        run_local({"readings": bounded}, load_sql(settings.sql_dir, f"alarms/{rule}"), params[rule])
+        anomaly(settings, bounded, params[rule])
+        if rule == "anomaly"
+        else run_local({"readings": bounded}, load_sql(settings.sql_dir, f"alarms/{rule}"), params[rule])
         for rule in RULES
     ]
     return run_local(
@@ -82,6 +85,35 @@ def episodes(settings: Settings, readings: pa.Table, thresholds: pa.Table) -> pa
             f"cast(peak_value as double) as peak_value from p{i}"
             for i in range(len(parts))
         ),
+    )
+
+
+def anomaly(
+    settings: Settings, bounded: pa.Table, params: dict[str, Any], sql_windows: bool = False
+) -> pa.Table:
+    """The anomaly rule's episodes over `bounded` readings (bounds.sql): the readings that score
+    (anomaly_moving.sql), their trailing windows' median, MAD and size (wenulake.transforms.windows, or with
+    `sql_windows` the SQL that defines them, anomaly_windows.sql), then the flagged runs (anomaly.sql)."""
+    moving = run_local({"readings": bounded}, load_sql(settings.sql_dir, "alarms/anomaly_moving"))
+    if sql_windows:
+        scored = run_local(
+            {"moving": moving},
+            load_sql(settings.sql_dir, "alarms/anomaly_windows"),
+            {"anomaly_window": params["anomaly_window"]},
+        )
+    else:
+        series = pc.dictionary_encode(moving["sensor_id"]).combine_chunks().indices.to_numpy()
+        ts = moving["ts"].cast(TS).cast(pa.int64()).to_numpy()
+        center, spread, points = trailing_median_mad(
+            series, ts, moving["value"].to_numpy(), params["anomaly_window"] * 60_000_000
+        )
+        scored = moving.append_column("center", pa.array(center, from_pandas=True))
+        scored = scored.append_column("spread", pa.array(spread, from_pandas=True))
+        scored = scored.append_column("points", pa.array(points))
+    return run_local(
+        {"scored": scored},
+        load_sql(settings.sql_dir, "alarms/anomaly"),
+        {k: params[k] for k in ("anomaly_min_points", "anomaly_z")},
     )
 
 
