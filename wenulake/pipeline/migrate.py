@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -49,6 +50,7 @@ from wenulake.settings import Settings
 from wenulake.sqlfiles import load_sql
 from wenulake.storage import ObjectStore, StoreSpec
 from wenulake.timeutil import Interval, iso
+from wenulake.transforms import legacy as attribution
 from wenulake.transforms.silver import catalog_frames
 
 log = logging.getLogger(__name__)
@@ -176,6 +178,23 @@ def _migrate(
     now: datetime,
     on_file: Callable[[str], None] | None,
 ) -> None:
+    interval = _publish_month(settings, lake, src, report, now, on_file)
+    # the month's Arrow tables are gone with _publish_month's frame: hand their pages back before the refresh
+    pa.default_memory_pool().release_unused()
+    tick = time.perf_counter()
+    refresh_downstream(settings, interval, report.run_id, report.phases)
+    report.phases["downstream"] = round(time.perf_counter() - tick, 3)
+
+
+def _publish_month(
+    settings: Settings,
+    lake: Lake,
+    src: LegacySource,
+    report: MonthReport,
+    now: datetime,
+    on_file: Callable[[str], None] | None,
+) -> Interval:
+    """Steps 1-3: parse, attribute, gate and publish the month's silver rows, quarantine and touched periods."""
     year, mon = legacy.parse_month(report.month)
     month_start, month_end = legacy.month_bounds(year, mon)
     run_id = report.run_id
@@ -209,29 +228,39 @@ def _migrate(
     report.phases["parse"] = round(time.perf_counter() - tick, 3)
 
     tick = time.perf_counter()
-    cells = _cells(parsed)
-    report.values = cells.num_rows
-    attributed = run_local(
-        {"cells": cells, "sensors": sensors}, load_sql(settings.sql_dir, "legacy/attribute")
-    )
+    cells = attribution.attribute(parsed, sensors)
     devices_seen = [p.device_id for p in parsed if p.cells.num_rows]
-    if any(p.repeats for p in parsed) or len(set(devices_seen)) != len(devices_seen):
-        attributed = run_local({"attributed": attributed}, load_sql(settings.sql_dir, "legacy/copy_rank"))
-    else:  # no instant repeats within a device's month: every cell is the first copy of its key
-        attributed = attributed.append_column("copy_rank", constant(1, attributed.num_rows, pa.int64()))
-    known = pc.is_valid(attributed["sensor_id"])
-    unknown_channel = attributed.filter(pc.invert(known))
-    firsts = attributed.filter(pc.and_(known, pc.equal(attributed["copy_rank"], 1)))
-    report.unknown_channel = unknown_channel.num_rows
-    report.duplicates = attributed.num_rows - unknown_channel.num_rows - firsts.num_rows
-    live = _live_keys(settings, firsts, month_start, month_end)
-    rows = _silver_rows(firsts, live, devices, month_start, run_id)
+    for p in parsed:  # from here on only the rejects of each file are needed
+        p.cells = p.cells.schema.empty_table()
+    report.values = cells.size
+    repeats = any(p.repeats for p in parsed) or len(set(devices_seen)) != len(devices_seen)
+    firsts = attribution.first_copies(cells, check=repeats)
+    report.unknown_channel = cells.unknown.num_rows
+    report.duplicates = cells.size - report.unknown_channel - firsts.size
+    winners = _without_live(settings, cells, firsts, sensors, month_start, month_end)
+    rows = conform(
+        attribution.silver_rows(
+            cells,
+            winners,
+            parsed,
+            sensors,
+            devices,
+            {
+                "received_at": (month_start, TS),
+                "arrival_hour": (month_start, TS),
+                "run_id": (run_id, pa.string()),
+                "source": (Source.LEGACY, pa.string()),
+            },
+        ),
+        SILVER_READING,
+    )
     report.readings = rows.num_rows
-    report.live_wins = firsts.num_rows - rows.num_rows
+    report.live_wins = firsts.size - rows.num_rows
     problems = report.problems()
     if problems:
         raise PipelineFailed(f"legacy {report.month}: accounting does not add up: " + "; ".join(problems))
-    quarantine = _quarantine(parsed, unknown_channel, month_start, run_id, now)
+    quarantine = _quarantine(parsed, cells.unknown, month_start, run_id, now)
+    del cells, firsts, winners
     report.phases["attribute"] = round(time.perf_counter() - tick, 3)
 
     tick = time.perf_counter()
@@ -261,10 +290,7 @@ def _migrate(
     )
     lake.replace(TOUCHED_PERIOD, touched, f"run_id = '{run_id}'")
     report.phases["publish"] = round(time.perf_counter() - tick, 3)
-
-    tick = time.perf_counter()
-    refresh_downstream(settings, interval, run_id, report.phases)
-    report.phases["downstream"] = round(time.perf_counter() - tick, 3)
+    return interval
 
 
 #: a month with at least this many files is parsed by a pool of processes (one file per task): a clean file
@@ -306,66 +332,36 @@ def parse_files(
         return out
 
 
-def _cells(parsed: list[legacy.ParsedFile]) -> pa.Table:
-    parts = []
-    for order, p in enumerate(parsed):
-        n = p.cells.num_rows
-        if not n:
-            continue
-        part = p.cells
-        part = part.append_column("file_order", constant(order, n, pa.int64()))
-        part = part.append_column("object_key", constant(p.key, n, pa.string()))
-        part = part.append_column("device_id", constant(p.device_id, n, pa.string()))
-        parts.append(part)
-    if not parts:
-        empty = legacy.CELLS_SCHEMA.empty_table()
-        for name, kind in (
-            ("file_order", pa.int64()),
-            ("object_key", pa.string()),
-            ("device_id", pa.string()),
-        ):
-            empty = empty.append_column(name, pa.array([], kind))
-        return empty
-    return pa.concat_tables(parts)
-
-
-def _live_keys(settings: Settings, firsts: pa.Table, start: datetime, end: datetime) -> pa.Table:
-    devices = pa.table({"device_id": pc.unique(firsts["device_id"])})
+def _without_live(
+    settings: Settings,
+    cells: attribution.MonthCells,
+    firsts: np.ndarray,
+    sensors: pa.Table,
+    start: datetime,
+    end: datetime,
+) -> np.ndarray:
+    """`firsts` without the cells whose (sensor_id, ts) a live reading already holds (live always wins)."""
+    if not firsts.size:
+        return firsts
+    row_of = {sensor_id: row for row, sensor_id in enumerate(sensors["sensor_id"].to_pylist())}
+    used = np.unique(cells.sensor[firsts])
+    devices = pa.table({"device_id": pc.unique(sensors["device_id"].take(pa.array(used)))})
     con = connect(settings)
     try:
         con.register("legacy_devices", devices)
-        return query_arrow(
+        live = query_arrow(
             con,
             load_sql(settings.sql_dir, "legacy/live_keys"),
             {"window_start": start - ZONE_SLACK, "window_end": end + ZONE_SLACK},
         )
     finally:
         con.close()
-
-
-def _silver_rows(
-    firsts: pa.Table, live: pa.Table, devices: pa.Table, month_start: datetime, run_id: str
-) -> pa.Table:
-    """silver.reading rows of the month's winning legacy cells that no live reading holds."""
-    rows = run_local(
-        {"firsts": firsts, "live": live, "devices": devices},
-        """
-        select f.sensor_id, f.ts, f.local_date, f.value, f.raw_value, f.raw_unit, f.unit, f.metric, f.kind,
-               f.channel, f.device_id, d.site_id, d.company_id, d.timezone,
-               'legacy:' || f.object_key || ':' || lpad(cast(f.line as varchar), 9, '0') as message_id,
-               f.object_key, f.line as record_index
-        from firsts f
-        join devices d on f.device_id = d.device_id
-        anti join live l on f.sensor_id = l.sensor_id and f.ts = l.ts
-        order by f.sensor_id, f.ts
-        """,
+    if not live.num_rows:
+        return firsts
+    rows = [row_of.get(sensor_id, -1) for sensor_id in live["sensor_id"].to_pylist()]
+    return attribution.without_keys(
+        cells, firsts, np.array(rows, np.int64), live["ts"].cast(TS).cast(pa.int64()).to_numpy()
     )
-    n = rows.num_rows
-    rows = rows.append_column("received_at", constant(month_start, n, TS))
-    rows = rows.append_column("arrival_hour", constant(month_start, n, TS))
-    rows = rows.append_column("run_id", constant(run_id, n, pa.string()))
-    rows = rows.append_column("source", constant(Source.LEGACY, n, pa.string()))
-    return conform(rows, SILVER_READING)
 
 
 def _quarantine(
@@ -390,18 +386,17 @@ def _quarantine(
                     "ts": r.ts,
                 }
             )
-    for row in unknown_channel.select(
-        ["object_key", "line", "device_id", "channel", "raw_value", "ts"]
-    ).to_pylist():
+    for row in unknown_channel.to_pylist():
+        p = parsed[row["file"]]
         records.append(
             {
                 "reason": Reason.UNKNOWN_CHANNEL.value,
-                "object_key": row["object_key"],
+                "object_key": p.key,
                 "record_index": row["line"],
-                "device_id": row["device_id"],
+                "device_id": p.device_id,
                 "channel": row["channel"],
                 "raw": json.dumps({row["channel"]: row["raw_value"]}),
-                "detail": f"no sensor of device {row['device_id']!r} and channel {row['channel']!r} valid at this ts",
+                "detail": f"no sensor of device {p.device_id!r} and channel {row['channel']!r} valid at this ts",
                 "ts": row["ts"],
             }
         )
@@ -462,6 +457,7 @@ def refresh_downstream(
     for name, step in steps:
         tick = time.perf_counter()
         summary[name] = step()
+        pa.default_memory_pool().release_unused()  # as between two tasks (wenulake.tasks)
         if seconds is not None:
             seconds[f"downstream.{name}"] = round(time.perf_counter() - tick, 3)
     return summary
