@@ -3,7 +3,7 @@
 -- $anomaly_min_points readings are in the window and their MAD is not 0. Consecutive anomalous readings
 -- are one episode, ended at the first normal reading. Peak = the reading furthest from the median.
 -- Step 1 (anomaly_moving.sql) chose the readings, step 2 (anomaly_windows.sql or its numpy twin) scored them.
--- Registered: `scored` (moving's rows with center, spread and points).
+-- Registered: `scored` (moving's rows with center, spread and points), `readings` (bounds.sql).
 with flagged as (
     select
         *,
@@ -16,24 +16,34 @@ with flagged as (
     from scored
 ),
 
+marked as (
+    -- one pass in order: does an anomalous reading follow a normal one (an episode starts), and which
+    -- reading follows it
+    select
+        *,
+        not coalesce(lag(anomalous) over by_sensor, false) as begins_episode,
+        lead(ts) over by_sensor as next_ts
+    from flagged
+    window by_sensor as (partition by sensor_id order by ts)
+),
+
 islands as (
     select
         *,
-        sum(case when anomalous then 0 else 1 end) over (partition by sensor_id order by ts) as island
-    from flagged
+        sum(case when begins_episode then 1 else 0 end) over (partition by sensor_id order by ts) as island
+    from marked
+    where anomalous
 ),
 
 episodes as (
     select
         sensor_id,
         island,
-        any_value(device_id) as device_id,
-        any_value(site_id) as site_id,
-        any_value(company_id) as company_id,
         min(ts) as started_at,
+        -- the reading after the episode's last one: the first normal reading (none while it goes on)
+        case when max(next_ts) > max(ts) then max(next_ts) end as ended_at,
         arg_max(value, abs(value - center)) as peak_value
     from islands
-    where anomalous
     group by sensor_id, island
 )
 
@@ -41,15 +51,14 @@ select
     'anomaly' as rule,
     'warning' as severity,
     episodes.sensor_id,
-    episodes.device_id,
-    episodes.site_id,
-    episodes.company_id,
+    first_reading.device_id,
+    first_reading.site_id,
+    first_reading.company_id,
     episodes.started_at,
-    back.ts as ended_at,
+    episodes.ended_at,
     episodes.peak_value
 from episodes
-left join islands as back
+inner join readings as first_reading
     on
-        episodes.sensor_id = back.sensor_id
-        and back.island = episodes.island + 1
-        and not back.anomalous
+        episodes.sensor_id = first_reading.sensor_id
+        and episodes.started_at = first_reading.ts

@@ -1,4 +1,5 @@
--- Rule `anomaly`, step 1: the readings that score and fill the windows, sorted by sensor and ts.
+-- Rule `anomaly`, step 1: the readings that score and fill the windows, sorted by sensor and ts (narrow:
+-- step 3 takes device, site and company from each episode's first reading).
 -- Gauges inside the alarm limits only: readings outside them are left to the threshold rule (they would also
 -- distort the windows after them), and a stuck sensor's repeated values are the flatline rule's (silver's
 -- values are never null: the filter only states what the windows rely on).
@@ -6,10 +7,7 @@
 select
     sensor_id,
     ts,
-    value,
-    device_id,
-    site_id,
-    company_id
+    value
 from readings
 where
     kind = 'gauge'

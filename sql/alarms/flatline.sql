@@ -1,6 +1,8 @@
 -- Rule `flatline`: a gauge's value unchanged for at least $flatline_minutes; started at the first reading of
 -- the flat run, ended at the first changed reading (null while open). Registered: `readings`.
-with changes as (
+-- One pass over the readings in order marks the readings of runs of two or more (a run of one reading spans
+-- no time); runs are then numbered and measured among those few.
+with marked as (
     select
         sensor_id,
         ts,
@@ -8,16 +10,20 @@ with changes as (
         device_id,
         site_id,
         company_id,
-        coalesce(value <> lag(value) over (partition by sensor_id order by ts), true) as changed
+        coalesce(value <> lag(value) over by_sensor, true) as changed,
+        coalesce(value = lead(value) over by_sensor, false) as continued,
+        lead(ts) over by_sensor as next_ts
     from readings
     where kind = 'gauge'
+    window by_sensor as (partition by sensor_id order by ts)
 ),
 
 runs as (
     select
         *,
         sum(case when changed then 1 else 0 end) over (partition by sensor_id order by ts) as run
-    from changes
+    from marked
+    where not changed or continued or cast($flatline_minutes as bigint) <= 0
 ),
 
 flat as (
@@ -29,7 +35,8 @@ flat as (
         any_value(company_id) as company_id,
         any_value(value) as peak_value,
         min(ts) as started_at,
-        max(ts) as last_ts
+        -- the reading after the run's last one: the first of the next run (none while the run goes on)
+        case when max(next_ts) > max(ts) then max(next_ts) end as ended_at
     from runs
     group by sensor_id, run
     having max(ts) - min(ts) >= to_minutes(cast($flatline_minutes as bigint))
@@ -38,16 +45,11 @@ flat as (
 select
     'flatline' as rule,
     'warning' as severity,
-    flat.sensor_id,
-    flat.device_id,
-    flat.site_id,
-    flat.company_id,
-    flat.started_at,
-    next_run.ts as ended_at,
-    flat.peak_value
+    sensor_id,
+    device_id,
+    site_id,
+    company_id,
+    started_at,
+    ended_at,
+    peak_value
 from flat
-left join runs as next_run
-    on
-        flat.sensor_id = next_run.sensor_id
-        and next_run.run = flat.run + 1
-        and next_run.changed

@@ -111,7 +111,7 @@ def anomaly(
         scored = scored.append_column("spread", pa.array(spread, from_pandas=True))
         scored = scored.append_column("points", pa.array(points))
     return run_local(
-        {"scored": scored},
+        {"scored": scored, "readings": bounded},
         load_sql(settings.sql_dir, "alarms/anomaly"),
         {k: params[k] for k in ("anomaly_min_points", "anomaly_z")},
     )
