@@ -12,6 +12,8 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -60,12 +62,20 @@ def duckdb_session(settings: Settings, s3_locations: list[str] | None = None) ->
 def run_local(frames: dict[str, Any], sql: str, params: dict[str, Any] | None = None) -> Any:
     """Run SQL over in-memory Arrow tables (registered by name) in a fresh DuckDB session in UTC; return a
     pyarrow Table."""
+    with local_session(frames) as con:
+        return con.execute(sql, params or {}).fetch_arrow_table()
+
+
+@contextmanager
+def local_session(frames: dict[str, Any]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A fresh in-memory DuckDB session in UTC with the given Arrow tables registered by name: for several
+    queries over the same tables, or over views of them that need not be materialised."""
     con = duckdb.connect()
     try:
         con.execute("set TimeZone = 'UTC'")
         for name, frame in frames.items():
             con.register(name, frame)
-        return con.execute(sql, params or {}).fetch_arrow_table()
+        yield con
     finally:
         con.close()
 

@@ -1,6 +1,6 @@
 -- Per reading (`readings`), its counter delta: value minus the previous reading's value in ts order; a
 -- negative delta is a reset and adds the new value; the first reading of a series adds nothing (null).
--- Gauges: null.
+-- Gauges: null (they skip the window: most readings are gauges).
 -- A day's first reading starts from `previous_values` (the last reading before that day).
 with ordered as (
     select
@@ -17,13 +17,20 @@ with ordered as (
         on
             readings.sensor_id = previous_values.sensor_id
             and readings.local_date = previous_values.local_date
+    where readings.kind = 'counter'
 )
 
 select
     * exclude (previous_value),
     case
-        when kind <> 'counter' or previous_value is null then null
+        when previous_value is null then null
         when value >= previous_value then value - previous_value
         else value
     end as delta
 from ordered
+union all by name
+select
+    *,
+    cast(null as double) as delta
+from readings
+where kind <> 'counter'

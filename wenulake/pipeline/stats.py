@@ -30,7 +30,7 @@ from wenulake.errors import ConfigError
 from wenulake.lake import Lake
 from wenulake.pipeline.bronze import PublishSummary, owned_hours
 from wenulake.pipeline.gold import read_stage, write_stage
-from wenulake.query import connect, query_arrow, run_local
+from wenulake.query import connect, local_session, query_arrow, run_local
 from wenulake.settings import Settings
 from wenulake.sqlfiles import load_sql
 from wenulake.stats_store import SERVING, sinks, with_expiry
@@ -68,10 +68,13 @@ def recompute(settings: Settings, runs: list[str]) -> dict[str, pa.Table]:
         previous = _previous_values(con, sql, day_firsts)
     finally:
         con.close()
-    deltas = run_local({"readings": readings, "previous_values": previous}, sql("deltas"))
-    daily = run_local({"deltas": deltas}, sql("daily"))
+    # deltas as a view: most readings are gauges, passed through; materialising them all would copy them
+    with local_session({"readings": readings, "previous_values": previous, "hour_keys": hour_keys}) as local:
+        local.execute(f"create temp view deltas as {sql('deltas')}")
+        daily = local.execute(sql("daily")).fetch_arrow_table()
+        hourly = local.execute(sql("hourly")).fetch_arrow_table()
     return {
-        "stats_hourly": run_local({"deltas": deltas, "hour_keys": hour_keys}, sql("hourly")),
+        "stats_hourly": hourly,
         "stats_daily": daily,
         "stats_daily_site": run_local({"daily": daily}, sql("daily_site")),
         "stats_daily_company": run_local({"daily": daily}, sql("daily_company")),
