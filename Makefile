@@ -97,7 +97,7 @@ cluster-stop: $(STAMP) ## Stop the master and worker `make cluster` started (by 
 BENCH_SIZES ?= S,M
 bench: $(STAMP) ## Benchmark the pipeline against the hand-written reference (BENCH_SIZES=S,M,L); writes bench/results/
 	$(BIN)/python bench/run.py --sizes $(BENCH_SIZES)
-	$(BIN)/python bench/migration.py --devices 10
+	$(BIN)/python bench/migration.py
 
 lock: ## Recompile requirements.lock from requirements.in (needs network)
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"; }
