@@ -37,7 +37,8 @@ def test_reprocess_behaviour_mirrors_airflow() -> None:
 @pytest.mark.slow
 @pytest.mark.airflow
 def test_with_a_scheduler_an_airflow_backfill_is_created_with_its_runs_queued() -> None:
-    """The scheduler path writes the Airflow backfill the UI's form writes; the runs wait for the scheduler."""
+    """The scheduler path writes the Airflow backfill the UI's form writes, one run per requested hour (its
+    data interval exactly that hour); the runs wait for the scheduler, which starts none of a paused DAG."""
     from wenulake.airflow_home import prepare
 
     settings = Settings()
@@ -48,15 +49,32 @@ def test_with_a_scheduler_an_airflow_backfill_is_created_with_its_runs_queued() 
     from sqlalchemy import select
 
     assert backfill.scheduler_alive(settings) is False  # no scheduler in tests: `auto` would run in-process
-    backfill_id = backfill.create_backfill(settings, "sensors", Interval(H[0], H[3]), "none", max_active=2)
+    with pytest.raises(ConfigError, match="is paused"):  # DAGs are paused at creation in this Airflow home
+        backfill.create_backfill(settings, "sensors", Interval(H[0], H[3]), "none", max_active=2)
+    with create_session() as session:
+        assert session.scalars(select(Backfill)).all() == []
+    backfill_id, unpaused = backfill.create_backfill(
+        settings, "sensors", Interval(H[0], H[3]), "none", max_active=2, unpause=True
+    )
+    assert unpaused is True
+    assert backfill.is_paused(settings, "sensors") is False
     with create_session() as session:
         created = session.get(Backfill, backfill_id)
         assert created is not None
         assert (created.dag_id, created.max_active_runs, created.reprocess_behavior) == ("sensors", 2, "none")
         runs = session.scalars(select(DagRun).where(DagRun.backfill_id == backfill_id)).all()
-        assert sorted(r.logical_date.astimezone(UTC) for r in runs) == [H[1], H[2], H[3]]
+        intervals = sorted(
+            (r.data_interval_start.astimezone(UTC), r.data_interval_end.astimezone(UTC)) for r in runs
+        )
+        assert intervals == [(H[0], H[1]), (H[1], H[2]), (H[2], H[3])]
         assert {str(r.run_type) for r in runs} == {"backfill"}
         assert {str(r.state) for r in runs} == {"queued"}
+    hours = Interval(H[0], H[3]).split_hourly()
+    assert backfill.latest_states(settings, "sensors", hours) == {
+        H[0]: "queued",
+        H[1]: "queued",
+        H[2]: "queued",
+    }
     progress = backfill.backfill_progress(settings, backfill_id)
     assert (progress.total, progress.done, progress.finished) == (3, 0, False)
     with pytest.raises(ConfigError, match="Another backfill is running"):

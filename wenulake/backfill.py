@@ -72,32 +72,36 @@ def scheduler_alive(settings: Settings, within: int = HEARTBEAT_SECONDS) -> bool
 
 
 def latest_states(settings: Settings, dag_id: str, hours: list[Interval]) -> dict[datetime, str | None]:
-    """Each hour's latest DAG run state (by logical date = the hour's end, as the schedule's runs; a run over
-    a longer range with Params start/end does not count for the hour)."""
+    """Each hour's latest DAG run state, keyed by the hour's start: the runs whose data interval is exactly
+    the hour. (Matched by data interval, not logical date: the scheduler's runs and Airflow backfills carry
+    the interval's start as logical date, `dag.test()` runs the interval's end.) A run over a longer range
+    with Params start/end does not count for the hour."""
     prepare(settings)
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    ends = [h.end for h in hours]
-    states: dict[datetime, str | None] = dict.fromkeys(ends)
+    starts = [h.start for h in hours]
+    states: dict[datetime, str | None] = dict.fromkeys(starts)
     with create_session() as session:
         runs = session.scalars(
             select(DagRun)
-            .where(DagRun.dag_id == dag_id, DagRun.logical_date.in_(ends))
+            .where(DagRun.dag_id == dag_id, DagRun.data_interval_start.in_(starts))
             .order_by(DagRun.start_date.is_(None), DagRun.start_date)
         ).all()
         for run in runs:
             conf = run.conf or {}
             if conf.get("start") or conf.get("end"):
                 continue
-            if run.logical_date is not None:
-                states[run.logical_date.astimezone(UTC)] = str(run.state)
+            start, end = run.data_interval_start, run.data_interval_end
+            if start is None or end is None or end - start != timedelta(hours=1):
+                continue
+            states[start.astimezone(UTC)] = str(run.state)
     return states
 
 
 def to_run(states: dict[datetime, str | None], reprocess: str, in_process: bool) -> list[datetime]:
-    """The hours (by logical date) a backfill runs, Airflow's reprocess_behavior (see the module doc)."""
+    """The hours (by start) a backfill runs, Airflow's reprocess_behavior (see the module doc)."""
     if reprocess not in REPROCESS:
         raise ConfigError(f"--reprocess must be one of {', '.join(REPROCESS)}, not {reprocess!r}")
     rerun = {"none": (), "failed": ("failed",), "completed": FINISHED}[reprocess]
@@ -107,7 +111,7 @@ def to_run(states: dict[datetime, str | None], reprocess: str, in_process: bool)
             return True
         return state in rerun if state in FINISHED else in_process
 
-    return [logical for logical, state in sorted(states.items()) if runs(state)]
+    return [hour for hour, state in sorted(states.items()) if runs(state)]
 
 
 def run_in_process(
@@ -124,7 +128,7 @@ def run_in_process(
     chosen = set(to_run(latest_states(settings, dag_id, hours), reprocess, in_process=True))
     progress = Progress(total=len(hours))
     for hour in hours:
-        if hour.end not in chosen:
+        if hour.start not in chosen:
             progress.skipped += 1
             progress.done += 1
             if on_hour:
@@ -148,22 +152,39 @@ def run_in_process(
 
 
 def create_backfill(
-    settings: Settings, dag_id: str, interval: Interval, reprocess: str = "none", max_active: int = 4
-) -> int:
-    """Create an Airflow backfill (what the UI's backfill form and `airflow backfill create` do); returns its id.
-    The scheduler creates and runs its DAG runs, at most `max_active` at a time."""
+    settings: Settings,
+    dag_id: str,
+    interval: Interval,
+    reprocess: str = "none",
+    max_active: int = 4,
+    unpause: bool = False,
+) -> tuple[int, bool]:
+    """Create an Airflow backfill (what the UI's backfill form and `airflow backfill create` do); returns its id
+    and whether the DAG was unpaused for it.
+    The scheduler creates and runs its DAG runs, at most `max_active` at a time. The scheduler starts no run of
+    a paused DAG, backfill runs included: a paused DAG is refused unless `unpause` (then it is unpaused, as the
+    UI's form offers; its schedule runs again too)."""
     hours_of(interval)
     if reprocess not in REPROCESS:
         raise ConfigError(f"--reprocess must be one of {', '.join(REPROCESS)}, not {reprocess!r}")
     sync_dag(settings, dag_id)
+    paused = is_paused(settings, dag_id)
+    if paused:
+        if not unpause:
+            raise ConfigError(
+                f"DAG {dag_id} is paused, and the scheduler starts no run of a paused DAG, backfill runs "
+                "included: unpause it (the UI's toggle, or --unpause; its hourly schedule then runs too), or "
+                "run the backfill with --mode in-process"
+            )
+        _unpause(dag_id)
     from airflow.models.backfill import AlreadyRunningBackfill, ReprocessBehavior, _create_backfill
 
     try:
         backfill = _create_backfill(
             dag_id=dag_id,
-            # Airflow backfills take logical dates: the hour ending at from_date is the first one
-            from_date=interval.start + timedelta(hours=1),
-            to_date=interval.end,
+            # logical dates, both included: this timetable's runs carry their data interval's start
+            from_date=interval.start,
+            to_date=interval.end - timedelta(hours=1),
             max_active_runs=max_active,
             reverse=False,
             dag_run_conf={},
@@ -172,7 +193,28 @@ def create_backfill(
         )
     except AlreadyRunningBackfill as exc:
         raise ConfigError(f"{exc} (see the UI's Backfills tab, or `airflow backfill cancel`)") from None
-    return int(backfill.id)
+    return int(backfill.id), paused
+
+
+def is_paused(settings: Settings, dag_id: str) -> bool:
+    """Whether the DAG is paused in the metadata DB (a DAG not written there yet counts as not paused)."""
+    prepare(settings)
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        model = session.get(DagModel, dag_id)
+        return bool(model is not None and model.is_paused)
+
+
+def _unpause(dag_id: str) -> None:
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        model = session.get(DagModel, dag_id)
+        if model is not None:
+            model.is_paused = False
 
 
 def sync_dag(settings: Settings, dag_id: str) -> None:

@@ -213,8 +213,21 @@ def _hours_bar(length: int, label: str, status: list[str]) -> Any:
 @click.option(
     "--no-wait", is_flag=True, help="Scheduler: create the backfill and return without watching it."
 )
+@click.option(
+    "--unpause",
+    is_flag=True,
+    help="Scheduler: unpause the DAG if it is paused (the scheduler runs no run of a paused DAG, backfill "
+    "runs included; its hourly schedule then runs too). Without it a paused DAG is refused.",
+)
 def backfill_cmd(
-    dag_id: str, start: datetime, end: datetime, reprocess: str, max_active: int, mode: str, no_wait: bool
+    dag_id: str,
+    start: datetime,
+    end: datetime,
+    reprocess: str,
+    max_active: int,
+    mode: str,
+    no_wait: bool,
+    unpause: bool,
 ) -> None:
     """Reprocess a range hour by hour, with the results the hourly schedule gives.
 
@@ -234,7 +247,13 @@ def backfill_cmd(
     use_scheduler = mode == "scheduler" or (mode == "auto" and backfill.scheduler_alive(settings))
     status = [""]  # what the progress bar shows after the bar: records so far
     if use_scheduler:
-        backfill_id = backfill.create_backfill(settings, dag_id, interval, reprocess, max_active)
+        backfill_id, unpaused = backfill.create_backfill(
+            settings, dag_id, interval, reprocess, max_active, unpause
+        )
+        if unpaused:
+            click.echo(
+                f"{dag_id} was paused: unpaused, so the scheduler runs the backfill (and the schedule)"
+            )
         click.echo(
             f"Airflow backfill {backfill_id} of {dag_id} created for {interval} ({len(hours)} hours, reprocess "
             f"{reprocess}, at most {max_active} runs at once); the UI shows it under the DAG's Backfills"

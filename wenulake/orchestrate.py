@@ -93,8 +93,9 @@ def run_dag(settings: Settings, dag_id: str, interval: Interval) -> RunReport:
 
 
 def run_hourly(settings: Settings, dag_id: str, hour: Interval) -> RunReport:
-    """One run exactly as the schedule makes it: logical date = the hour's end, the data interval its hour,
-    no Params (what a backfill runs)."""
+    """One run of the hour as the schedule makes it: the data interval is the hour, no Params (what a backfill
+    runs). `dag.test()` takes the run's logical date as the moment it runs and infers the interval ending
+    there, so the logical date is the hour's end (the scheduler's own runs carry the hour's start)."""
     return run_with_conf(settings, dag_id, hour, {}, hour.end)
 
 
