@@ -121,3 +121,11 @@ def test_an_empty_month_gives_no_rows():
     assert attribution.first_copies(cells, check=True).size == 0
     rows = attribution.silver_rows(cells, np.zeros(0, np.int64), [], SENSORS, DEVICES, {})
     assert rows.num_rows == 0
+
+
+def test_a_catalog_without_sensors_sends_every_cell_to_unknown_channel():
+    files = [parsed("legacy/2025/01/d1.csv", "d1", [(2, 9, "temp", 20.0), (3, 10, "rh", 40.0)])]
+    cells = attribution.attribute(files, SENSORS.slice(0, 0))
+    assert cells.sensor.tolist() == [-1, -1]
+    assert np.isnan(cells.value).all()
+    assert cells.unknown.num_rows == 2

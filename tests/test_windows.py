@@ -125,3 +125,36 @@ def test_the_anomaly_rule_finds_the_same_episodes_with_either_window_engine():
     order = [("sensor_id", "ascending"), ("started_at", "ascending")]
     assert fast.num_rows >= 4 * 13
     assert fast.sort_by(order).to_pylist() == reference.sort_by(order).to_pylist()
+
+
+def test_a_sensor_with_two_thresholds_gets_each_anomaly_episode_once():
+    """bounds.sql gives a reading once per matching threshold: the episodes must not double."""
+    settings = Settings()
+    n = 300
+    values = [600.0 + (i % 7) for i in range(n)]
+    values[200] = 900.0
+    readings = pa.table(
+        {
+            "sensor_id": ["s-co2"] * n,
+            "ts": pa.array([T0 + timedelta(minutes=i) for i in range(n)], TS),
+            "value": values,
+            "kind": ["gauge"] * n,
+            "metric": ["co2"] * n,
+            "device_id": ["d1"] * n,
+            "site_id": ["site"] * n,
+            "company_id": ["c"] * n,
+        }
+    )
+    thresholds = pa.table(
+        {
+            "threshold_id": ["warn", "crit"],
+            "sensor_id": ["s-co2", "s-co2"],
+            "metric": ["co2", "co2"],
+            "min_value": pa.array([None, None], pa.float64()),
+            "max_value": [5000.0, 9000.0],
+            "severity": ["warning", "critical"],
+        }
+    )
+    found = alarms.episodes(settings, readings, thresholds).to_pylist()
+    anomalies = [(e["started_at"], e["ended_at"]) for e in found if e["rule"] == "anomaly"]
+    assert anomalies == [(T0 + timedelta(minutes=200), T0 + timedelta(minutes=201))]

@@ -169,14 +169,12 @@ def create_backfill(
         raise ConfigError(f"--reprocess must be one of {', '.join(REPROCESS)}, not {reprocess!r}")
     sync_dag(settings, dag_id)
     paused = is_paused(settings, dag_id)
-    if paused:
-        if not unpause:
-            raise ConfigError(
-                f"DAG {dag_id} is paused, and the scheduler starts no run of a paused DAG, backfill runs "
-                "included: unpause it (the UI's toggle, or --unpause; its hourly schedule then runs too), or "
-                "run the backfill with --mode in-process"
-            )
-        _unpause(dag_id)
+    if paused and not unpause:
+        raise ConfigError(
+            f"DAG {dag_id} is paused, and the scheduler starts no run of a paused DAG, backfill runs "
+            "included: unpause it (the UI's toggle, or --unpause; its hourly schedule then runs too), or "
+            "run the backfill with --mode in-process"
+        )
     from airflow.models.backfill import AlreadyRunningBackfill, ReprocessBehavior, _create_backfill
 
     try:
@@ -193,6 +191,8 @@ def create_backfill(
         )
     except AlreadyRunningBackfill as exc:
         raise ConfigError(f"{exc} (see the UI's Backfills tab, or `airflow backfill cancel`)") from None
+    if paused:  # only once the backfill exists: a failed creation leaves the DAG as it was
+        _unpause(dag_id)
     return int(backfill.id), paused
 
 

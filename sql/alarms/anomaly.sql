@@ -47,7 +47,8 @@ episodes as (
     group by sensor_id, island
 )
 
-select
+-- (distinct: bounds.sql gives a reading once per matching threshold of its sensor)
+select distinct
     'anomaly' as rule,
     'warning' as severity,
     episodes.sensor_id,

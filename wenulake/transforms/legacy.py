@@ -98,8 +98,10 @@ def attribute(files: list[ParsedFile], sensors: pa.Table) -> MonthCells:
 
     sensor = joined("sensor", np.int32)
     raw = joined("raw", np.float64)
-    known = np.maximum(sensor, 0)
-    value = np.where(sensor >= 0, (raw * factor[known] + shift[known]) * scale[known] + offset[known], np.nan)
+    value = np.full(len(raw), np.nan)
+    has = sensor >= 0  # index the conversion arrays only where a sensor exists (they may be empty)
+    of = sensor[has]
+    value[has] = (raw[has] * factor[of] + shift[of]) * scale[of] + offset[of]
     unknown_schema = pa.schema(
         [
             ("file", pa.int32()),
