@@ -44,6 +44,12 @@ with DAG(
             None, type=["null", "string"], description="Range start (ISO 8601 UTC); default: data interval"
         ),
         "end": Param(None, type=["null", "string"], description="Range end, exclusive (ISO 8601 UTC)"),
+        "allow_missing_objects": Param(
+            False,
+            type="boolean",
+            description="Accept that the landing lost objects of hours already ingested and delete their rows "
+            "(default: the run refuses and names the missing objects)",
+        ),
     },
     tags=["workorders", "field-service", "warehouse"],
     doc_md=__doc__,

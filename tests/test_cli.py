@@ -185,6 +185,25 @@ def test_replay_without_fixes_resolves_nothing(cli_home):
 
 @pytest.mark.slow
 @pytest.mark.airflow
+def test_a_rerun_on_an_empty_landing_refuses_in_one_line_and_changes_nothing(cli_home, tmp_path):
+    env = {k: v for k, v in cli_home.items() if k.startswith("WENULAKE_")}
+    before = cli("accounting", "--start", START, "--end", END, "--format", "json", env=env).stdout
+    (tmp_path / "empty").mkdir()
+    done = cli(
+        "run", "sensors", "--start", START, "--end", END,
+        env={**env, "WENULAKE_LANDING": str(tmp_path / "empty")}, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    error = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1, done.stderr
+    assert "refusing to reprocess: the sensors landing no longer lists" in error[0]
+    assert "2026-04-04T00:00:00Z (" in error[0]
+    assert "Traceback" not in done.stderr
+    assert cli("accounting", "--start", START, "--end", END, "--format", "json", env=env).stdout == before
+
+
+@pytest.mark.slow
+@pytest.mark.airflow
 def test_workorders_from_the_command_line(cli_home, tmp_path):
     """generate-workorders over the CLI home's catalog, then run workorders: the printed accounting balances and
     `accounting --stream workorders --format json` has exactly the contract keys, equal to the generator's."""

@@ -311,6 +311,29 @@ def test_hour_by_hour_in_reverse_order_gives_the_same_orders(wo_home, wo_sample,
 
 @pytest.mark.slow
 @pytest.mark.airflow
+def test_a_rerun_against_an_empty_landing_refuses_and_keeps_the_orders(
+    wo_home, wo_sample, tmp_path, monkeypatch
+):
+    settings, manifest = wo_home, wo_sample["manifest"]
+    interval = wo_range(manifest)
+    first = Interval(interval.start, interval.start + HOUR)
+    assert run_dag(settings, "workorders", first).ok
+    before = wo_tables(settings)
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("WENULAKE_LANDING", str(tmp_path / "empty"))
+    report = run_dag(Settings(), "workorders", first)
+    assert not report.ok
+    assert "ingest_workorder_events: refusing to reprocess: the workorders landing no longer lists" in (
+        report.failure()
+    )
+    assert wo_tables(settings) == before
+    accepted = run_dag(Settings(), "workorders", first, params={"allow_missing_objects": True})
+    assert accepted.ok, accepted.failure()
+    assert wo_tables(settings)[WORK_ORDER_EVENT_COPY.name].num_rows == 0
+
+
+@pytest.mark.slow
+@pytest.mark.airflow
 @pytest.mark.spark
 @pytest.mark.s3
 def test_a_critical_alarm_opens_one_order_through_sns(home, sample, moto_endpoint, tmp_path, monkeypatch):

@@ -120,8 +120,10 @@ def run_in_process(
     interval: Interval,
     reprocess: str = "none",
     on_hour: Callable[[Interval, Progress], None] | None = None,
+    params: dict[str, Any] | None = None,
 ) -> Progress:
-    """Run the chosen hours in order (each followed by its downstream DAGs); stops at the first failure."""
+    """Run the chosen hours in order (each followed by its downstream DAGs); stops at the first failure.
+    `params` go to `dag_id`'s runs (e.g. allow_missing_objects)."""
     from wenulake.orchestrate import DOWNSTREAM, run_hourly
 
     hours = hours_of(interval)
@@ -135,7 +137,7 @@ def run_in_process(
                 on_hour(hour, progress)
             continue
         for current in (dag_id, *DOWNSTREAM.get(dag_id, ())):
-            report = run_hourly(settings, current, hour)
+            report = run_hourly(settings, current, hour, params if current == dag_id else None)
             if current == dag_id:
                 for task in report.tasks:
                     if task.task_id == "ingest_bronze" and task.summary:
@@ -158,6 +160,7 @@ def create_backfill(
     reprocess: str = "none",
     max_active: int = 4,
     unpause: bool = False,
+    params: dict[str, Any] | None = None,
 ) -> tuple[int, bool]:
     """Create an Airflow backfill (what the UI's backfill form and `airflow backfill create` do); returns its id
     and whether the DAG was unpaused for it.
@@ -185,7 +188,7 @@ def create_backfill(
             to_date=interval.end - timedelta(hours=1),
             max_active_runs=max_active,
             reverse=False,
-            dag_run_conf={},
+            dag_run_conf=dict(params or {}),
             triggering_user_name="wenulake backfill",
             reprocess_behavior=ReprocessBehavior(reprocess),
         )

@@ -135,6 +135,43 @@ def landing_generate_workorders(
 
 
 # -- run -----------------------------------------------------------------------------------------------------
+ALLOW_MISSING_OPTION = click.option(
+    "--allow-missing-objects",
+    is_flag=True,
+    help="Accept that the landing no longer lists objects of hours already ingested, and delete the rows "
+    "they gave (logged). Without it such a run refuses and names the hours and objects.",
+)
+
+
+INGEST_TASKS = ("ingest_bronze", "ingest_workorder_events")
+
+
+def _ingest_notes(interval: Interval, summary: dict[str, Any]) -> None:
+    """What a user must not miss in an ingest's summary: no landing objects, objects accepted as lost."""
+    if not summary.get("objects"):
+        click.echo(
+            f"note: the landing has no objects in {interval}: nothing was ingested (check WENULAKE_LANDING)",
+            err=True,
+        )
+    if summary.get("lost_objects"):
+        click.echo(
+            f"warning: {summary['lost_objects']} landing object(s) of hours ingested before are gone; "
+            "their rows were deleted (--allow-missing-objects)",
+            err=True,
+        )
+
+
+def _missing_objects_params(dag_id: str, allow: bool) -> dict[str, Any]:
+    if not allow:
+        return {}
+    if dag_id == "alarms":
+        raise click.UsageError("--allow-missing-objects applies to sensors and workorders, which ingest")
+    click.echo(
+        "warning: --allow-missing-objects: rows of landing objects that are gone will be deleted", err=True
+    )
+    return {"allow_missing_objects": True}
+
+
 @cli.command("run")
 @click.argument("dag_id", type=click.Choice(DAGS))
 @click.option(
@@ -144,13 +181,17 @@ def landing_generate_workorders(
 )
 @click.option("--end", type=ISO, help="Interval end, exclusive; needed for sensors and workorders.")
 @click.option("--hourly", is_flag=True, help="One DAG run per UTC hour instead of one run over the range.")
-def run_cmd(dag_id: str, start: datetime | None, end: datetime | None, hourly: bool) -> None:
+@ALLOW_MISSING_OPTION
+def run_cmd(
+    dag_id: str, start: datetime | None, end: datetime | None, hourly: bool, allow_missing_objects: bool
+) -> None:
     """Run a DAG in-process (dag.test: what the scheduler runs).
 
     sensors: over [START, END), followed by the alarms DAG its silver asset schedules; prints seconds per task
     and the interval's accounting. alarms: alone, on the silver runs it has not evaluated yet (no interval).
     workorders: the work-order events that arrived in [START, END); prints the work-order accounting.
-    Exits non-zero if a task or gate failed.
+    A rerun of hours already ingested refuses when the landing lists fewer of their objects than the ingest
+    ledger recorded (see --allow-missing-objects). Exits non-zero if a task or gate failed.
     """
     from wenulake.accounting import accounting
     from wenulake.orchestrate import RunReport, run_range
@@ -167,8 +208,12 @@ def run_cmd(dag_id: str, start: datetime | None, end: datetime | None, hourly: b
         click.echo(f"{report.dag_id} {report.interval}: {report.state} in {report.seconds:.1f} s")
         for t in report.tasks:
             click.echo(f"  {t.task_id:<22} {t.state:<8} {t.seconds:8.2f} s")
+        for t in report.tasks:
+            if t.task_id in INGEST_TASKS and t.summary is not None:
+                _ingest_notes(report.interval, t.summary)
 
-    run_range(settings, dag_id, interval, hourly, on_report=show)
+    params = _missing_objects_params(dag_id, allow_missing_objects)
+    run_range(settings, dag_id, interval, hourly, on_report=show, params=params)
     if dag_id == "sensors":
         click.echo(_format_accounting(accounting(settings, interval), interval))
     elif dag_id == "workorders":
@@ -219,6 +264,7 @@ def _hours_bar(length: int, label: str, status: list[str]) -> Any:
     help="Scheduler: unpause the DAG if it is paused (the scheduler runs no run of a paused DAG, backfill "
     "runs included; its hourly schedule then runs too). Without it a paused DAG is refused.",
 )
+@ALLOW_MISSING_OPTION
 def backfill_cmd(
     dag_id: str,
     start: datetime,
@@ -228,6 +274,7 @@ def backfill_cmd(
     mode: str,
     no_wait: bool,
     unpause: bool,
+    allow_missing_objects: bool,
 ) -> None:
     """Reprocess a range hour by hour, with the results the hourly schedule gives.
 
@@ -244,11 +291,12 @@ def backfill_cmd(
     settings = Settings()
     interval = _interval(start, end)
     hours = backfill.hours_of(interval)
+    params = _missing_objects_params(dag_id, allow_missing_objects)
     use_scheduler = mode == "scheduler" or (mode == "auto" and backfill.scheduler_alive(settings))
     status = [""]  # what the progress bar shows after the bar: records so far
     if use_scheduler:
         backfill_id, unpaused = backfill.create_backfill(
-            settings, dag_id, interval, reprocess, max_active, unpause
+            settings, dag_id, interval, reprocess, max_active, unpause, params
         )
         if unpaused:
             click.echo(
@@ -281,7 +329,9 @@ def backfill_cmd(
                 status[0] = f"{p.records} records"
                 bar.update(1)
 
-            progress = backfill.run_in_process(settings, dag_id, interval, reprocess, on_hour=hour_done)
+            progress = backfill.run_in_process(
+                settings, dag_id, interval, reprocess, on_hour=hour_done, params=params
+            )
     click.echo(
         f"hours: {progress.total}, ran {progress.ran}, skipped {progress.skipped} (already done), "
         f"failed {progress.failed}; records ingested {progress.records}"

@@ -23,3 +23,8 @@ class GateFailed(WenulakeError):
 
 class PipelineFailed(WenulakeError):
     """An orchestrated run ended in a failed state."""
+
+
+class LandingIncomplete(WenulakeError):
+    """The landing lists fewer objects for an ingested hour than the ingest ledger recorded: reprocessing the
+    hour would delete rows that nothing can rebuild."""

@@ -85,18 +85,21 @@ def load_dag(settings: Settings, dag_id: str) -> Any:
     return dag
 
 
-def run_dag(settings: Settings, dag_id: str, interval: Interval) -> RunReport:
-    """One DAG run over `interval` (as Params start/end), in this process."""
-    return run_with_conf(
-        settings, dag_id, interval, {"start": iso(interval.start), "end": iso(interval.end)}, interval.end
-    )
+def run_dag(
+    settings: Settings, dag_id: str, interval: Interval, params: dict[str, Any] | None = None
+) -> RunReport:
+    """One DAG run over `interval` (as Params start/end, with any other `params`), in this process."""
+    conf = {**(params or {}), "start": iso(interval.start), "end": iso(interval.end)}
+    return run_with_conf(settings, dag_id, interval, conf, interval.end)
 
 
-def run_hourly(settings: Settings, dag_id: str, hour: Interval) -> RunReport:
-    """One run of the hour as the schedule makes it: the data interval is the hour, no Params (what a backfill
-    runs). `dag.test()` takes the run's logical date as the moment it runs and infers the interval ending
-    there, so the logical date is the hour's end (the scheduler's own runs carry the hour's start)."""
-    return run_with_conf(settings, dag_id, hour, {}, hour.end)
+def run_hourly(
+    settings: Settings, dag_id: str, hour: Interval, params: dict[str, Any] | None = None
+) -> RunReport:
+    """One run of the hour as the schedule makes it: the data interval is the hour, no range Params (what a
+    backfill runs). `dag.test()` takes the run's logical date as the moment it runs and infers the interval
+    ending there, so the logical date is the hour's end (the scheduler's own runs carry the hour's start)."""
+    return run_with_conf(settings, dag_id, hour, dict(params or {}), hour.end)
 
 
 def run_manual(settings: Settings, dag_id: str, conf: dict[str, Any]) -> RunReport:
@@ -143,13 +146,15 @@ def run_range(
     interval: Interval,
     hourly: bool,
     on_report: Callable[[RunReport], None] | None = None,
+    params: dict[str, Any] | None = None,
 ) -> list[RunReport]:
     """One run over the range, or one per UTC hour, each followed by the DAGs its assets schedule (sensors ->
-    alarms), as the scheduler would; stops at the first failed run and raises."""
+    alarms), as the scheduler would; stops at the first failed run and raises. `params` go to `dag_id`'s runs
+    (e.g. allow_missing_objects), not to the DAGs downstream of it."""
     reports = []
     for part in interval.split_hourly() if hourly else [interval]:
         for current in (dag_id, *DOWNSTREAM.get(dag_id, ())):
-            report = run_dag(settings, current, part)
+            report = run_dag(settings, current, part, params if current == dag_id else None)
             reports.append(report)
             if on_report:
                 on_report(report)

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from wenulake.errors import ConfigError, GateFailed, KeyringError
+from wenulake.errors import ConfigError, GateFailed, KeyringError, LandingIncomplete
 from wenulake.settings import Settings
 from wenulake.timeutil import Interval, parse_instant
 
 log = logging.getLogger(__name__)
 
-PERMANENT: tuple[type[Exception], ...] = (ConfigError, GateFailed, KeyringError)
+PERMANENT: tuple[type[Exception], ...] = (ConfigError, GateFailed, KeyringError, LandingIncomplete)
 
 
 def interval_of(context: dict[str, Any]) -> Interval:
@@ -92,11 +92,35 @@ def _release_memory() -> None:
     pa.default_memory_pool().release_unused()
 
 
-@_task
-def ingest_bronze(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+def allow_missing_objects(context: dict[str, Any]) -> bool:
+    """Param `allow_missing_objects`: accept that the landing lost objects of hours already ingested."""
+    value = (context.get("params") or {}).get("allow_missing_objects")
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _ingest(
+    func: Callable[[Settings, Interval, str, bool], dict[str, Any]],
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """An ingest task: like `_task`, and it hands over the run's `allow_missing_objects` Param."""
+
+    @wraps(func)
+    def run(context: dict[str, Any]) -> dict[str, Any]:
+        allow = allow_missing_objects(context)
+        if allow:
+            log.warning("run %s: Param allow_missing_objects is set", context.get("run_id"))
+        step = _wrap(lambda s, i, r: func(s, i, r, allow), interval_of, func.__name__)
+        return step(context)
+
+    return run
+
+
+@_ingest
+def ingest_bronze(settings: Settings, interval: Interval, run_id: str, allow_missing: bool) -> dict[str, Any]:
     from wenulake.pipeline import bronze
 
-    return bronze.ingest(settings, interval, run_id).as_dict()
+    return bronze.ingest(settings, interval, run_id, allow_missing_objects=allow_missing).as_dict()
 
 
 @_task
@@ -162,11 +186,13 @@ def gate_warehouse(settings: Settings, interval: Interval, run_id: str) -> dict[
     return gold.publish(settings, interval, run_id).as_dict()
 
 
-@_task
-def ingest_workorder_events(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+@_ingest
+def ingest_workorder_events(
+    settings: Settings, interval: Interval, run_id: str, allow_missing: bool
+) -> dict[str, Any]:
     from wenulake.pipeline import workorders
 
-    return workorders.ingest(settings, interval, run_id).as_dict()
+    return workorders.ingest(settings, interval, run_id, allow_missing_objects=allow_missing).as_dict()
 
 
 @_task

@@ -25,7 +25,8 @@ from wenulake.contracts import Reason, Stage
 from wenulake.contracts.tables import INGEST_LEDGER, QUARANTINE, SENSOR_MESSAGE, LedgerStatus
 from wenulake.crypto import KeyringSource
 from wenulake.lake import Lake, constant, staging_batch
-from wenulake.landing import LandingObject, list_interval
+from wenulake.landing import SENSORS_STREAM, LandingObject, list_interval
+from wenulake.pipeline.landing_guard import check_landing
 from wenulake.settings import Settings
 from wenulake.storage import StoreSpec
 from wenulake.timeutil import HOUR, Interval, floor_hour, iso
@@ -52,6 +53,8 @@ class BronzeSummary:
     records: int = 0
     accepted: int = 0
     quarantined: dict[str, int] = field(default_factory=dict)
+    #: objects of already ingested hours the landing no longer lists, accepted as lost (allow_missing_objects)
+    lost_objects: int = 0
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
@@ -129,8 +132,13 @@ def split_outcomes(outcomes: pa.Table, run_id: str, now: datetime) -> dict[str, 
 
 
 # -- the two tasks -------------------------------------------------------------------------------------------
-def ingest(settings: Settings, interval: Interval, run_id: str) -> BronzeSummary:
-    """Task `ingest_bronze`: decode the interval's landing objects and stage the results."""
+def ingest(
+    settings: Settings, interval: Interval, run_id: str, allow_missing_objects: bool = False
+) -> BronzeSummary:
+    """Task `ingest_bronze`: decode the interval's landing objects and stage the results.
+
+    Refuses (LandingIncomplete) when an hour the ledger says was ingested now lists fewer objects, unless
+    `allow_missing_objects` (wenulake.pipeline.landing_guard)."""
     started = time.perf_counter()
     hours = owned_hours(interval)
     lake = Lake(settings)
@@ -142,6 +150,7 @@ def ingest(settings: Settings, interval: Interval, run_id: str) -> BronzeSummary
     keyring.load()  # fail fast, with a clear message, before any Spark work
     objects = list_interval(landing.open(), hours)
     log.info("bronze %s: %d landing objects", hours, len(objects))
+    lost = check_landing(lake, INGEST_LEDGER, hours, objects, SENSORS_STREAM, allow_missing_objects)
 
     if objects:
         outcomes = _decode_with_spark(settings, objects, landing, keyring)
@@ -162,6 +171,7 @@ def ingest(settings: Settings, interval: Interval, run_id: str) -> BronzeSummary
         records=pc.sum(ledger["records"]).as_py() or 0,
         accepted=tables[SENSOR_MESSAGE.name].num_rows,
         quarantined={r["values"]: r["counts"] for r in reasons},
+        lost_objects=lost,
         seconds=round(time.perf_counter() - started, 3),
     )
 

@@ -34,6 +34,8 @@ from wenulake.timeutil import Interval, iso
 
 log = logging.getLogger(__name__)
 STALE = "silver_stale_quarantine"
+#: the copies this run enriched (object_key, record_index): only their quarantine rows can be resolved by it
+WINNERS = "silver_winner_copies"
 
 
 @dataclass
@@ -136,6 +138,7 @@ def enrich(settings: Settings, interval: Interval, run_id: str) -> SilverSummary
     lake.stage(batch, QUARANTINE, quarantine)
     lake.stage(batch, TOUCHED_PERIOD, touched)
     lake.stage_raw(batch, STALE, stale)
+    lake.stage_raw(batch, WINNERS, messages.select(["object_key", "record_index"]))
     return SilverSummary(
         interval=str(hours),
         messages=messages.num_rows,
@@ -230,6 +233,7 @@ def publish(settings: Settings, interval: Interval, run_id: str) -> PublishSumma
     quarantine = lake.read_staged(batch, QUARANTINE)
     touched = lake.read_staged(batch, TOUCHED_PERIOD)
     stale = lake.read_staged_raw(batch, STALE)
+    enriched = lake.read_staged_raw(batch, WINNERS)
     results = quality.gate(
         lake,
         settings.expectations_dir,
@@ -240,7 +244,7 @@ def publish(settings: Settings, interval: Interval, run_id: str) -> PublishSumma
     )
     validated = time.perf_counter()
     _merge_readings(lake, readings, hours)
-    _replace_quarantine(lake, quarantine, hours, run_id)
+    _replace_quarantine(lake, quarantine, hours, run_id, enriched)
     _delete_stale(lake, stale)
     lake.replace(TOUCHED_PERIOD, touched, f"run_id = '{run_id}'")
     lake.drop_staging(batch)
@@ -290,8 +294,11 @@ def _merge(lake: Lake, readings: pa.Table, hours: Interval) -> None:
     )
 
 
-def _replace_quarantine(lake: Lake, new: pa.Table, hours: Interval, run_id: str) -> None:
-    """Replace the interval's silver quarantine; rows that no longer occur stay, marked resolved by this run."""
+def _replace_quarantine(lake: Lake, new: pa.Table, hours: Interval, run_id: str, enriched: pa.Table) -> None:
+    """Replace the interval's silver quarantine. A row that no longer occurs although this run enriched its copy
+    again (`enriched`: object_key, record_index) stays, marked resolved by this run; a row whose copy this run
+    did not see (its landing object is gone, accepted with allow_missing_objects) stays as it was: only a run
+    that resolved a row marks it."""
     import pyarrow.dataset as ds
 
     in_hours = (
@@ -308,13 +315,17 @@ def _replace_quarantine(lake: Lake, new: pa.Table, hours: Interval, run_id: str)
         )
 
     new_keys = keys(new)
+    seen = set(zip(enriched["object_key"].to_pylist(), enriched["record_index"].to_pylist(), strict=True))
     unresolved = old.filter(pc.is_null(old["resolved_at"]))
     already = old.filter(pc.is_valid(old["resolved_at"]))
-    gone = [
-        i for i, key in enumerate(zip(*(unresolved[c].to_pylist() for c in key_columns), strict=True))
-        if key not in new_keys
-    ] if unresolved.num_rows else []  # fmt: skip
+    gone: list[int] = []
+    unseen: list[int] = []
+    for i, key in enumerate(zip(*(unresolved[c].to_pylist() for c in key_columns), strict=True)):
+        if key in new_keys:
+            continue  # replaced by the new row
+        (gone if key[:2] in seen else unseen).append(i)
     resolved = unresolved.take(pa.array(gone, pa.int64()))
+    kept = unresolved.take(pa.array(unseen, pa.int64()))
     now = constant(datetime.now(UTC), resolved.num_rows, TS)
     resolved = resolved.set_column(resolved.schema.get_field_index("resolved_at"), "resolved_at", now)
     resolved = resolved.set_column(
@@ -323,7 +334,12 @@ def _replace_quarantine(lake: Lake, new: pa.Table, hours: Interval, run_id: str)
         constant(run_id, resolved.num_rows, pa.string()),
     )
     final = pa.concat_tables(
-        [conform(new, QUARANTINE), conform(resolved, QUARANTINE), conform(already, QUARANTINE)]
+        [
+            conform(new, QUARANTINE),
+            conform(resolved, QUARANTINE),
+            conform(kept, QUARANTINE),
+            conform(already, QUARANTINE),
+        ]
     )
     lake.replace(QUARANTINE, final, f"stage = '{Stage.SILVER.value}' AND {_hours_predicate(hours)}")
 

@@ -50,6 +50,7 @@ from wenulake.contracts.workorders import WORKORDERS_STREAM, EventStatus
 from wenulake.lake import Lake, conform, staging_batch
 from wenulake.landing import CorruptObject, decode_body, list_interval, split_records
 from wenulake.pipeline.bronze import BronzeSummary, PublishSummary, owned_hours
+from wenulake.pipeline.landing_guard import check_landing
 from wenulake.query import run_local
 from wenulake.settings import Settings
 from wenulake.storage import StoreSpec, md5_hex
@@ -129,14 +130,20 @@ def _known(record: dict[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def ingest(settings: Settings, interval: Interval, run_id: str) -> BronzeSummary:
-    """Task `ingest_workorder_events`: parse the interval's work-order landing objects; stage the results."""
+def ingest(
+    settings: Settings, interval: Interval, run_id: str, allow_missing_objects: bool = False
+) -> BronzeSummary:
+    """Task `ingest_workorder_events`: parse the interval's work-order landing objects; stage the results.
+
+    Refuses (LandingIncomplete) when an hour the ledger says was ingested now lists fewer objects, unless
+    `allow_missing_objects` (wenulake.pipeline.landing_guard)."""
     started = time.perf_counter()
     hours = owned_hours(interval)
     lake = Lake(settings)
     lake.ensure()
     store = StoreSpec.from_settings(settings.landing_uri, settings).open()
     objects = list_interval(store, hours, WORKORDERS_STREAM)
+    lost = check_landing(lake, WORK_ORDER_LEDGER, hours, objects, WORKORDERS_STREAM, allow_missing_objects)
     now = datetime.now(UTC)
     copies: list[dict[str, Any]] = []
     quarantine: list[dict[str, Any]] = []
@@ -177,6 +184,7 @@ def ingest(settings: Settings, interval: Interval, run_id: str) -> BronzeSummary
         records=sum(r["records"] for r in ledger),
         accepted=len(copies),
         quarantined=reasons,
+        lost_objects=lost,
         seconds=round(time.perf_counter() - started, 3),
     )
 
