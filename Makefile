@@ -95,8 +95,11 @@ cluster-stop: $(STAMP) ## Stop the master and worker `make cluster` started (by 
 	$(BIN)/python -m wenulake.cluster stop
 
 BENCH_SIZES ?= S,M
+# the whole `wenulake run sensors` command, cold, in a fresh home: DEVICESxHOURS datasets (bench/command.py)
+BENCH_COMMAND ?= 300x48
 bench: $(STAMP) ## Benchmark the pipeline against the hand-written reference (BENCH_SIZES=S,M,L); writes bench/results/
 	$(BIN)/python bench/run.py --sizes $(BENCH_SIZES)
+	$(BIN)/python bench/command.py --datasets $(BENCH_COMMAND)
 	$(BIN)/python bench/migration.py
 
 lock: ## Recompile requirements.lock from requirements.in (needs network)

@@ -58,16 +58,22 @@ def messages(rows: list[tuple[str, datetime, dict[str, float | None]]]) -> pa.Ta
     )  # fmt: skip
 
 
-def enrich(spark, sensors: list[dict], rows, timezone: str = "UTC") -> list[dict]:
-    """attribute() on Spark, then assemble() the full rows, as the silver job does."""
+def frames(spark, sensors: list[dict], rows, timezone: str = "UTC"):  # type: ignore[no-untyped-def]
+    """(messages, devices, sensors) as the silver job hands them to Spark."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
     devices, sensor_table = t.catalog_frames(catalog(sensors, timezone))
-    indexed = t.index_messages(messages(rows))
-    frame = t.attribute(
-        t.readings(spark.createDataFrame(t.spark_messages(indexed))),
-        spark.createDataFrame(t.spark_devices(devices)),
-        spark.createDataFrame(t.spark_sensors(sensor_table)),
+    return (
+        spark.createDataFrame(messages(rows)),
+        spark.createDataFrame(devices, schema=from_arrow_schema(devices.schema)),
+        spark.createDataFrame(sensor_table, schema=from_arrow_schema(sensor_table.schema)),
     )
-    full = t.assemble(frame.toArrow(), indexed, devices, sensor_table)
+
+
+def enrich(spark, sensors: list[dict], rows, timezone: str = "UTC") -> list[dict]:
+    """attribute() on Spark: every column of the silver row, as the silver job computes it."""
+    msgs, devices, sensor_frame = frames(spark, sensors, rows, timezone)
+    full = t.attribute(t.readings(msgs), devices, sensor_frame).toArrow()
     return sorted(full.to_pylist(), key=lambda r: (r["ts"], r["channel"]))
 
 
@@ -151,25 +157,47 @@ def test_nulls_are_dropped_and_unknown_channels_flagged(spark):
 
 
 def test_unknown_device_is_one_row_per_message(spark):
-    devices, _ = t.catalog_frames(catalog([]))
-    indexed = t.index_messages(
-        messages([("ghost", utc(2026, 4, 4), {"a": 1.0, "b": 2.0}), ("d1", utc(2026, 4, 4), {})])
+    msgs, devices, _ = frames(
+        spark, [], [("ghost", utc(2026, 4, 4), {"a": 1.0, "b": 2.0}), ("d1", utc(2026, 4, 4), {})]
     )
-    msgs = spark.createDataFrame(t.spark_messages(indexed))
-    unknown = t.unknown_devices(msgs, spark.createDataFrame(t.spark_devices(devices))).toArrow()
-    assert indexed.take(unknown["msg"])["device_id"].to_pylist() == ["ghost"]
+    unknown = t.unknown_devices(msgs, devices).toArrow()
+    assert unknown["device_id"].to_pylist() == ["ghost"]
 
 
 def test_dedupe_keeps_the_earliest_received_reading_per_sensor_and_ts(spark):
     sensors = [{"sensor_id": "x", "channel": "c", "metric": "co2", "unit": "ppm"}]
-    devices, sensor_table = t.catalog_frames(catalog(sensors))
+    _, devices, sensor_frame = frames(spark, sensors, [])
     table = messages([("d1", utc(2026, 4, 4, 12), {"c": 1.0}), ("d1", utc(2026, 4, 4, 12), {"c": 2.0})])
     table = table.set_column(2, "received_at", pa.array([utc(2026, 4, 4, 12, 5), utc(2026, 4, 4, 12, 1)], TS))
-    indexed = t.index_messages(table)
-    attributed = t.attribute(
-        t.readings(spark.createDataFrame(t.spark_messages(indexed))),
-        spark.createDataFrame(t.spark_devices(devices)),
-        spark.createDataFrame(t.spark_sensors(sensor_table)),
-    )
+    attributed = t.attribute(t.readings(spark.createDataFrame(table)), devices, sensor_frame)
     [row] = t.dedupe(attributed).toArrow().to_pylist()
     assert row["raw_value"] == 2.0  # the copy received at 12:01 wins over the one received at 12:05
+
+
+def test_outcomes_carry_every_column_the_silver_and_quarantine_rows_need(spark):
+    sensors = [{"sensor_id": "x", "channel": "c", "metric": "co2", "unit": "ppm"}]
+    msgs, devices, sensor_frame = frames(
+        spark,
+        sensors,
+        [
+            ("d1", utc(2026, 4, 4, 12), {"c": 5.0, "zz": 3.0, "n": None}),
+            ("ghost", utc(2026, 4, 4, 13), {"c": 1.0}),
+        ],
+    )
+    rows = t.outcomes(msgs, devices, sensor_frame).toArrow()
+    assert rows.schema.names == t.OUTCOMES_SCHEMA.names
+    assert sorted(rows["outcome"].to_pylist()) == ["ok", "unknown_channel", "unknown_device"]
+    silver = t.silver_rows(rows.cast(t.OUTCOMES_SCHEMA), "run-1").to_pylist()
+    assert [(r["sensor_id"], r["value"], r["site_id"], r["source"], r["ts_date"]) for r in silver] == [
+        ("x", 5.0, "s1", "live", "2026-04-04")
+    ]
+    quarantine = t.quarantine_rows(rows.cast(t.OUTCOMES_SCHEMA), "run-1", utc(2026, 4, 5)).to_pylist()
+    by_reason = {r["reason"]: r for r in quarantine}
+    assert by_reason["unknown_channel"]["raw"] == '{"zz": 3.0}'
+    assert (
+        by_reason["unknown_channel"]["detail"] == "no sensor of device 'd1' and channel 'zz' valid at this ts"
+    )
+    assert by_reason["unknown_device"]["raw"] == '{"c": 1.0}'
+    assert by_reason["unknown_device"]["detail"] == "device 'ghost' is not in the catalog"
+    assert by_reason["unknown_device"]["channel"] is None
+    assert {r["stage"] for r in quarantine} == {"silver"}

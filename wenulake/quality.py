@@ -23,16 +23,18 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import pyarrow as pa
 
 from wenulake.contracts.tables import DQ_RESULT
 from wenulake.errors import ConfigError, GateFailed
+from wenulake.lakefiles import FileBatch, register
 
 if TYPE_CHECKING:
     from wenulake.lake import Lake
@@ -75,11 +77,26 @@ def load_suite(expectations_dir: Path, name: str) -> dict[str, Any]:
     return suite
 
 
-def _batch_view(con: Any, data: pa.Table, suite: dict[str, Any]) -> None:
+#: a batch: rows in memory, or staged data files read through DuckDB (wenulake.lakefiles.FileBatch)
+Batch: TypeAlias = "pa.Table | FileBatch"
+#: a DuckDB session that can read the batch's files (S3 secrets for a lake on S3)
+Connect: TypeAlias = Callable[[], Any]
+
+
+def _plain_session() -> Any:
+    import duckdb
+
+    return duckdb.connect()
+
+
+def _batch_view(con: Any, data: Batch, suite: dict[str, Any]) -> None:
     """Register the batch as `batch_raw` and `batch`: the suite's `meta.batch_query` over it (helper columns
-    its derived columns use), or the batch itself."""
+    its derived columns use), or the batch itself. A file batch stays on disk: DuckDB scans its files."""
     con.execute("set TimeZone = 'UTC'")
-    con.register("batch_raw", data)
+    if isinstance(data, FileBatch):
+        register(con, "batch_raw", data)
+    else:
+        con.register("batch_raw", data)
     query = suite.get("meta", {}).get("batch_query_sql") or "select * from batch_raw"
     con.execute(f"create temporary view batch as {query}")
 
@@ -97,7 +114,7 @@ def _columns_used(suite: dict[str, Any]) -> list[str]:
     return used
 
 
-def _plain_columns(data: pa.Table, suite: dict[str, Any]) -> list[str]:
+def _plain_columns(data: Batch, suite: dict[str, Any]) -> list[str]:
     """The batch columns the suite uses (derived ones excluded); ConfigError when the batch lacks one."""
     derived: dict[str, str] = suite.get("meta", {}).get("derived_columns", {})
     plain = [c for c in _columns_used(suite) if c not in derived]
@@ -107,15 +124,13 @@ def _plain_columns(data: pa.Table, suite: dict[str, Any]) -> list[str]:
     return plain
 
 
-def _frame(data: pa.Table, suite: dict[str, Any]) -> Any:
+def _frame(data: Batch, suite: dict[str, Any], connect: Connect = _plain_session) -> Any:
     """The pandas frame GX sees: the used columns, derived columns computed by DuckDB."""
-    import duckdb
-
     derived: dict[str, str] = suite.get("meta", {}).get("derived_columns", {})
     plain = _plain_columns(data, suite)
     condition_columns = [c for c in derived if c not in plain]
     select = [f'"{c}"' for c in plain] + [f'({derived[c]}) as "{c}"' for c in condition_columns]
-    con = duckdb.connect()
+    con = connect()
     try:
         _batch_view(con, data, suite)
         return con.execute(f"select {', '.join(select) or '1 as one'} from batch").df()
@@ -156,16 +171,23 @@ def _gx_context() -> Any:
     return context
 
 
-def validate(data: pa.Table, suite: dict[str, Any], table_name: str, sample_rows: int = 0) -> GateResult:
+def validate(
+    data: Batch,
+    suite: dict[str, Any],
+    table_name: str,
+    sample_rows: int = 0,
+    connect: Connect = _plain_session,
+) -> GateResult:
     """Run the suite on the batch (no side effects): GX on every row, or, when `sample_rows` > 0 and the batch
-    is larger, the compiled checks on every row and GX on a sample of `sample_rows` rows."""
+    is larger, the compiled checks on every row and GX on a sample of `sample_rows` rows. A file batch is read
+    by DuckDB sessions from `connect`, never held whole in this process."""
     large = 0 < sample_rows < data.num_rows
     checks = compile_checks(suite, data.schema) if large or data.num_rows == 0 else None
     if checks is None:
-        return _validate_gx(data, suite, table_name)
+        return _validate_gx(data, suite, table_name, connect)
     _plain_columns(data, suite)
     if data.num_rows == 0:  # nothing for GX to see: the compiled checks record the (vacuous) pass
-        whole = run_checks(data, suite, checks)
+        whole = run_checks(data, suite, checks, connect)
         return GateResult(
             suite=suite["name"],
             table_name=table_name,
@@ -175,10 +197,9 @@ def validate(data: pa.Table, suite: dict[str, Any], table_name: str, sample_rows
             failed=[],
             result_json=json.dumps({"whole_batch": {"engine": "duckdb", "rows": 0, "expectations": whole}}),
         )
-    step = data.num_rows / sample_rows
-    sample = data.take(pa.array([int(i * step) for i in range(sample_rows)], pa.int64()))
+    sample = _spread_sample(data, sample_rows, connect)
     on_sample = _validate_gx(sample, suite, table_name)
-    whole = run_checks(data, suite, checks)
+    whole = run_checks(data, suite, checks, connect)
     failed = list(on_sample.failed)
     for check in whole:
         if check["unexpected_count"]:
@@ -203,10 +224,41 @@ def validate(data: pa.Table, suite: dict[str, Any], table_name: str, sample_rows
     )
 
 
-def _validate_gx(data: pa.Table, suite: dict[str, Any], table_name: str) -> GateResult:
+def _spread_sample(data: Batch, rows: int, connect: Connect) -> pa.Table:
+    """`rows` rows spread evenly over the batch (row i * n / rows, in file order for a file batch)."""
+    indices = pa.array([int(i * data.num_rows / rows) for i in range(rows)], pa.int64())
+    if not isinstance(data, FileBatch):
+        return data.take(indices)
+    con = connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        con.register("wanted", pa.table({"rn": indices}))
+        files = "[" + ", ".join("'" + u.replace("'", "''") + "'" for u in data.uris) + "]"
+        scan = data.scan_sql().replace(
+            f"read_parquet({files}", f"read_parquet({files}, filename = true, file_row_number = true", 1
+        )
+        scan = scan.replace("select ", "select filename, file_row_number, ", 1)
+        order = {uri: i for i, uri in enumerate(data.uris)}
+        con.register("file_order", pa.table({"filename": list(order), "file_index": list(order.values())}))
+        names = ", ".join('"' + c.replace('"', '""') + '"' for c in data.schema.names)
+        return (
+            con.execute(
+                f"select {names} from (select *, row_number() over (order by file_index, file_row_number) - 1 as rn "
+                f"from ({scan}) join file_order using (filename)) semi join wanted using (rn) order by rn"
+            )
+            .fetch_arrow_table()
+            .cast(data.schema)
+        )
+    finally:
+        con.close()
+
+
+def _validate_gx(
+    data: Batch, suite: dict[str, Any], table_name: str, connect: Connect = _plain_session
+) -> GateResult:
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     definition = _gx_definition(json.dumps(suite, sort_keys=True))
-    result = definition.run(batch_parameters={"dataframe": _frame(data, suite)})
+    result = definition.run(batch_parameters={"dataframe": _frame(data, suite, connect)})
     failed = [
         f"{r.expectation_config.type}({_describe(r.expectation_config.kwargs)})"
         for r in result.results
@@ -345,16 +397,16 @@ def compile_checks(suite: dict[str, Any], schema: pa.Schema) -> list[tuple[str, 
     return out
 
 
-def run_checks(data: pa.Table, suite: dict[str, Any], checks: list[tuple[str, str]]) -> list[dict[str, Any]]:
+def run_checks(
+    data: Batch, suite: dict[str, Any], checks: list[tuple[str, str]], connect: Connect = _plain_session
+) -> list[dict[str, Any]]:
     """Evaluate compiled checks over the whole batch: one dict per expectation, with its unexpected count."""
-    import duckdb
-
     derived: dict[str, str] = suite.get("meta", {}).get("derived_columns", {})
     # only what the checks read is materialised (a batch's other columns, long strings among them, are not)
     select = [_ident(c) for c in _plain_columns(data, suite)] + [
         f'({expr}) as "{name}"' for name, expr in derived.items() if name not in data.column_names
     ]
-    con = duckdb.connect()
+    con = connect()
     try:
         _batch_view(con, data, suite)
         con.execute(f"create temporary table checked as select {', '.join(select)} from batch")
@@ -399,7 +451,7 @@ def record(lake: Lake, results: list[GateResult], run_id: str, stage: str, inter
 def gate(
     lake: Lake,
     expectations_dir: Path,
-    batches: list[tuple[str, str, pa.Table]],
+    batches: list[tuple[str, str, Batch]],
     run_id: str,
     stage: str,
     interval: Interval | None,
@@ -411,7 +463,7 @@ def gate(
     """
     sample_rows = lake.settings.gx_sample_rows
     results = [
-        validate(data, load_suite(expectations_dir, suite), name, sample_rows)
+        validate(data, load_suite(expectations_dir, suite), name, sample_rows, lake.duckdb)
         for suite, name, data in batches
     ]
     if extra_failures:

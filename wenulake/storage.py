@@ -60,6 +60,8 @@ class ObjectStore(Protocol):
     def list(self, prefix: str) -> Iterator[ObjectInfo]: ...
     def get(self, key: str) -> bytes: ...
     def put(self, key: str, body: bytes) -> None: ...
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
     def check_root(self) -> None: ...
     def describe(self, key: str) -> str: ...
 
@@ -98,6 +100,13 @@ class LocalStore:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(body)
         os.replace(tmp, path)
+
+    def exists(self, key: str) -> bool:
+        return (self.root / key).is_file()
+
+    def delete(self, key: str) -> None:
+        """Remove an object; one that is already gone is fine."""
+        (self.root / key).unlink(missing_ok=True)
 
     def describe(self, key: str) -> str:
         return str(self.root / key)
@@ -199,6 +208,25 @@ class S3Store:
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=body)
         except Exception as exc:
             raise self._fail(exc, f"writing {self.describe(key)}") from exc
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code", "") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise self._fail(exc, f"checking {self.describe(key)}") from exc
+        except Exception as exc:
+            raise self._fail(exc, f"checking {self.describe(key)}") from exc
+        return True
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except Exception as exc:
+            raise self._fail(exc, f"deleting {self.describe(key)}") from exc
 
 
 def md5_hex(body: bytes) -> str:

@@ -1,12 +1,17 @@
 -- The periods silver changed in the runs a load covers ($runs, a list of run ids): (sensor, site-local date,
--- UTC hour), with each sensor's kind and company.
+-- UTC hour), with each sensor's kind and company. A period whose sensor has no reading left in silver (its
+-- device left the catalog, its readings were removed) keeps the company and kind recorded with the touch, so
+-- its stats rows are replaced by nothing.
 with periods as (
-    select distinct
+    select
         sensor_id,
         local_date,
-        hour_utc
+        hour_utc,
+        any_value(company_id) as company_id,
+        any_value(kind) as kind
     from ops.touched_period
     where list_contains($runs, run_id)
+    group by sensor_id, local_date, hour_utc
 ),
 
 sensors as (
@@ -22,7 +27,8 @@ select
     periods.sensor_id,
     periods.local_date,
     periods.hour_utc,
-    sensors.kind,
-    sensors.company_id
+    coalesce(sensors.kind, periods.kind) as kind,
+    coalesce(sensors.company_id, periods.company_id) as company_id
 from periods
-inner join sensors on periods.sensor_id = sensors.sensor_id
+left join sensors on periods.sensor_id = sensors.sensor_id
+where coalesce(sensors.company_id, periods.company_id) is not null

@@ -5,9 +5,11 @@ Timestamps are `timestamp[us, tz=UTC]` so that delta-rs, Spark and DuckDB agree 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -15,11 +17,18 @@ TS = pa.timestamp("us", tz="UTC")
 READINGS = pa.map_(pa.string(), pa.float64())
 
 
+def utc_date_of_ts(table: pa.Table) -> pa.Array:
+    """The UTC date of `ts` as text (`YYYY-MM-DD`): silver's partition column."""
+    return pc.cast(pc.cast(table["ts"], pa.date32()), pa.string())
+
+
 @dataclass(frozen=True)
 class TableSpec:
     name: str  # schema-qualified, e.g. "bronze.sensor_message"
     schema: pa.Schema
     partition_by: tuple[str, ...] = ()
+    #: columns computed from the others when a writer does not give them (a partition column of the layout)
+    derived: tuple[tuple[str, Callable[[pa.Table], pa.Array]], ...] = ()
     #: Columns that describe a run rather than the data (run id, wall-clock times). Two runs over the same
     #: landing give identical tables except in these columns.
     run_columns: tuple[str, ...] = ()
@@ -163,8 +172,13 @@ SILVER_READING = TableSpec(
             pa.field("run_id", pa.string()),
             # `live` (the landing) or `legacy` (the historical migration); null in rows older than the column
             pa.field("source", pa.string()),
+            # the UTC date of ts: the partition column (an hour's merge rewrites the files of the days it
+            # touches, never the whole table); derived from ts when a writer leaves it out
+            pa.field("ts_date", pa.string(), nullable=False),
         ]
     ),
+    partition_by=("ts_date",),
+    derived=(("ts_date", utc_date_of_ts),),
     run_columns=("run_id",),
 )
 
@@ -180,6 +194,10 @@ TOUCHED_PERIOD = TableSpec(
             pa.field("local_date", pa.date32(), nullable=False),
             pa.field("hour_utc", TS, nullable=False),
             pa.field("recorded_at", TS),
+            # the sensor's company and kind when the period was touched: a period whose sensor has no reading
+            # left in silver is still recomputed (its stats rows deleted) from these
+            pa.field("company_id", pa.string()),
+            pa.field("kind", pa.string()),
         ]
     ),
     run_columns=("recorded_at",),

@@ -16,27 +16,26 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from wenulake import quality
 from wenulake.contracts import Reason, Stage
 from wenulake.contracts.tables import INGEST_LEDGER, QUARANTINE, SENSOR_MESSAGE, LedgerStatus
 from wenulake.crypto import KeyringSource
-from wenulake.lake import Lake, constant, staging_batch
+from wenulake.lake import Lake, staging_batch
+from wenulake.lakefiles import FILE_SCHEMA, FileBatch, TableSink, Where, register
 from wenulake.landing import SENSORS_STREAM, LandingObject, list_interval
 from wenulake.pipeline.landing_guard import check_landing
 from wenulake.settings import Settings
 from wenulake.storage import StoreSpec
 from wenulake.timeutil import HOUR, Interval, floor_hour, iso
 from wenulake.transforms.bronze import (
-    KIND_MESSAGE,
-    KIND_OBJECT,
-    KIND_QUARANTINE,
     OBJECT_BODY_SCHEMA,
     OUTCOME_SCHEMA,
     decode_objects,
+    decode_to_files,
     fetch_objects,
 )
 
@@ -100,35 +99,8 @@ def transform(bodies, keyring: KeyringSource):  # type: ignore[no-untyped-def]
     )
 
 
-def split_outcomes(outcomes: pa.Table, run_id: str, now: datetime) -> dict[str, pa.Table]:
-    """Outcome rows -> the three tables (row order carries no meaning; readers sort as they need)."""
-
-    def of_kind(kind: str) -> pa.Table:
-        return outcomes.filter(pc.equal(outcomes["kind"], kind))
-
-    def with_run(rows: pa.Table, **extra: pa.Array) -> pa.Table:
-        rows = rows.append_column("run_id", constant(run_id, rows.num_rows, pa.string()))
-        for name, column in extra.items():
-            rows = rows.append_column(name, column)
-        return rows
-
-    def arrival_date(rows: pa.Table) -> pa.Array:
-        return pc.cast(pc.cast(rows["arrival_hour"], pa.date32()), pa.string())
-
-    stamp = pa.array([now], pa.timestamp("us", tz="UTC"))[0]
-    messages = of_kind(KIND_MESSAGE)
-    quarantine = of_kind(KIND_QUARANTINE)
-    objects = of_kind(KIND_OBJECT)
-    return {
-        SENSOR_MESSAGE.name: with_run(messages, arrival_date=arrival_date(messages)),
-        QUARANTINE.name: with_run(
-            quarantine,
-            arrival_date=arrival_date(quarantine),
-            stage=constant(Stage.BRONZE.value, quarantine.num_rows, pa.string()),
-            quarantined_at=constant(stamp, quarantine.num_rows, stamp.type),
-        ),
-        INGEST_LEDGER.name: with_run(objects, ingested_at=constant(stamp, objects.num_rows, stamp.type)),
-    }
+#: what the ingest stages, in publish order (the ledger last: it marks the hours done)
+OUTPUTS = (QUARANTINE, SENSOR_MESSAGE, INGEST_LEDGER)
 
 
 # -- the two tasks -------------------------------------------------------------------------------------------
@@ -137,6 +109,9 @@ def ingest(
 ) -> BronzeSummary:
     """Task `ingest_bronze`: decode the interval's landing objects and stage the results.
 
+    Spark's executors decode and write the three outputs as data files of their tables (one file per arrival
+    hour and task); this process only lists the objects and records the files' descriptors in the batch's
+    manifest: no decoded row passes through it.
     Refuses (LandingIncomplete) when an hour the ledger says was ingested now lists fewer objects, unless
     `allow_missing_objects` (wenulake.pipeline.landing_guard)."""
     started = time.perf_counter()
@@ -152,33 +127,39 @@ def ingest(
     log.info("bronze %s: %d landing objects", hours, len(objects))
     lost = check_landing(lake, INGEST_LEDGER, hours, objects, SENSORS_STREAM, allow_missing_objects)
 
-    if objects:
-        outcomes = _decode_with_spark(settings, objects, landing, keyring)
-    else:
-        outcomes = OUTCOME_SCHEMA.empty_table()
-    tables = split_outcomes(outcomes, run_id, datetime.now(UTC))
     batch = batch_name(run_id)
-    for name, data in tables.items():
-        lake.stage(batch, _spec(name), data)
-
-    ledger = tables[INGEST_LEDGER.name]
-    quarantine = tables[QUARANTINE.name]
-    reasons = pc.value_counts(quarantine["reason"]).to_pylist() if quarantine.num_rows else []
+    sinks = {spec.name: lake.sink(spec, batch, split_by="arrival_hour") for spec in OUTPUTS}
+    files = (
+        _decode_with_spark(settings, objects, landing, keyring, sinks, run_id, datetime.now(UTC))
+        if objects
+        else []
+    )
+    for spec in OUTPUTS:
+        lake.stage_files(batch, spec, [f for f in files if f["table"] == spec.name])
+    staged = {spec.name: lake.staged_batch(batch, spec) for spec in OUTPUTS}
+    counts = _staged_counts(lake, staged)
     return BronzeSummary(
         interval=str(hours),
-        objects=ledger.num_rows,
-        corrupt_objects=pc.sum(pc.equal(ledger["status"], LedgerStatus.CORRUPT)).as_py() or 0,
-        records=pc.sum(ledger["records"]).as_py() or 0,
-        accepted=tables[SENSOR_MESSAGE.name].num_rows,
-        quarantined={r["values"]: r["counts"] for r in reasons},
+        objects=counts["objects"],
+        corrupt_objects=counts["corrupt_objects"],
+        records=counts["records"],
+        accepted=staged[SENSOR_MESSAGE.name].rows,
+        quarantined=counts["quarantined"],
         lost_objects=lost,
         seconds=round(time.perf_counter() - started, 3),
     )
 
 
 def _decode_with_spark(
-    settings: Settings, objects: list[LandingObject], landing: StoreSpec, keyring: KeyringSource
-) -> pa.Table:
+    settings: Settings,
+    objects: list[LandingObject],
+    landing: StoreSpec,
+    keyring: KeyringSource,
+    sinks: dict[str, TableSink],
+    run_id: str,
+    now: datetime,
+) -> list[dict[str, object]]:
+    """Fetch, decode and write on the executors; only the written files' descriptors come back."""
     from wenulake.spark import get_spark
 
     spark = get_spark(settings)
@@ -192,29 +173,71 @@ def _decode_with_spark(
     bodies = frame.mapInArrow(
         partial(fetch_objects, open_store=landing.open), from_arrow_schema(OBJECT_BODY_SCHEMA)
     )
-    return transform(bodies, keyring).toArrow().cast(OUTCOME_SCHEMA)
+    written = bodies.mapInArrow(
+        partial(decode_to_files, keyring_source=keyring, sinks=sinks, run_id=run_id, now=now),
+        from_arrow_schema(FILE_SCHEMA),
+    )
+    rows: list[dict[str, object]] = written.toArrow().to_pylist()  # descriptors: one row per file
+    return rows
 
 
-def _spec(name: str):  # type: ignore[no-untyped-def]
-    return {t.name: t for t in (SENSOR_MESSAGE, QUARANTINE, INGEST_LEDGER)}[name]
+def _staged_counts(lake: Lake, staged: dict[str, FileBatch]) -> dict[str, Any]:
+    """The ingest summary's counts, read by DuckDB from the staged ledger and quarantine files."""
+    con = lake.duckdb()
+    try:
+        register(con, "ledger", staged[INGEST_LEDGER.name])
+        register(con, "quarantine", staged[QUARANTINE.name])
+        row = con.execute(
+            "select count(*), count(*) filter (where status = ?), coalesce(sum(records), 0) from ledger",
+            [LedgerStatus.CORRUPT],
+        ).fetchone()
+        reasons = con.execute(
+            "select reason, count(*) from quarantine group by reason order by reason"
+        ).fetchall()
+    finally:
+        con.close()
+    objects, corrupt, records = row or (0, 0, 0)
+    return {
+        "objects": int(objects),
+        "corrupt_objects": int(corrupt),
+        "records": int(records),
+        "quarantined": {str(r): int(n) for r, n in reasons},
+    }
 
 
-def invariants(tables: dict[str, pa.Table]) -> list[str]:
-    """Accounting that must hold for every staged batch: each object's records are accepted or quarantined."""
-    ledger, messages, quarantine = (tables[t.name] for t in (INGEST_LEDGER, SENSOR_MESSAGE, QUARANTINE))
+def invariants(lake: Lake, staged: dict[str, FileBatch]) -> list[str]:
+    """Accounting that must hold for every staged batch: each object's records are accepted or quarantined,
+    every corrupt object has its quarantine row, no row points at an object missing from the ledger.
+    Checked by DuckDB over the staged files."""
+    con = lake.duckdb()
+    try:
+        register(con, "ledger", staged[INGEST_LEDGER.name])
+        register(con, "messages", staged[SENSOR_MESSAGE.name])
+        register(con, "quarantine", staged[QUARANTINE.name])
+        row = con.execute(
+            """
+            select
+                (select coalesce(sum(records), 0) from ledger),
+                (select count(*) from messages),
+                (select count(*) from quarantine where reason <> $corrupt_reason),
+                (select count(*) from ledger where status = $corrupt_status),
+                (select count(*) from quarantine where reason = $corrupt_reason),
+                (select count(distinct object_key) from (
+                    select object_key from messages union all select object_key from quarantine
+                ) anti join ledger using (object_key))
+            """,
+            {"corrupt_reason": Reason.CORRUPT_OBJECT.value, "corrupt_status": LedgerStatus.CORRUPT},
+        ).fetchone()
+    finally:
+        con.close()
+    records, accepted, record_q, corrupt, corrupt_q, strays = row or (0, 0, 0, 0, 0, 0)
     problems = []
-    records = pc.sum(ledger["records"]).as_py() or 0
-    record_q = quarantine.filter(pc.not_equal(quarantine["reason"], Reason.CORRUPT_OBJECT.value)).num_rows
-    if records != messages.num_rows + record_q:
-        problems.append(f"records {records} != accepted {messages.num_rows} + quarantined records {record_q}")
-    corrupt = pc.sum(pc.equal(ledger["status"], LedgerStatus.CORRUPT)).as_py() or 0
-    corrupt_q = quarantine.num_rows - record_q
+    if records != accepted + record_q:
+        problems.append(f"records {records} != accepted {accepted} + quarantined records {record_q}")
     if corrupt != corrupt_q:
         problems.append(f"corrupt objects {corrupt} != corrupt_object quarantine rows {corrupt_q}")
-    keys = set(ledger["object_key"].to_pylist())
-    strays = set(messages["object_key"].to_pylist() + quarantine["object_key"].to_pylist()) - keys
     if strays:
-        problems.append(f"{len(strays)} rows point at objects missing from the ledger")
+        problems.append(f"{strays} rows point at objects missing from the ledger")
     return problems
 
 
@@ -229,31 +252,34 @@ class PublishSummary:
 
 
 def publish(settings: Settings, interval: Interval, run_id: str) -> PublishSummary:
-    """Task `gate_bronze`: validate the staged batch; publish it only if every check passes."""
+    """Task `gate_bronze`: validate the staged files; commit them only if every check passes.
+
+    Each table's commit adds the batch's files and removes the files of the interval's arrival hours (bronze
+    rows only, in the quarantine) in one Delta transaction; the ledger goes last, marking the hours done."""
     started = time.perf_counter()
     hours = owned_hours(interval)
     lake = Lake(settings)
     batch = batch_name(run_id)
-    tables = {
-        spec.name: lake.read_staged(batch, spec) for spec in (SENSOR_MESSAGE, QUARANTINE, INGEST_LEDGER)
-    }
+    staged = {spec.name: lake.staged_batch(batch, spec) for spec in OUTPUTS}
     results = quality.gate(
         lake,
         settings.expectations_dir,
         [
-            ("bronze_sensor_message", SENSOR_MESSAGE.name, tables[SENSOR_MESSAGE.name]),
-            ("bronze_quarantine", QUARANTINE.name, tables[QUARANTINE.name]),
+            ("bronze_sensor_message", SENSOR_MESSAGE.name, staged[SENSOR_MESSAGE.name]),
+            ("bronze_quarantine", QUARANTINE.name, staged[QUARANTINE.name]),
         ],
         run_id=run_id,
         stage=Stage.BRONZE.value,
         interval=hours,
-        extra_failures=invariants(tables),
+        extra_failures=invariants(lake, staged),
     )
     validated = time.perf_counter()
-    in_hours = f"arrival_hour >= '{iso(hours.start)}' AND arrival_hour < '{iso(hours.end)}'"
-    lake.replace(QUARANTINE, tables[QUARANTINE.name], f"stage = '{Stage.BRONZE.value}' AND {in_hours}")
-    lake.replace(SENSOR_MESSAGE, tables[SENSOR_MESSAGE.name], in_hours)
-    lake.replace(INGEST_LEDGER, tables[INGEST_LEDGER.name], in_hours)  # last: the ledger marks the hours done
+    in_hours = Where.hours("arrival_hour", hours.start, hours.end)
+    lake.publish_staged(
+        batch, QUARANTINE, Where.hours("arrival_hour", hours.start, hours.end, stage=Stage.BRONZE.value)
+    )
+    lake.publish_staged(batch, SENSOR_MESSAGE, in_hours)
+    lake.publish_staged(batch, INGEST_LEDGER, in_hours)  # last: the ledger marks the hours done
     lake.drop_staging(batch)
     return PublishSummary(
         gates=[r.summary() for r in results],
@@ -271,15 +297,7 @@ def run(settings: Settings, interval: Interval, run_id: str | None = None) -> Br
 
 
 def main(argv: list[str] | None = None) -> int:
-    """spark-submit entry point: `jobs/bronze.py --start ISO --end ISO [--run-id ID]`."""
-    import argparse
-    import json
+    """spark-submit entry point: `jobs/bronze.py --start ISO --end ISO [--run-id ID] [--step ...]`."""
+    from wenulake import jobs
 
-    parser = argparse.ArgumentParser(prog="jobs/bronze.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--start", required=True, help="interval start, ISO 8601 UTC")
-    parser.add_argument("--end", required=True, help="interval end (exclusive), ISO 8601 UTC")
-    parser.add_argument("--run-id", help="run id recorded in the tables (default: derived from now)")
-    args = parser.parse_args(argv)
-    summary = run(Settings(), Interval.parse(args.start, args.end), args.run_id)
-    print(json.dumps(summary.as_dict()))
-    return 0
+    return jobs.main(argv, "bronze", __doc__.splitlines()[0], {"stage": ingest, "publish": publish})

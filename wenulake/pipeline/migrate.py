@@ -279,9 +279,11 @@ def _publish_month(
     import pyarrow.dataset as ds
 
     at_month = ds.field("arrival_hour") == pa.scalar(month_start, TS)
-    old = lake.read(SILVER_READING, filters=at_month, columns=["sensor_id", "local_date", "ts", "source"])
+    from wenulake.pipeline.silver import TOUCH_COLUMNS
+
+    old = lake.read(SILVER_READING, filters=at_month, columns=[*TOUCH_COLUMNS, "source"])
     old = old.filter(pc.equal(pc.cast(old["source"], pa.string()), Source.LEGACY)).drop_columns(["source"])
-    touched = _touched(pa.concat_tables([rows.select(["sensor_id", "local_date", "ts"]), old]), run_id, now)
+    touched = _touched(pa.concat_tables([rows.select(list(TOUCH_COLUMNS)), old]), run_id, now)
     lake.replace(SILVER_READING, rows, f"source = '{Source.LEGACY}' AND arrival_hour = '{iso(month_start)}'")
     lake.replace(
         QUARANTINE,
@@ -425,10 +427,9 @@ def _quarantine(
 
 
 def _touched(readings: pa.Table, run_id: str, now: datetime) -> pa.Table:
-    touched = run_local(
-        {"readings": readings},
-        "select distinct sensor_id, local_date, date_trunc('hour', ts) as hour_utc from readings",
-    )
+    from wenulake.pipeline.silver import TOUCH_COLUMNS, TOUCHED_SQL
+
+    touched = run_local({"readings": readings.select(list(TOUCH_COLUMNS))}, TOUCHED_SQL)
     n = touched.num_rows
     touched = touched.append_column("run_id", constant(run_id, n, pa.string()))
     touched = touched.append_column("stage", constant(Stage.LEGACY.value, n, pa.string()))

@@ -17,25 +17,30 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from wenulake import quality
 from wenulake.catalog.store import CatalogStore
 from wenulake.contracts import Reason, Stage
 from wenulake.contracts.tables import QUARANTINE, SILVER_READING, TOUCHED_PERIOD, TS, Source
 from wenulake.lake import Lake, conform, constant, staging_batch
+from wenulake.lakefiles import FILE_SCHEMA, FileBatch, TableSink, read_parquet_files, register, sql_literal
 from wenulake.pipeline.bronze import PublishSummary, owned_hours
 from wenulake.query import connect, query_arrow
-from wenulake.settings import Settings
+from wenulake.settings import Settings, is_s3, join
 from wenulake.sqlfiles import load_sql
+from wenulake.storage import StoreSpec
 from wenulake.timeutil import Interval, iso
+from wenulake.transforms import silver as t
 
 log = logging.getLogger(__name__)
 STALE = "silver_stale_quarantine"
-#: the copies this run enriched (object_key, record_index): only their quarantine rows can be resolved by it
-WINNERS = "silver_winner_copies"
+#: the staging folder of the run's winning copies (written by DuckDB, read by the executors; their keys also say
+#: which quarantine rows the run can resolve)
+WINNERS = "winners"
 
 
 @dataclass
@@ -61,90 +66,93 @@ def _hours_predicate(hours: Interval, alias: str = "") -> str:
     return f"{col} >= '{iso(hours.start)}' AND {col} < '{iso(hours.end)}'"
 
 
-def winners(settings: Settings, hours: Interval) -> tuple[pa.Table, pa.Table]:
-    """(the interval's winning copies, keys of silver quarantine rows their messages left elsewhere)."""
+def _write_winners(lake: Lake, settings: Settings, hours: Interval, batch: str) -> tuple[list[str], int]:
+    """The interval's winning copies (sql/lake/interval_winners.sql), written by DuckDB as Parquet files into the
+    batch's staging folder: streamed, never held in this process. Returns (file URIs, rows)."""
+    from wenulake.storage import remove_tree
+
+    folder = join(lake.root, "_staging", batch, WINNERS)
+    remove_tree(folder, settings)  # a retried task starts clean
+    if not is_s3(folder):
+        Path(folder).parent.mkdir(parents=True, exist_ok=True)  # DuckDB makes the last folder only
     con = connect(settings)
     try:
-        params = {"interval_start": hours.start, "interval_end": hours.end}
-        won = query_arrow(con, load_sql(settings.sql_dir, "lake/interval_winners"), params)
-        con.register("winners", won.select(["device_id", "message_id"]))
-        stale = query_arrow(con, load_sql(settings.sql_dir, "lake/stale_silver_quarantine"), params)
+        con.execute("set preserve_insertion_order = false")
+        query = load_sql(settings.sql_dir, "lake/interval_winners").strip().rstrip(";")
+        (rows,) = con.execute(
+            f"copy ({query}) to {sql_literal(folder)} (format parquet, file_size_bytes '64MB', "
+            "overwrite_or_ignore true)",
+            {"interval_start": hours.start, "interval_end": hours.end},
+        ).fetchone() or (0,)
     finally:
         con.close()
-    return won, stale
+    return _winner_files(lake, batch), int(rows)
+
+
+def _winner_files(lake: Lake, batch: str) -> list[str]:
+    store = StoreSpec.from_settings(lake.root, lake.settings).open()
+    prefix = f"_staging/{batch}/{WINNERS}/"
+    return [join(lake.root, info.key) for info in store.list(prefix) if info.key.endswith(".parquet")]
+
+
+def _winners_view(con: Any, uris: list[str]) -> None:
+    """`winners` in a DuckDB session: the run's winning copies (an empty table when there are none)."""
+    if uris:
+        files = "[" + ", ".join(sql_literal(u) for u in uris) + "]"
+        con.execute(f"create or replace temporary view winners as select * from read_parquet({files})")
+    else:
+        con.execute(
+            "create or replace temporary table winners (device_id varchar, message_id varchar, "
+            "object_key varchar, record_index bigint)"
+        )
+
+
+def _stale(settings: Settings, hours: Interval, uris: list[str]) -> pa.Table:
+    """Keys of silver quarantine rows that the interval's winners left behind in other intervals."""
+    con = connect(settings)
+    try:
+        _winners_view(con, uris)
+        params = {"interval_start": hours.start, "interval_end": hours.end}
+        return query_arrow(con, load_sql(settings.sql_dir, "lake/stale_silver_quarantine"), params)
+    finally:
+        con.close()
 
 
 def enrich(settings: Settings, interval: Interval, run_id: str) -> SilverSummary:
-    """Task `enrich_silver`: enrich the interval's winning messages and stage the results."""
-    from pyspark.sql import functions as F
+    """Task `enrich_silver`: enrich the interval's winning messages and stage the results.
 
-    from wenulake.spark import get_spark
-    from wenulake.transforms import silver as t
-
+    DuckDB writes the winning copies as files; Spark's executors read them, enrich them with the broadcast
+    catalog snapshot and write silver.reading and quarantine data files; this process keeps descriptors and
+    small aggregates (touched periods, counts) only."""
     started = time.perf_counter()
     hours = owned_hours(interval)
     lake = Lake(settings)
     lake.ensure()
-    messages, stale = winners(settings, hours)
-    devices_arrow, sensors_arrow = t.catalog_frames(CatalogStore(settings).snapshot())
-    if devices_arrow.num_rows == 0:
-        log.warning("the catalog has no devices: every message goes to quarantine as unknown_device")
-
-    now = datetime.now(UTC)
-    messages = t.index_messages(messages)
-    if messages.num_rows and devices_arrow.num_rows:
-        spark = get_spark(settings)
-        msgs = spark.createDataFrame(t.spark_messages(messages))
-        devices = spark.createDataFrame(t.spark_devices(devices_arrow))
-        lean_sensors = t.spark_sensors(sensors_arrow)
-        sensors = spark.createDataFrame(lean_sensors, schema=_spark_schema(lean_sensors))
-        unknown_msgs = t.unknown_devices(msgs, devices).select("msg").toArrow()
-        unknown = messages.take(unknown_msgs["msg"])  # msg is the row's position in `messages`
-        attributed = t.attribute(t.readings(msgs), devices, sensors)
-        ok = t.dedupe(attributed.where(F.col("outcome") == t.OK))
-        collected = ok.unionByName(attributed.where(F.col("outcome") == t.UNKNOWN_CHANNEL)).toArrow()
-        outcomes = t.assemble(collected, messages, devices_arrow, sensors_arrow)
-    else:
-        unknown, outcomes = messages, None
-
-    if outcomes is not None and outcomes.num_rows:
-        is_ok = pc.equal(outcomes["outcome"], t.OK)
-        readings = outcomes.filter(is_ok)
-        unknown_channel = outcomes.filter(pc.invert(is_ok))
-    else:
-        readings = SILVER_READING.schema.empty_table()
-        unknown_channel = None
-
-    readings = readings.drop_columns(
-        [c for c in ("run_id", "outcome", "source") if c in readings.column_names]
-    )
-    readings = readings.append_column("run_id", constant(run_id, readings.num_rows, pa.string()))
-    readings = readings.append_column("source", constant(Source.LIVE, readings.num_rows, pa.string()))
-    quarantine = _quarantine_rows(unknown, unknown_channel, run_id, now)
-    # periods of the interval's current silver rows too: a rerun may move or remove them
-    import pyarrow.dataset as ds
-
-    own = lake.read(
-        SILVER_READING,
-        filters=(ds.field("arrival_hour") >= pa.scalar(hours.start, TS))
-        & (ds.field("arrival_hour") < pa.scalar(hours.end, TS)),
-        columns=["sensor_id", "local_date", "ts"],
-    )
-    written = readings.select(["sensor_id", "local_date", "ts"])
-    touched = _touched(pa.concat_tables([written, own], promote_options="permissive"), run_id, now)
-
     batch = batch_name(run_id)
-    lake.stage(batch, SILVER_READING, conform(readings, SILVER_READING))
-    lake.stage(batch, QUARANTINE, quarantine)
+    devices, sensors = t.catalog_frames(CatalogStore(settings).snapshot())
+    if devices.num_rows == 0:
+        log.warning("the catalog has no devices: every message goes to quarantine as unknown_device")
+    winners, messages = _write_winners(lake, settings, hours, batch)
+    stale = _stale(settings, hours, winners)
+    now = datetime.now(UTC)
+    sinks = {spec.name: lake.sink(spec, batch) for spec in (SILVER_READING, QUARANTINE)}
+    files = (
+        _enrich_with_spark(settings, lake, winners, devices, sensors, sinks, run_id, now) if messages else []
+    )
+    for spec in (SILVER_READING, QUARANTINE):
+        lake.stage_files(batch, spec, [f for f in files if f["table"] == spec.name])
+    readings = lake.staged_batch(batch, SILVER_READING)
+    quarantine = lake.staged_batch(batch, QUARANTINE)
+    touched = _touched(lake, readings, hours, run_id, now)
     lake.stage(batch, TOUCHED_PERIOD, touched)
     lake.stage_raw(batch, STALE, stale)
-    lake.stage_raw(batch, WINNERS, messages.select(["object_key", "record_index"]))
+    counts = _reason_counts(lake, quarantine)
     return SilverSummary(
         interval=str(hours),
-        messages=messages.num_rows,
-        readings=readings.num_rows,
-        unknown_device=unknown.num_rows,
-        unknown_channel=unknown_channel.num_rows if unknown_channel is not None else 0,
+        messages=messages,
+        readings=readings.rows,
+        unknown_device=counts.get(Reason.UNKNOWN_DEVICE.value, 0),
+        unknown_channel=counts.get(Reason.UNKNOWN_CHANNEL.value, 0),
         touched_sensor_days=len(
             set(zip(touched["sensor_id"].to_pylist(), touched["local_date"].to_pylist(), strict=True))
         ),
@@ -152,73 +160,85 @@ def enrich(settings: Settings, interval: Interval, run_id: str) -> SilverSummary
     )
 
 
-def _spark_schema(table: pa.Table):  # type: ignore[no-untyped-def]
+def _enrich_with_spark(
+    settings: Settings,
+    lake: Lake,
+    winners: list[str],
+    devices: pa.Table,
+    sensors: pa.Table,
+    sinks: dict[str, TableSink],
+    run_id: str,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Read the winners' files, enrich and write on the executors; only file descriptors come back."""
+    from functools import partial
+
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    return from_arrow_schema(table.schema)
+    from wenulake.spark import get_spark
+
+    spark = get_spark(settings)
+    store = StoreSpec.from_settings(lake.root, settings)
+    keys = [u[len(store.root.rstrip("/")) + 1 :] for u in winners]
+    frame = spark.createDataFrame(pa.table({"key": keys})).repartition(max(1, len(keys)))
+    messages = frame.mapInArrow(
+        partial(read_parquet_files, store=store, schema=t.MESSAGES_SCHEMA),
+        from_arrow_schema(t.MESSAGES_SCHEMA),
+    )
+    outcomes = t.outcomes(
+        messages,
+        spark.createDataFrame(devices, schema=from_arrow_schema(devices.schema)),
+        spark.createDataFrame(sensors, schema=from_arrow_schema(sensors.schema)),
+    )
+    written = outcomes.mapInArrow(
+        partial(t.outcomes_to_files, sinks=sinks, run_id=run_id, now=now), from_arrow_schema(FILE_SCHEMA)
+    )
+    rows: list[dict[str, Any]] = written.toArrow().to_pylist()  # descriptors: one row per file
+    return rows
 
 
-def _quarantine_rows(
-    unknown: pa.Table, unknown_channel: pa.Table | None, run_id: str, now: datetime
-) -> pa.Table:
-    import json
-
-    def rows(table: pa.Table, reason: Reason, per_reading: bool) -> dict[str, pa.Array]:
-        n = table.num_rows
-        hours = table["arrival_hour"]
-        if per_reading:
-            raw = [
-                json.dumps({c: v})
-                for c, v in zip(table["channel"].to_pylist(), table["raw_value"].to_pylist(), strict=True)
-            ]
-            detail = [
-                f"no sensor of device {d!r} and channel {c!r} valid at this ts"
-                for d, c in zip(table["device_id"].to_pylist(), table["channel"].to_pylist(), strict=True)
-            ]
-            channel = table["channel"]
-        else:
-            raw = [json.dumps(dict(m) if m is not None else {}) for m in table["readings"].to_pylist()]
-            detail = [f"device {d!r} is not in the catalog" for d in table["device_id"].to_pylist()]
-            channel = pa.nulls(n, pa.string())
-        return {
-            "reason": constant(reason.value, n, pa.string()),
-            "stage": constant(Stage.SILVER.value, n, pa.string()),
-            "object_key": table["object_key"],
-            "record_index": table["record_index"],
-            "device_id": table["device_id"],
-            "message_id": table["message_id"],
-            "channel": channel,
-            "raw": pa.array(raw, pa.string()),
-            "detail": pa.array(detail, pa.string()),
-            "arrival_hour": hours,
-            "arrival_date": pc.cast(pc.cast(hours, pa.date32()), pa.string()),
-            "run_id": constant(run_id, n, pa.string()),
-            "quarantined_at": constant(now, n, TS),
-            "ts": table["ts"],
-        }
-
-    parts = [conform(pa.table(rows(unknown, Reason.UNKNOWN_DEVICE, False)), QUARANTINE)]
-    if unknown_channel is not None and unknown_channel.num_rows:
-        parts.append(conform(pa.table(rows(unknown_channel, Reason.UNKNOWN_CHANNEL, True)), QUARANTINE))
-    return pa.concat_tables(parts)
-
-
-def _touched(readings: pa.Table, run_id: str, now: datetime) -> pa.Table:
-    """Distinct (sensor_id, local_date, UTC hour) of the readings this run writes."""
-    import duckdb
-
-    con = duckdb.connect()
+def _reason_counts(lake: Lake, quarantine: FileBatch) -> dict[str, int]:
+    con = lake.duckdb()
     try:
-        con.execute("set TimeZone = 'UTC'")
-        con.register("readings", readings.select(["sensor_id", "local_date", "ts"]))
-        touched = con.execute(
-            "select distinct sensor_id, local_date, date_trunc('hour', ts) as hour_utc from readings"
-        ).fetch_arrow_table()
+        register(con, "quarantine", quarantine)
+        return {
+            str(r): int(n)
+            for r, n in con.execute("select reason, count(*) from quarantine group by 1").fetchall()
+        }
     finally:
         con.close()
+
+
+#: what a touched period is made of (the company and kind let stats recompute a period left without readings)
+TOUCH_COLUMNS = ("sensor_id", "local_date", "ts", "company_id", "kind")
+TOUCHED_SQL = (
+    "select sensor_id, local_date, date_trunc('hour', ts) as hour_utc, any_value(company_id) as company_id, "
+    "any_value(kind) as kind from readings group by all"
+)
+
+
+def _touched(lake: Lake, written: FileBatch, hours: Interval, run_id: str, now: datetime) -> pa.Table:
+    """Distinct (sensor_id, local_date, UTC hour) of the readings this run writes and of the interval's current
+    silver rows (a rerun may move or remove them), by DuckDB over the staged files and the table."""
+    con = lake.duckdb()
+    try:
+        register(con, "written", written)
+        columns = ", ".join(TOUCH_COLUMNS)
+        con.execute(
+            f"create temporary view readings as select {columns} from written union all "
+            f"select {columns} from delta_scan({sql_literal(lake.uri(SILVER_READING))}) "
+            f"where arrival_hour >= {sql_literal(hours.start)} and arrival_hour < {sql_literal(hours.end)}"
+        )
+        touched = con.execute(TOUCHED_SQL).fetch_arrow_table()
+    finally:
+        con.close()
+    return touched_rows(touched, run_id, Stage.SILVER.value, now)
+
+
+def touched_rows(touched: pa.Table, run_id: str, stage: str, now: datetime) -> pa.Table:
     n = touched.num_rows
     touched = touched.append_column("run_id", constant(run_id, n, pa.string()))
-    touched = touched.append_column("stage", constant(Stage.SILVER.value, n, pa.string()))
+    touched = touched.append_column("stage", constant(stage, n, pa.string()))
     touched = touched.append_column("recorded_at", constant(now, n, TS))
     return conform(touched, TOUCHED_PERIOD)
 
@@ -229,11 +249,10 @@ def publish(settings: Settings, interval: Interval, run_id: str) -> PublishSumma
     hours = owned_hours(interval)
     lake = Lake(settings)
     batch = batch_name(run_id)
-    readings = lake.read_staged(batch, SILVER_READING)
+    readings = lake.staged_batch(batch, SILVER_READING)  # files: the gate and the merge stream them
     quarantine = lake.read_staged(batch, QUARANTINE)
     touched = lake.read_staged(batch, TOUCHED_PERIOD)
     stale = lake.read_staged_raw(batch, STALE)
-    enriched = lake.read_staged_raw(batch, WINNERS)
     results = quality.gate(
         lake,
         settings.expectations_dir,
@@ -244,9 +263,9 @@ def publish(settings: Settings, interval: Interval, run_id: str) -> PublishSumma
     )
     validated = time.perf_counter()
     _merge_readings(lake, readings, hours)
-    _replace_quarantine(lake, quarantine, hours, run_id, enriched)
+    _replace_quarantine(lake, quarantine, hours, run_id, _winner_files(lake, batch))
     _delete_stale(lake, stale)
-    lake.replace(TOUCHED_PERIOD, touched, f"run_id = '{run_id}'")
+    lake.replace(TOUCHED_PERIOD, touched, f"run_id = {sql_literal(run_id)}")
     lake.drop_staging(batch)
     log.info("silver %s published", hours)
     return PublishSummary(
@@ -260,7 +279,7 @@ def publish(settings: Settings, interval: Interval, run_id: str) -> PublishSumma
 LIVE_TARGET = f"(t.source IS NULL OR t.source <> '{Source.LEGACY}')"
 
 
-def _merge_readings(lake: Lake, readings: pa.Table, hours: Interval) -> None:
+def _merge_readings(lake: Lake, readings: pa.Table | FileBatch, hours: Interval) -> None:
     """One commit: insert new keys; update a key when the source copy was received earlier, the target row
     belongs to this interval (a rerun replaces its own rows) or is a legacy row (live always wins over the
     historical migration); delete this interval's live rows that no longer occur (never a legacy row)."""
@@ -272,33 +291,72 @@ def _merge_readings(lake: Lake, readings: pa.Table, hours: Interval) -> None:
     _merge(lake, readings, hours)
 
 
-def _merge(lake: Lake, readings: pa.Table, hours: Interval) -> None:
-    target_in_hours = f"({_hours_predicate(hours, 't.')}) AND {LIVE_TARGET}"
-    earlier = (
-        "s.received_at < t.received_at OR (s.received_at = t.received_at AND s.message_id < t.message_id)"
-    )
-    (
-        lake.table(SILVER_READING)
-        .merge(
-            conform(readings, SILVER_READING),
-            predicate="t.sensor_id = s.sensor_id AND t.ts = s.ts",
-            source_alias="s",
-            target_alias="t",
+def _merge(lake: Lake, readings: pa.Table | FileBatch, hours: Interval) -> None:
+    """The merge, confined to the days (ts_date partitions) it can change: the new rows' days and the days of
+    this interval's live rows that no longer occur. Those rows come in as tombstones (`_delete`), so no clause
+    needs the whole table (a "not matched by source" clause would scan every file). The source streams from
+    DuckDB over the staged files."""
+    con = lake.duckdb()
+    try:
+        if isinstance(readings, FileBatch):
+            register(con, "new_rows", readings)
+        else:
+            con.register("new_rows", conform(readings, SILVER_READING))
+        con.execute(
+            f"create temporary view silver as select * from delta_scan({sql_literal(lake.uri(SILVER_READING))})"
         )
-        .when_matched_update_all(
-            predicate=f"({target_in_hours}) OR t.source = '{Source.LEGACY}' OR ({earlier})"
+        con.execute(
+            "create temporary table gone as "
+            "select own.sensor_id, own.ts, own.ts_date from silver as own "
+            "where own.arrival_hour >= $start and own.arrival_hour < $end "
+            f"and (own.source is null or own.source <> {sql_literal(Source.LEGACY)}) "
+            "and not exists (select 1 from new_rows as n where n.sensor_id = own.sensor_id and n.ts = own.ts)",
+            {"start": hours.start, "end": hours.end},
         )
-        .when_not_matched_insert_all()
-        .when_not_matched_by_source_delete(predicate=target_in_hours)
-        .execute()
-    )
+        days = [
+            d
+            for (d,) in con.execute(
+                "select distinct ts_date from new_rows union select distinct ts_date from gone order by 1"
+            ).fetchall()
+        ]
+        names = SILVER_READING.schema.names
+        nulls = ", ".join(f"{c}" if c in ("sensor_id", "ts", "ts_date") else f"null as {c}" for c in names)
+        source = con.execute(
+            f"select {', '.join(names)}, false as _delete from new_rows "
+            f"union all select {nulls}, true as _delete from gone"
+        ).fetch_record_batch()
+        target_in_hours = f"({_hours_predicate(hours, 't.')}) AND {LIVE_TARGET}"
+        earlier = (
+            "s.received_at < t.received_at OR (s.received_at = t.received_at AND s.message_id < t.message_id)"
+        )
+        in_days = ", ".join(sql_literal(d) for d in days)
+        columns = {c: f"s.{c}" for c in names}
+        (
+            lake.table(SILVER_READING)
+            .merge(
+                source,
+                predicate=f"t.sensor_id = s.sensor_id AND t.ts = s.ts AND t.ts_date = s.ts_date "
+                f"AND t.ts_date IN ({in_days})",
+                source_alias="s",
+                target_alias="t",
+            )
+            .when_matched_delete(predicate=f"s._delete AND {target_in_hours}")
+            .when_matched_update(
+                columns,
+                predicate=f"NOT s._delete AND (({target_in_hours}) OR t.source = '{Source.LEGACY}' OR ({earlier}))",
+            )
+            .when_not_matched_insert(columns, predicate="NOT s._delete")
+            .execute()
+        )
+    finally:
+        con.close()
 
 
-def _replace_quarantine(lake: Lake, new: pa.Table, hours: Interval, run_id: str, enriched: pa.Table) -> None:
+def _replace_quarantine(lake: Lake, new: pa.Table, hours: Interval, run_id: str, winners: list[str]) -> None:
     """Replace the interval's silver quarantine. A row that no longer occurs although this run enriched its copy
-    again (`enriched`: object_key, record_index) stays, marked resolved by this run; a row whose copy this run
+    again (its copy is among the run's `winners`) stays, marked resolved by this run; a row whose copy this run
     did not see (its landing object is gone, accepted with allow_missing_objects) stays as it was: only a run
-    that resolved a row marks it."""
+    that resolved a row marks it. Rows resolved before stay as they are."""
     import pyarrow.dataset as ds
 
     in_hours = (
@@ -307,39 +365,41 @@ def _replace_quarantine(lake: Lake, new: pa.Table, hours: Interval, run_id: str,
         & (ds.field("arrival_hour") < pa.scalar(hours.end, TS))
     )
     old = lake.read(QUARANTINE, filters=in_hours)
-    key_columns = ["object_key", "record_index", "channel", "reason"]
-
-    def keys(table: pa.Table) -> set[tuple[object, ...]]:
-        return (
-            set(zip(*(table[c].to_pylist() for c in key_columns), strict=True)) if table.num_rows else set()
-        )
-
-    new_keys = keys(new)
-    seen = set(zip(enriched["object_key"].to_pylist(), enriched["record_index"].to_pylist(), strict=True))
-    unresolved = old.filter(pc.is_null(old["resolved_at"]))
-    already = old.filter(pc.is_valid(old["resolved_at"]))
-    gone: list[int] = []
-    unseen: list[int] = []
-    for i, key in enumerate(zip(*(unresolved[c].to_pylist() for c in key_columns), strict=True)):
-        if key in new_keys:
-            continue  # replaced by the new row
-        (gone if key[:2] in seen else unseen).append(i)
-    resolved = unresolved.take(pa.array(gone, pa.int64()))
-    kept = unresolved.take(pa.array(unseen, pa.int64()))
-    now = constant(datetime.now(UTC), resolved.num_rows, TS)
-    resolved = resolved.set_column(resolved.schema.get_field_index("resolved_at"), "resolved_at", now)
-    resolved = resolved.set_column(
-        resolved.schema.get_field_index("resolved_by_run"),
-        "resolved_by_run",
-        constant(run_id, resolved.num_rows, pa.string()),
-    )
+    con = lake.duckdb()
+    try:
+        _winners_view(con, winners)
+        con.register("old", old)
+        con.register("new", conform(new, QUARANTINE))
+        kept = con.execute(
+            """
+            select * replace (
+                case when resolved_at is null and seen then $now else resolved_at end as resolved_at,
+                case when resolved_at is null and seen then $run_id else resolved_by_run end as resolved_by_run
+            )
+            from (
+                select
+                    old.*,
+                    exists (
+                        select 1 from new
+                        where new.object_key = old.object_key
+                            and new.record_index is not distinct from old.record_index
+                            and new.channel is not distinct from old.channel
+                            and new.reason = old.reason
+                    ) as replaced,
+                    exists (
+                        select 1 from winners
+                        where winners.object_key = old.object_key and winners.record_index = old.record_index
+                    ) as seen
+                from old
+            )
+            where resolved_at is not null or not replaced
+            """,
+            {"now": datetime.now(UTC), "run_id": run_id},
+        ).fetch_arrow_table()
+    finally:
+        con.close()
     final = pa.concat_tables(
-        [
-            conform(new, QUARANTINE),
-            conform(resolved, QUARANTINE),
-            conform(kept, QUARANTINE),
-            conform(already, QUARANTINE),
-        ]
+        [conform(new, QUARANTINE), conform(kept.drop_columns(["replaced", "seen"]), QUARANTINE)]
     )
     lake.replace(QUARANTINE, final, f"stage = '{Stage.SILVER.value}' AND {_hours_predicate(hours)}")
 
@@ -352,5 +412,20 @@ def _delete_stale(lake: Lake, stale: pa.Table) -> None:
     pairs = list(zip(stale["object_key"].to_pylist(), stale["record_index"].to_pylist(), strict=True))
     for start in range(0, len(pairs), 200):
         chunk = pairs[start : start + 200]
-        keys = " OR ".join(f"(object_key = '{k}' AND record_index = {i})" for k, i in chunk)
+        keys = " OR ".join(f"(object_key = {sql_literal(k)} AND record_index = {int(i)})" for k, i in chunk)
         table.delete(f"stage = '{Stage.SILVER.value}' AND resolved_at IS NULL AND ({keys})")
+
+
+def run(settings: Settings, interval: Interval, run_id: str | None = None) -> SilverSummary:
+    """Both steps in one call (spark-submit, tests)."""
+    run_id = run_id or f"silver__{iso(datetime.now(UTC))}"
+    summary = enrich(settings, interval, run_id)
+    publish(settings, interval, run_id)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """spark-submit entry point: `jobs/silver.py --start ISO --end ISO [--run-id ID] [--step ...]`."""
+    from wenulake import jobs
+
+    return jobs.main(argv, "silver", __doc__.splitlines()[0], {"stage": enrich, "publish": publish})

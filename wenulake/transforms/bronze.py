@@ -16,11 +16,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from cryptography.exceptions import InvalidTag
 
-from wenulake.contracts import Reason
-from wenulake.contracts.tables import READINGS, TS, LedgerStatus
+from wenulake.contracts import Reason, Stage
+from wenulake.contracts.tables import (
+    INGEST_LEDGER,
+    QUARANTINE,
+    READINGS,
+    SENSOR_MESSAGE,
+    TS,
+    LedgerStatus,
+)
 from wenulake.crypto import NONCE_BYTES, TAG_BYTES, Keyring, KeyringSource
+from wenulake.lakefiles import FILE_SCHEMA, TableSink, write_files
 from wenulake.landing import CorruptObject, decode_body, split_records
 from wenulake.storage import md5_hex
 from wenulake.timeutil import EPOCH, ONE_US
@@ -358,3 +367,68 @@ def fetch_objects(
         yield pa.RecordBatch.from_arrays(
             [*batch.columns, pa.array(bodies, pa.binary())], schema=OBJECT_BODY_SCHEMA
         )
+
+
+# -- the three bronze outputs, written where the rows are --------------------------------------------------------
+def split_outcomes(outcomes: pa.Table, run_id: str, now: datetime) -> dict[str, pa.Table]:
+    """Outcome rows -> the rows of bronze.sensor_message, ops.quarantine (stage bronze) and ops.ingest_ledger,
+    by table name (row order carries no meaning; readers sort as they need). Pure."""
+
+    def of_kind(kind: str) -> pa.Table:
+        return outcomes.filter(pc.equal(outcomes["kind"], kind))
+
+    def repeat(value: Any, n: int, kind: pa.DataType) -> pa.Array:
+        return pa.repeat(pa.scalar(value, kind), n)
+
+    def with_run(rows: pa.Table, **extra: pa.Array) -> pa.Table:
+        rows = rows.append_column("run_id", repeat(run_id, rows.num_rows, pa.string()))
+        for name, column in extra.items():
+            rows = rows.append_column(name, column)
+        return rows
+
+    def arrival_date(rows: pa.Table) -> pa.Array:
+        return pc.cast(pc.cast(rows["arrival_hour"], pa.date32()), pa.string())
+
+    messages = of_kind(KIND_MESSAGE)
+    quarantine = of_kind(KIND_QUARANTINE)
+    objects = of_kind(KIND_OBJECT)
+    return {
+        SENSOR_MESSAGE.name: with_run(messages, arrival_date=arrival_date(messages)),
+        QUARANTINE.name: with_run(
+            quarantine,
+            arrival_date=arrival_date(quarantine),
+            stage=repeat(Stage.BRONZE.value, quarantine.num_rows, pa.string()),
+            quarantined_at=repeat(now, quarantine.num_rows, TS),
+        ),
+        INGEST_LEDGER.name: with_run(objects, ingested_at=repeat(now, objects.num_rows, TS)),
+    }
+
+
+def decode_to_files(
+    batches: Iterable[pa.RecordBatch],
+    keyring_source: KeyringSource,
+    sinks: dict[str, TableSink],
+    run_id: str,
+    now: datetime,
+    flush_rows: int = 500_000,
+) -> Iterator[pa.RecordBatch]:
+    """mapInArrow body of the ingest: OBJECT_BODY_SCHEMA batches in; the decoded rows written as data files of
+    the three bronze tables (`sinks`, by table name) right here, on the executor; FILE_SCHEMA descriptors out.
+    The executor holds at most about `flush_rows` outcome rows at a time."""
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+
+    def write() -> pa.RecordBatch:
+        tables = split_outcomes(pa.Table.from_batches(pending, OUTCOME_SCHEMA), run_id, now)
+        files = [f for name, table in tables.items() for f in write_files(sinks[name], table)]
+        pending.clear()
+        return pa.RecordBatch.from_pylist(files, schema=FILE_SCHEMA)
+
+    for outcome in decode_objects(batches, keyring_source):
+        pending.append(outcome)
+        rows += outcome.num_rows
+        if rows >= flush_rows:
+            yield write()
+            rows = 0
+    if pending:
+        yield write()

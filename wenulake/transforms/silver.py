@@ -1,22 +1,83 @@
 """Silver: bronze messages -> readings in canonical units, on the sensor valid at ts, in the site's local day.
 
 Pure DataFrame -> DataFrame functions; the catalog arrives as two small DataFrames (`devices` joined with their
-site and company, and `sensors` with their unit conversion), broadcast to every task.
+site and company, and `sensors` with their unit conversion), broadcast to every task. `outcomes` is the whole
+enrichment: one row per silver reading (deduplicated), per `unknown_channel` reading and per `unknown_device`
+message, carrying every column the silver and quarantine rows need, so nothing is joined back on the driver.
+`outcomes_to_files` (the body of a `mapInArrow`) writes them as data files where they are, on the executors.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from wenulake.contracts import Reason, Stage
+from wenulake.contracts.tables import QUARANTINE, READINGS, SILVER_READING, TS, Source, utc_date_of_ts
+from wenulake.lakefiles import FILE_SCHEMA, TableSink, write_files
 from wenulake.units import UNITS
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 OK = "ok"
-UNKNOWN_CHANNEL = "unknown_channel"
+UNKNOWN_CHANNEL = Reason.UNKNOWN_CHANNEL.value
+UNKNOWN_DEVICE = Reason.UNKNOWN_DEVICE.value
+
+#: the message columns a reading carries from its winning copy
+MESSAGE_COLUMNS = (
+    "device_id",
+    "message_id",
+    "received_at",
+    "ts",
+    "object_key",
+    "record_index",
+    "arrival_hour",
+)
+#: input of the enrichment: the winning copies (bronze.sensor_message columns)
+MESSAGES_SCHEMA = pa.schema(
+    [
+        pa.field("device_id", pa.string()),
+        pa.field("message_id", pa.string()),
+        pa.field("received_at", TS),
+        pa.field("ts", TS),
+        pa.field("readings", READINGS),
+        pa.field("object_key", pa.string()),
+        pa.field("record_index", pa.int64()),
+        pa.field("arrival_hour", TS),
+    ]
+)
+#: output of `outcomes`: what `outcomes_to_files` splits into silver and quarantine rows
+OUTCOMES_SCHEMA = pa.schema(
+    [
+        pa.field("outcome", pa.string()),
+        pa.field("sensor_id", pa.string()),
+        pa.field("ts", TS),
+        pa.field("local_date", pa.date32()),
+        pa.field("value", pa.float64()),
+        pa.field("raw_value", pa.float64()),
+        pa.field("raw_unit", pa.string()),
+        pa.field("unit", pa.string()),
+        pa.field("metric", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("channel", pa.string()),
+        pa.field("device_id", pa.string()),
+        pa.field("site_id", pa.string()),
+        pa.field("company_id", pa.string()),
+        pa.field("timezone", pa.string()),
+        pa.field("message_id", pa.string()),
+        pa.field("received_at", TS),
+        pa.field("object_key", pa.string()),
+        pa.field("record_index", pa.int64()),
+        pa.field("arrival_hour", TS),
+        pa.field("readings", READINGS),
+    ]
+)
 
 
 def catalog_frames(snapshot: dict[str, pa.Table]) -> tuple[pa.Table, pa.Table]:
@@ -55,48 +116,26 @@ def catalog_frames(snapshot: dict[str, pa.Table]) -> tuple[pa.Table, pa.Table]:
     return devices, sensors
 
 
-def index_messages(messages: pa.Table) -> pa.Table:
-    """Messages in received order (received_at, then message_id) with `msg`, their position in that order.
-
-    Spark carries only `msg`, `device_id`, `ts` and `readings`; every other column is joined back by `msg` after
-    collection (`assemble`), so the wide columns never cross the JVM.
-    """
-    ordered = messages.sort_by([("received_at", "ascending"), ("message_id", "ascending")])
-    return ordered.append_column("msg", pa.array(range(ordered.num_rows), pa.int64()))
-
-
-def spark_messages(messages: pa.Table) -> pa.Table:
-    return messages.select(["msg", "device_id", "ts", "readings"])
-
-
-def spark_devices(devices: pa.Table) -> pa.Table:
-    return devices.select(["device_id", "timezone"])
-
-
-def spark_sensors(sensors: pa.Table) -> pa.Table:
-    return sensors.select(
-        ["sensor_id", "device_id", "channel", "valid_from", "valid_to", "factor", "shift", "scale", "offset"]
-    )
-
-
 def unknown_devices(messages: DataFrame, devices: DataFrame) -> DataFrame:
-    """Messages whose device is not in the catalog (one row per message)."""
+    """Messages whose device is not in the catalog (one row per message, every column)."""
     from pyspark.sql import functions as F
 
     return messages.join(F.broadcast(devices.select("device_id")), "device_id", "left_anti")
 
 
 def readings(messages: DataFrame) -> DataFrame:
-    """One row per (message, channel) with the raw number; null readings are dropped here (counted upstream)."""
+    """One row per (message, channel) with the raw number and the message's columns; null readings are dropped
+    here (counted upstream)."""
     from pyspark.sql import functions as F
 
-    exploded = messages.select("msg", "device_id", "ts", F.explode("readings").alias("channel", "raw_value"))
+    exploded = messages.select(*MESSAGE_COLUMNS, F.explode("readings").alias("channel", "raw_value"))
     return exploded.where(F.col("raw_value").isNotNull())
 
 
 def attribute(readings_df: DataFrame, devices: DataFrame, sensors: DataFrame) -> DataFrame:
     """Readings of known devices -> each reading with its sensor (valid_from <= ts < valid_to), canonical and
-    calibrated value and local date; `outcome` is `ok`, or `unknown_channel` when no sensor matches."""
+    calibrated value, local date and catalog columns; `outcome` is `ok`, or `unknown_channel` when no sensor
+    matches."""
     from pyspark.sql import functions as F
 
     r = readings_df.join(F.broadcast(devices), "device_id", "inner").alias("r")
@@ -111,44 +150,130 @@ def attribute(readings_df: DataFrame, devices: DataFrame, sensors: DataFrame) ->
     canonical = F.col("r.raw_value") * F.col("s.factor") + F.col("s.shift")
     return joined.select(
         F.when(F.col("s.sensor_id").isNull(), F.lit(UNKNOWN_CHANNEL)).otherwise(F.lit(OK)).alias("outcome"),
-        F.col("r.msg").alias("msg"),
-        F.col("r.channel").alias("channel"),
-        F.col("r.raw_value").alias("raw_value"),
         F.col("s.sensor_id").alias("sensor_id"),
         F.col("r.ts").alias("ts"),
         F.to_date(F.from_utc_timestamp(F.col("r.ts"), F.col("r.timezone"))).alias("local_date"),
         (canonical * F.col("s.scale") + F.col("s.offset")).alias("value"),
+        F.col("r.raw_value").alias("raw_value"),
+        F.col("s.raw_unit").alias("raw_unit"),
+        F.col("s.canonical_unit").alias("unit"),
+        F.col("s.metric").alias("metric"),
+        F.col("s.kind").alias("kind"),
+        F.col("r.channel").alias("channel"),
+        F.col("r.device_id").alias("device_id"),
+        F.col("r.site_id").alias("site_id"),
+        F.col("r.company_id").alias("company_id"),
+        F.col("r.timezone").alias("timezone"),
+        *(F.col(f"r.{c}").alias(c) for c in MESSAGE_COLUMNS if c not in ("device_id", "ts")),
     )
 
 
 def dedupe(attributed: DataFrame) -> DataFrame:
-    """One row per (sensor_id, ts): the earliest received message wins (`msg` follows received order)."""
+    """One row per (sensor_id, ts): the earliest received message wins (ties: message_id)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    order = Window.partitionBy("sensor_id", "ts").orderBy("msg")
+    order = Window.partitionBy("sensor_id", "ts").orderBy("received_at", "message_id")
     return attributed.withColumn("_rank", F.row_number().over(order)).where("_rank = 1").drop("_rank")
 
 
-def assemble(outcomes: pa.Table, messages: pa.Table, devices: pa.Table, sensors: pa.Table) -> pa.Table:
-    """Collected outcomes + message, device and sensor columns, joined back in DuckDB (Arrow in, Arrow out)."""
-    import duckdb
+def outcomes(messages: DataFrame, devices: DataFrame, sensors: DataFrame) -> DataFrame:
+    """The whole enrichment: DataFrame[MESSAGES_SCHEMA] -> DataFrame[OUTCOMES_SCHEMA] (silver readings, deduped;
+    unknown_channel readings; unknown_device messages with their readings)."""
+    from pyspark.sql import functions as F
 
-    con = duckdb.connect()
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        for name, table in (("o", outcomes), ("m", messages), ("d", devices), ("s", sensors)):
-            con.register(name, table)
-        return con.execute(
-            """
-            select o.outcome, o.sensor_id, o.ts, o.local_date, o.value, o.raw_value, s.raw_unit,
-                   s.canonical_unit as unit, s.metric, s.kind, o.channel, m.device_id, d.site_id, d.company_id,
-                   d.timezone, m.message_id, m.received_at, m.object_key, m.record_index, m.arrival_hour
-            from o
-            join m on o.msg = m.msg
-            join d on m.device_id = d.device_id
-            left join s on o.sensor_id = s.sensor_id
-            """
-        ).fetch_arrow_table()
-    finally:
-        con.close()
+    attributed = attribute(readings(messages), devices, sensors)
+    ok = dedupe(attributed.where(F.col("outcome") == OK))
+    unknown_channel = attributed.where(F.col("outcome") == UNKNOWN_CHANNEL)
+    unknown = unknown_devices(messages, devices).withColumn("outcome", F.lit(UNKNOWN_DEVICE))
+    return (
+        ok.unionByName(unknown_channel)
+        .unionByName(unknown, allowMissingColumns=True)
+        .select(*OUTCOMES_SCHEMA.names)
+    )
+
+
+# -- on the executors: outcome rows -> silver and quarantine data files ------------------------------------------
+def silver_rows(rows: pa.Table, run_id: str) -> pa.Table:
+    """The `ok` outcome rows as silver.reading rows of this run (source live). Pure."""
+    ok = rows.filter(pc.equal(rows["outcome"], OK))
+    n = ok.num_rows
+    columns = {name: ok[name] for name in SILVER_READING.schema.names if name in ok.column_names}
+    columns["run_id"] = pa.repeat(pa.scalar(run_id, pa.string()), n)
+    columns["source"] = pa.repeat(pa.scalar(Source.LIVE, pa.string()), n)
+    table = pa.table(columns)
+    return table.append_column("ts_date", utc_date_of_ts(table))
+
+
+def quarantine_rows(rows: pa.Table, run_id: str, now: datetime) -> pa.Table:
+    """The `unknown_device` (one per message, `raw` its readings as JSON) and `unknown_channel` (one per reading,
+    `raw` = {channel: value}) outcome rows as ops.quarantine rows of stage silver. Pure."""
+    bad = rows.filter(pc.not_equal(rows["outcome"], OK))
+    out: dict[str, list[Any]] = {c: [] for c in ("reason", "channel", "raw", "detail")}
+    for outcome, device, channel, raw_value, readings_ in zip(
+        bad["outcome"].to_pylist(),
+        bad["device_id"].to_pylist(),
+        bad["channel"].to_pylist(),
+        bad["raw_value"].to_pylist(),
+        bad["readings"].to_pylist(),
+        strict=True,
+    ):
+        out["reason"].append(outcome)
+        if outcome == UNKNOWN_CHANNEL:
+            out["channel"].append(channel)
+            out["raw"].append(json.dumps({channel: raw_value}))
+            out["detail"].append(f"no sensor of device {device!r} and channel {channel!r} valid at this ts")
+        else:
+            out["channel"].append(None)
+            out["raw"].append(json.dumps(dict(readings_) if readings_ is not None else {}))
+            out["detail"].append(f"device {device!r} is not in the catalog")
+    n = bad.num_rows
+    hours = bad["arrival_hour"]
+    return pa.table(
+        {
+            "reason": pa.array(out["reason"], pa.string()),
+            "stage": pa.repeat(pa.scalar(Stage.SILVER.value, pa.string()), n),
+            "object_key": bad["object_key"],
+            "record_index": bad["record_index"],
+            "device_id": bad["device_id"],
+            "message_id": bad["message_id"],
+            "channel": pa.array(out["channel"], pa.string()),
+            "raw": pa.array(out["raw"], pa.string()),
+            "detail": pa.array(out["detail"], pa.string()),
+            "arrival_hour": hours,
+            "arrival_date": pc.cast(pc.cast(hours, pa.date32()), pa.string()),
+            "run_id": pa.repeat(pa.scalar(run_id, pa.string()), n),
+            "quarantined_at": pa.repeat(pa.scalar(now, TS), n),
+            "ts": bad["ts"],
+        }
+    )
+
+
+def outcomes_to_files(
+    batches: Iterable[pa.RecordBatch],
+    sinks: dict[str, TableSink],
+    run_id: str,
+    now: datetime,
+    flush_rows: int = 500_000,
+) -> Iterator[pa.RecordBatch]:
+    """mapInArrow body: OUTCOMES_SCHEMA batches in; silver.reading and ops.quarantine data files written here,
+    on the executor; FILE_SCHEMA descriptors out. At most about `flush_rows` rows are held at a time."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+
+    def write() -> pa.RecordBatch:
+        # Spark marks some columns not-null: the contract schema differs only in nullability
+        rows = pa.concat_tables([pa.Table.from_batches([b]).cast(OUTCOMES_SCHEMA) for b in pending])
+        pending.clear()
+        files = write_files(sinks[SILVER_READING.name], silver_rows(rows, run_id))
+        files += write_files(sinks[QUARANTINE.name], quarantine_rows(rows, run_id, now))
+        return pa.RecordBatch.from_pylist(files, schema=FILE_SCHEMA)
+
+    for batch in batches:
+        pending.append(batch)
+        held += batch.num_rows
+        if held >= flush_rows:
+            yield write()
+            held = 0
+    if pending:
+        yield write()

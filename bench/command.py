@@ -1,0 +1,159 @@
+"""The command users live: `wenulake run sensors` over a landing of many hours, cold, in a fresh home.
+
+For each dataset (generated once and cached under bench/data/; default "300x48": 300 devices, 48 hours, about
+880k records), in this order and on the same landing:
+1. Spark start-up, cold: a fresh process that only starts the SparkSession (the part the goal leaves out);
+2. the whole command, cold: `wenulake catalog load` then `wenulake run sensors --start --end` in a fresh
+   WENULAKE_HOME and a fresh Airflow home, as subprocesses; wall time and peak RSS of the process tree (the CLI,
+   Spark's JVM and Python workers);
+3. the hand-written reference (bench/reference.py) on the same landing.
+The ratio is (command - Spark start-up) / reference; the goal is at most 2. Appends to
+bench/results/command-<timestamp>.json and prints one line per dataset.
+
+`python bench/command.py [--datasets 300x48,4000x6]` (DEVICESxHOURS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+
+
+class TreeRss:
+    """Peak RSS of a process and all its descendants, sampled every `every` seconds."""
+
+    def __init__(self, process: subprocess.Popen[bytes], every: float = 0.2) -> None:
+        self.root, self.every, self.peak = psutil.Process(process.pid), every, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            with contextlib.suppress(psutil.Error):
+                for proc in [self.root, *self.root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):
+                        total += proc.memory_info().rss
+            self.peak = max(self.peak, total)
+            time.sleep(self.every)
+
+    def __enter__(self) -> TreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """(seconds, peak RSS bytes of the tree, stdout) of one command; SystemExit when it fails."""
+    started = time.perf_counter()
+    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with TreeRss(process) as rss:
+        out, err = process.communicate()
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} exited {process.returncode}: {err.decode()[-2000:]}")
+    return seconds, rss.peak, out.decode()
+
+
+def dataset(devices: int, hours: int, data_dir: Path) -> Path:
+    folder = data_dir / f"command-{devices}x{hours}"
+    if not (folder / "manifest.json").exists():
+        from wenulake.generator import generate
+
+        print(f"generating {devices} devices x {hours} hours", file=sys.stderr, flush=True)
+        generate(folder, devices=devices, hours=hours, seed=3)
+    return folder
+
+
+def bench(devices: int, hours: int, data_dir: Path) -> dict[str, object]:
+    folder = dataset(devices, hours, data_dir)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    work = Path(tempfile.mkdtemp(prefix="wenulake-command-"))
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("WENULAKE_")},
+        "WENULAKE_HOME": str(work / "home"),
+        "WENULAKE_LANDING": str(folder / "landing"),
+        "WENULAKE_KEYRING": str(folder / "keyring.json"),
+        "WENULAKE_AIRFLOW_HOME": str(work / "airflow"),
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+    spark_s, _, _ = run(
+        [sys.executable, "-c", "from wenulake.settings import Settings; from wenulake.spark import get_spark; "
+         "get_spark(Settings()).range(1).count()"],
+        env,
+    )  # fmt: skip
+    wenulake = [sys.executable, "-m", "wenulake"]
+    load_s, _, _ = run([*wenulake, "catalog", "load", str(folder / "catalog")], env)
+    command_s, peak, out = run(
+        [*wenulake, "run", "sensors", "--start", manifest["arrival_start"], "--end", manifest["arrival_end"]],
+        env,
+    )
+    if "balanced: records" not in out:
+        raise SystemExit(f"the run is not balanced:\n{out}")
+    reference_s = json.loads(
+        subprocess.run(
+            [sys.executable, str(BENCH / "reference.py"), str(folder)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )["seconds"]
+    whole = command_s + load_s
+    return {
+        "dataset": f"{devices}x{hours}",
+        "records": manifest["expected"]["records"],
+        "spark_startup_s": round(spark_s, 1),
+        "command_s": round(whole, 1),
+        "peak_rss_mib": round(peak / 2**20),
+        "reference_s": round(float(reference_s), 1),
+        "ratio_excluding_spark_startup": round((whole - spark_s) / float(reference_s), 2),
+        "ratio_whole": round(whole / float(reference_s), 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--datasets",
+        default=os.environ.get("BENCH_COMMAND", "300x48"),
+        help="comma-separated DEVICESxHOURS",
+    )
+    parser.add_argument("--data", type=Path, default=BENCH / "data", help="dataset cache")
+    parser.add_argument("--out", type=Path, default=BENCH / "results", help="results folder")
+    args = parser.parse_args(argv)
+    results = []
+    for spec in args.datasets.split(","):
+        devices, hours = (int(x) for x in spec.lower().split("x"))
+        result = bench(devices, hours, args.data)
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    machine = {"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1)}
+    (args.out / f"command-{stamp}.json").write_text(
+        json.dumps({"machine": machine, "results": results}, indent=2) + "\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
