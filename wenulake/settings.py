@@ -167,6 +167,30 @@ class Settings(BaseSettings):
         "suite compiled to SQL) and Great Expectations validates an evenly spread sample of this many rows; "
         "0 = GX validates every row.",
     )
+    max_object_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="Hostile input cap: bytes a landed object (or legacy file) may hold, stored or once "
+        "decompressed (streaming); a bigger one is corrupt_object (legacy: unreadable), the reason in detail.",
+    )
+    max_record_bytes: int = Field(
+        default=256 * 1024,
+        ge=256,
+        description="Hostile input cap: bytes one record may hold; a bigger one is malformed_record "
+        "(work orders: malformed_event).",
+    )
+    max_json_depth: int = Field(
+        default=32,
+        ge=2,
+        description="Hostile input cap: JSON nesting one record may have; deeper is malformed_record "
+        "(work orders: malformed_event).",
+    )
+    quarantine_raw_bytes: int = Field(
+        default=4096,
+        ge=64,
+        description="Bytes of a quarantined piece kept in ops.quarantine.raw; a longer piece keeps this head, "
+        "its length and its sha256.",
+    )
     dags_folder: Path = Field(default=REPO_ROOT / "dags", description="Folder holding the DAG files.")
     expectations_dir: Path = Field(
         default=REPO_ROOT / "expectations", description="Folder holding the Great Expectations suites."
