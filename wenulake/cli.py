@@ -439,6 +439,10 @@ def sql_cmd(query: str | None, path: Path | None, fmt: str) -> None:
     serving.stats_hourly, serving.stats_daily.
     Time zone UTC; --format json prints an array of objects keyed by column name. Safe while the pipeline
     loads: every query sees a committed state.
+
+    A sandbox: only SELECT (and EXPLAIN of a SELECT) runs; COPY, ATTACH, INSTALL/LOAD, SET/PRAGMA, EXPORT and
+    functions such as postgres_execute are refused; only the lake, the stage and the warehouse can be read;
+    nothing is written. A PostgreSQL warehouse is read as WENULAKE_WAREHOUSE_READER_URL (read-only role).
     """
     from wenulake.query import FORMATTERS, run_query
 

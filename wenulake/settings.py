@@ -56,6 +56,12 @@ class Settings(BaseSettings):
         default=None,
         description="Warehouse: unset = DuckDB file $WENULAKE_HOME/warehouse.duckdb; postgresql://... = that server.",
     )
+    warehouse_reader_url: str | None = Field(
+        default=None,
+        description="PostgreSQL warehouse only: the analysts' read-only login (a member of the role "
+        "wenulake_reader, which the warehouse DDL creates and grants SELECT); `wenulake sql` reads the "
+        "warehouse only through it.",
+    )
     stage: str | None = Field(
         default=None,
         description="Warehouse stage files: local path or s3:// URL. Default $WENULAKE_LAKE/stage.",
@@ -204,6 +210,7 @@ class Settings(BaseSettings):
         "s3_endpoint_url",
         "catalog_url",
         "warehouse_url",
+        "warehouse_reader_url",
         "stage",
         "dynamodb_endpoint_url",
         "alarm_topic_arn",
