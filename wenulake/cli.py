@@ -72,8 +72,16 @@ def landing() -> None:
     type=click.FloatRange(0, 0.1),
     help="Rate of each fault kind.",
 )
+@click.option(
+    "--message-format",
+    default="2",
+    show_default=True,
+    type=click.Choice(["1", "2"]),
+    help="Message format: 2 authenticates device, key and message ids, with a keyring v2 (keys bound to "
+    "devices, key_device_mismatch faults); 1 the device id only, with a v1 keyring.",
+)
 def landing_generate(
-    out: Path, devices: int, hours: int, start: datetime, seed: int, fault_rate: float
+    out: Path, devices: int, hours: int, start: datetime, seed: int, fault_rate: float, message_format: str
 ) -> None:
     """Write a contract-v1 landing with every fault, its catalog and keyring, and the expected accounting.
 
@@ -82,7 +90,15 @@ def landing_generate(
     """
     from wenulake.generator import generate
 
-    manifest = generate(out, devices=devices, hours=hours, start=start, seed=seed, fault_rate=fault_rate)
+    manifest = generate(
+        out,
+        devices=devices,
+        hours=hours,
+        start=start,
+        seed=seed,
+        fault_rate=fault_rate,
+        message_format=int(message_format),
+    )
     expected = manifest["expected"]
     click.echo(
         f"wrote {expected['records']} records in {expected['objects']} objects under {out / 'landing'}; "
@@ -395,8 +411,9 @@ def accounting_cmd(start: datetime, end: datetime, stream: str, fmt: str) -> Non
     """Where every landed record of [START, END) went, from the lake tables.
 
     sensors, JSON keys (all integers): objects, corrupt_objects, records, duplicates, messages_valid,
-    null_values, q_malformed_record, q_unknown_key, q_decrypt_failed, q_implausible_timestamp, q_unknown_device,
-    q_unknown_channel. records = messages_valid + duplicates + the message-level q_* (all but q_unknown_channel).
+    null_values, q_malformed_record, q_unknown_key, q_key_device_mismatch, q_decrypt_failed,
+    q_implausible_timestamp, q_unknown_device, q_unknown_channel. records = messages_valid + duplicates + the
+    message-level q_* (all but q_unknown_channel).
 
     workorders: objects, corrupt_objects, records, duplicates, events_valid, q_malformed_event,
     q_unknown_event_type, q_unknown_order, q_invalid_transition; records = events_valid + duplicates + the q_*.

@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         description="Device keyring JSON: local path, s3:// URL or Secrets Manager secret ARN. Default "
         "$WENULAKE_HOME/keyring.json.",
     )
+    keyring_ttl_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds a long-lived process (Spark or Airflow worker) keeps the keyring before reading "
+        "it again, so rotated or revoked keys take effect without a restart (a local file is also re-read "
+        "when its mtime changes).",
+    )
     catalog_url: str | None = Field(
         default=None,
         description="Catalog database URL (postgresql://... or sqlite:///...). Default SQLite $WENULAKE_HOME/catalog.db.",

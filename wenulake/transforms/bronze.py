@@ -20,7 +20,14 @@ from cryptography.exceptions import InvalidTag
 
 from wenulake.contracts import Reason
 from wenulake.contracts.tables import READINGS, TS, LedgerStatus
-from wenulake.crypto import NONCE_BYTES, TAG_BYTES, Keyring, KeyringSource
+from wenulake.crypto import (
+    MESSAGE_FORMATS,
+    NONCE_BYTES,
+    TAG_BYTES,
+    Keyring,
+    KeyringSource,
+    associated_data,
+)
 from wenulake.landing import (
     CorruptObject,
     InputLimits,
@@ -33,7 +40,7 @@ from wenulake.landing import (
 from wenulake.storage import md5_hex
 from wenulake.timeutil import EPOCH, ONE_US
 
-RECORD_FIELDS = ("message_id", "device_id", "key_id", "received_at", "payload")
+RECORD_FIELDS = ("message_id", "device_id", "key_id", "received_at", "payload")  # and "v": 2 in format v2
 MIN_TS_MS = int((datetime(2015, 1, 1, tzinfo=UTC) - EPOCH).total_seconds() * 1000)
 MAX_AHEAD_MS = 24 * 3600 * 1000
 
@@ -117,25 +124,37 @@ def decode_record(parsed: object, keyring: Keyring) -> tuple[dict[str, Any], int
     problem = _field_problem(parsed)
     if problem:
         raise Rejected(Reason.MALFORMED_RECORD, problem)
+    version = parsed.get("v", 1)
+    if type(version) is not int or version not in MESSAGE_FORMATS:
+        raise Rejected(Reason.MALFORMED_RECORD, f"message format v={str(version)[:20]!r} is not 1 or 2")
     try:
         received_us = _parse_received_at(parsed["received_at"])
-    except ValueError:
+    except (ValueError, OverflowError):
         raise Rejected(Reason.MALFORMED_RECORD, "received_at is not an ISO 8601 UTC instant") from None
     try:
         blob = base64.b64decode(parsed["payload"], validate=True)
     except (binascii.Error, ValueError):
         raise Rejected(Reason.MALFORMED_RECORD, "payload is not valid base64") from None
 
-    cipher = keyring.cipher(parsed["key_id"])
-    if cipher is None:
-        raise Rejected(Reason.UNKNOWN_KEY, f"key_id {parsed['key_id']!r} is not in the keyring")
+    key_id, device_id = parsed["key_id"], parsed["device_id"]
+    entry = keyring.entry(key_id)
+    if entry is None:
+        raise Rejected(Reason.UNKNOWN_KEY, f"key_id {key_id!r} is not in the keyring")
+    cipher, owner, retired_us = entry
+    if retired_us is not None and received_us >= retired_us:
+        raise Rejected(Reason.UNKNOWN_KEY, f"key_id {key_id!r} was retired before received_at")
+    if owner is not None and owner != device_id:
+        raise Rejected(
+            Reason.KEY_DEVICE_MISMATCH, f"key_id {key_id!r} belongs to another device than {device_id!r}"
+        )
     if len(blob) < NONCE_BYTES + TAG_BYTES:
         raise Rejected(Reason.DECRYPT_FAILED, f"payload of {len(blob)} bytes is shorter than nonce and tag")
+    aad = device_id.encode() if version == 1 else associated_data(2, device_id, key_id, parsed["message_id"])
     try:
-        plain = cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], parsed["device_id"].encode())
+        plain = cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
     except InvalidTag:
         raise Rejected(
-            Reason.DECRYPT_FAILED, "authentication failed (wrong key, device or tampered)"
+            Reason.DECRYPT_FAILED, "authentication failed (wrong key, device, ids or tampered)"
         ) from None
     try:
         body = _PLAIN_DECODER.decode(plain.decode())
