@@ -370,3 +370,57 @@ def test_readme_documents_every_setting_the_terraform_outputs_feed():
 
     fields = {f"WENULAKE_{name.upper()}" for name in Settings.model_fields}
     assert rows <= fields, f"not settings: {sorted(rows - fields)}"
+
+
+# -- exposure and secrets of the local stack (issue 18) ------------------------------------------------------
+REQUIRED_VAR = re.compile(r"\$\{([A-Z][A-Z0-9_]*):\?[^}]+\}")
+
+
+def _compose_values(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [v for value in node.values() for v in _compose_values(value)]
+    if isinstance(node, list):
+        return [v for value in node for v in _compose_values(value)]
+    return [str(node)]
+
+
+def test_compose_publishes_every_port_on_the_loopback_interface_only():
+    services = compose()["services"]
+    published = {name: [str(p) for p in s.get("ports", [])] for name, s in services.items()}
+    assert any(published.values())
+    for name, ports in published.items():
+        for port in ports:
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+            assert port.split(":")[-1] != "7077", f"{name}: the Spark master port must not be published"
+
+
+def test_compose_secrets_come_from_the_env_file_with_no_default():
+    text = COMPOSE.read_text()
+    assert ":-" not in re.sub(r"#.*", "", text), "no ${VAR:-default}: a secret must have no default"
+    doc = compose()
+    envs = [doc["x-wenulake-env"], *(s.get("environment", {}) for s in doc["services"].values())]
+    for env in envs:
+        for key, value in env.items():
+            value = str(value)
+            if re.search(r"PASSWORD|SECRET", key) and not key.startswith(("AWS_", "AIRFLOW__CORE__SIMPLE")):
+                assert REQUIRED_VAR.fullmatch(value), f"{key} is hard-coded"
+            userinfo = re.match(r"^[a-z+]+://([^@/]*)@", value)
+            if userinfo and ":" in userinfo.group(1):
+                password = userinfo.group(1).split(":", 1)[1]
+                assert REQUIRED_VAR.fullmatch(password), f"{key}: a password is written in the URL"
+    referenced = {m.group(1) for v in _compose_values(doc) for m in REQUIRED_VAR.finditer(v)}
+    assert {"POSTGRES_PASSWORD", "AIRFLOW_JWT_SECRET", "WAREHOUSE_READER_PASSWORD"} <= referenced
+    example = (ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", example, re.M))
+    assert referenced <= documented, f"not in .env.example: {sorted(referenced - documented)}"
+    for ignore in (".gitignore", ".dockerignore"):
+        assert ".env" in (ROOT / ignore).read_text().split(), f".env must be in {ignore}"
+
+
+def test_make_airflow_serves_on_the_loopback_interface():
+    from wenulake.airflow_home import environment
+    from wenulake.settings import Settings
+
+    env = environment(Settings())
+    assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].startswith("http://127.0.0.1:")

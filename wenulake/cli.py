@@ -560,7 +560,9 @@ def catalog_show(table: str | None, fmt: str) -> None:
 # -- settings ------------------------------------------------------------------------------------------------
 @cli.command("settings")
 def settings_cmd() -> None:
-    """Show every setting: environment variable, effective value, meaning."""
+    """Show every setting: environment variable, effective value (passwords in URLs masked), meaning."""
+    from wenulake.settings import masked
+
     settings = Settings()
     for name, info in Settings.model_fields.items():
         value = getattr(settings, name)
@@ -569,7 +571,7 @@ def settings_cmd() -> None:
             value = f"{getattr(settings, resolved)} (default)"
         if name == "airflow_home" and value is None:
             value = f"{settings.airflow_home_path} (default)"
-        click.echo(f"WENULAKE_{name.upper():<22} {value!s:<60} {info.description}")
+        click.echo(f"WENULAKE_{name.upper():<22} {masked(value):<60} {info.description}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,6 +6,7 @@ standard `AWS_*` variables themselves, as they do on AWS).
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 
@@ -276,6 +277,20 @@ class Settings(BaseSettings):
             if self.s3_endpoint_url.startswith("http://"):
                 options["AWS_ALLOW_HTTP"] = "true"
         return options
+
+
+_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:@/]*:)(?P<password>[^@/]*)(?P<tail>@.*)$")
+_QUERY_SECRET = re.compile(r"(?i)([?&](?:password|passwd|pwd|token|secret|sslpassword)=)[^&]*")
+
+
+def masked(value: object) -> str:
+    """A setting's value for display: the password of a URL (`scheme://user:***@host`) and secret query
+    parameters (`password=`, `token=`, ...) replaced by `***`."""
+    text = str(value)
+    matched = _URL_PASSWORD.match(text)
+    if matched and matched["password"]:
+        text = f"{matched['head']}***{matched['tail']}"
+    return _QUERY_SECRET.sub(r"\1***", text)
 
 
 def get_settings(**overrides: object) -> Settings:
