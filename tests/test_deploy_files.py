@@ -424,3 +424,33 @@ def test_make_airflow_serves_on_the_loopback_interface():
     env = environment(Settings())
     assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].startswith("http://127.0.0.1:")
+
+
+def test_only_the_firehose_roles_may_write_the_landing():
+    root = load_modules()[TERRAFORM.resolve()]
+    bucket = load_modules()[(TERRAFORM / "modules" / "bucket").resolve()].text
+    assert '"OnlyTheWriterRolesPutObjects"' in bucket
+    assert 'test     = "ArnNotEquals"' in bucket and 'variable = "aws:PrincipalArn"' in bucket
+    storage = load_modules()[(TERRAFORM / "modules" / "storage").resolve()]
+    assert "writer_role_arns" in storage.calls["landing"]
+    assert all("writer_role_arns" not in storage.calls[b] for b in ("lake", "stage", "dags"))
+    # the role names the policy allows are the names the Firehose roles get
+    assert root.calls["ingestion"]["firehose_role_name"] == '${local.firehose_role_names["sensors"]}'
+    assert root.calls["messaging"]["firehose_role_name"] == '${local.firehose_role_names["work_orders"]}'
+    for module in ("ingestion", "messaging"):
+        text = load_modules()[(TERRAFORM / "modules" / module).resolve()].text
+        assert "name               = var.firehose_role_name" in text, module
+    assert "landing_writer_role_arns = local.landing_writer_role_arns" in root.text
+
+
+def test_cloudtrail_records_the_keyring_reads_and_the_landing_writes():
+    (trail,) = _resources("aws_cloudtrail")
+    assert trail["is_multi_region_trail"] is True
+    assert trail["enable_log_file_validation"] is True
+    assert trail["kms_key_id"]
+    selector = trail["event_selector"][0]
+    assert selector["include_management_events"] is True  # GetSecretValue of the keyring
+    assert unquote(selector["read_write_type"]) == "All"
+    assert unquote(selector["data_resource"][0]["type"]) == "AWS::S3::Object"
+    root = load_modules()[TERRAFORM.resolve()]
+    assert "landing" in str(root.calls["audit"]["watched_bucket_arns"])
