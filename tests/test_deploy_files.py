@@ -430,7 +430,8 @@ def test_only_the_firehose_roles_may_write_the_landing():
     root = load_modules()[TERRAFORM.resolve()]
     bucket = load_modules()[(TERRAFORM / "modules" / "bucket").resolve()].text
     assert '"OnlyTheWriterRolesPutObjects"' in bucket
-    assert 'test     = "ArnNotEquals"' in bucket and 'variable = "aws:PrincipalArn"' in bucket
+    assert 'test     = "ArnNotEquals"' in bucket
+    assert 'variable = "aws:PrincipalArn"' in bucket
     storage = load_modules()[(TERRAFORM / "modules" / "storage").resolve()]
     assert "writer_role_arns" in storage.calls["landing"]
     assert all("writer_role_arns" not in storage.calls[b] for b in ("lake", "stage", "dags"))

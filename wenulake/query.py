@@ -280,8 +280,6 @@ def analyst_session(settings: Settings) -> duckdb.DuckDBPyConnection:
     """The analysts' sandbox: lake views, the warehouse and the stats serving store, attached read-only and
     built without writing anything; then DuckDB may read only the lake, the stage and those files, and its
     configuration is locked."""
-    from deltalake import DeltaTable
-
     lake = Lake(settings)
     s3 = [lake.root] if is_s3(lake.root) else []
     if is_s3(settings.stage_uri):
@@ -291,7 +289,7 @@ def analyst_session(settings: Settings) -> duckdb.DuckDBPyConnection:
         for spec in TABLES.values():
             con.execute(f"create schema if not exists {spec.layer}")
             uri = lake.uri(spec)
-            if DeltaTable.is_deltatable(uri, lake.options or None):
+            if _is_delta_table(uri, lake.options):
                 source = f"delta_scan({_sql_string(uri)})"
             else:  # not created yet: an empty table of the contract's schema, nothing written
                 empty = f"empty_{spec.layer}_{spec.short_name}"
@@ -310,6 +308,21 @@ def analyst_session(settings: Settings) -> duckdb.DuckDBPyConnection:
         con.close()
         raise
     return con
+
+
+def _is_delta_table(uri: str, options: dict[str, str]) -> bool:
+    """Whether a Delta table exists at `uri`, read only (opening it releases the GIL, unlike
+    `DeltaTable.is_deltatable`, which would stall an in-process S3 server)."""
+    if not is_s3(uri):
+        return (Path(uri) / "_delta_log").is_dir()
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        DeltaTable(uri, storage_options=options or None)
+    except TableNotFoundError:
+        return False
+    return True
 
 
 def _attach_warehouse_read_only(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
