@@ -409,7 +409,12 @@ def test_compose_secrets_come_from_the_env_file_with_no_default():
                 password = userinfo.group(1).split(":", 1)[1]
                 assert REQUIRED_VAR.fullmatch(password), f"{key}: a password is written in the URL"
     referenced = {m.group(1) for v in _compose_values(doc) for m in REQUIRED_VAR.finditer(v)}
-    assert {"POSTGRES_PASSWORD", "AIRFLOW_JWT_SECRET", "WAREHOUSE_READER_PASSWORD"} <= referenced
+    assert {
+        "POSTGRES_PASSWORD",
+        "AIRFLOW_JWT_SECRET",
+        "WAREHOUSE_READER_PASSWORD",
+        "SPARK_AUTH_SECRET",
+    } <= referenced
     example = (ROOT / ".env.example").read_text()
     documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", example, re.M))
     assert referenced <= documented, f"not in .env.example: {sorted(referenced - documented)}"
@@ -455,3 +460,18 @@ def test_cloudtrail_records_the_keyring_reads_and_the_landing_writes():
     assert unquote(selector["data_resource"][0]["type"]) == "AWS::S3::Object"
     root = load_modules()[TERRAFORM.resolve()]
     assert "landing" in str(root.calls["audit"]["watched_bucket_arns"])
+
+
+def test_the_compose_spark_cluster_requires_authentication():
+    from wenulake.settings import Settings
+    from wenulake.spark import auth_conf
+
+    env = compose()["x-wenulake-env"]
+    assert "-Dspark.authenticate=true" in env["SPARK_DAEMON_JAVA_OPTS"]
+    assert "-Dspark.authenticate.secret=${SPARK_AUTH_SECRET:?" in env["SPARK_DAEMON_JAVA_OPTS"]
+    assert REQUIRED_VAR.fullmatch(env["WENULAKE_SPARK_AUTH_SECRET"])
+    assert auth_conf(Settings(spark_auth_secret="s")) == {
+        "spark.authenticate": "true",
+        "spark.authenticate.secret": "s",
+    }
+    assert auth_conf(Settings()) == {}

@@ -55,6 +55,7 @@ def test_wenulake_settings_masks_passwords(tmp_path):
         "WENULAKE_CATALOG_URL": "postgresql+psycopg://loader:cat-s3cret@db:5432/catalog",
         "WENULAKE_WAREHOUSE_URL": "postgresql://loader:wh-s3cret@db/warehouse?sslmode=require&password=q-s3cret",
         "WENULAKE_WAREHOUSE_READER_URL": "postgresql://analyst:rd-s3cret@db/warehouse",
+        "WENULAKE_SPARK_AUTH_SECRET": "spark-s3cret",
     }
     done = subprocess.run(
         [sys.executable, "-m", "wenulake", "settings"], env=env, capture_output=True, text=True, check=True

@@ -561,7 +561,7 @@ def catalog_show(table: str | None, fmt: str) -> None:
 @cli.command("settings")
 def settings_cmd() -> None:
     """Show every setting: environment variable, effective value (passwords in URLs masked), meaning."""
-    from wenulake.settings import masked
+    from wenulake.settings import SECRET_SETTINGS, masked
 
     settings = Settings()
     for name, info in Settings.model_fields.items():
@@ -571,7 +571,8 @@ def settings_cmd() -> None:
             value = f"{getattr(settings, resolved)} (default)"
         if name == "airflow_home" and value is None:
             value = f"{settings.airflow_home_path} (default)"
-        click.echo(f"WENULAKE_{name.upper():<22} {masked(value):<60} {info.description}")
+        shown = "***" if name in SECRET_SETTINGS and value else masked(value)
+        click.echo(f"WENULAKE_{name.upper():<22} {shown:<60} {info.description}")
 
 
 def main(argv: list[str] | None = None) -> None:

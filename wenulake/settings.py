@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         description="The wenulake package archive shipped to a cluster's executors (addPyFile). Default: "
         "dist/wenulake-<version>.zip of this repo, built by `make package`.",
     )
+    spark_auth_secret: str | None = Field(
+        default=None,
+        description="Shared secret of a standalone Spark cluster run with spark.authenticate (master, workers and "
+        "this driver must agree); unset = no authentication (local mode).",
+    )
     spark_partitions: int = Field(
         default=0, ge=0, description="Tasks per bronze batch; 0 = the Spark default parallelism."
     )
@@ -227,6 +232,7 @@ class Settings(BaseSettings):
         "notifications_file",
         "spark_driver_host",
         "spark_py_files",
+        "spark_auth_secret",
         "secrets_endpoint_url",
         mode="before",
     )
@@ -281,6 +287,10 @@ class Settings(BaseSettings):
 
 _URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:@/]*:)(?P<password>[^@/]*)(?P<tail>@.*)$")
 _QUERY_SECRET = re.compile(r"(?i)([?&](?:password|passwd|pwd|token|secret|sslpassword)=)[^&]*")
+
+
+#: settings whose whole value is a secret: shown as *** when set
+SECRET_SETTINGS = frozenset({"spark_auth_secret"})
 
 
 def masked(value: object) -> str:
