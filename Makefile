@@ -71,7 +71,7 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-airflow: $(STAMP) ## Serve the Airflow UI on http://localhost:8080 with these DAGs (airflow standalone)
+airflow: $(STAMP) ## Serve the Airflow UI on http://127.0.0.1:8080 (loopback only) with these DAGs (airflow standalone)
 	$(BIN)/python -m wenulake.airflow_home --print-login
 	source <($(BIN)/python -m wenulake.airflow_home --exports) && PATH="$(abspath $(BIN)):$$PATH" $(BIN)/airflow standalone
 

@@ -40,15 +40,21 @@ MIN_TS_MS = 1420070400000
 FIELDS = ("message_id", "device_id", "key_id", "received_at", "payload")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_US = timedelta(microseconds=1)
-_KEYS: dict[str, AESGCM] = {}
+_KEYS: dict[str, tuple[AESGCM, str | None, datetime | None]] = {}  # cipher, owning device, retired_at
 
 #: a decoded message: device_id, message_id, received_at (µs), object path, record index, ts (ms), readings
 Message = tuple[str, str, int, str, int, int, dict[str, float | None]]
 
 
 def _init(keyring_path: str) -> None:
-    keys = json.loads(Path(keyring_path).read_text())["keys"]
-    _KEYS.update({k: AESGCM(base64.b64decode(v)) for k, v in keys.items()})
+    """Keyring v1 (`key_id: base64`) or v2 (`key_id: {key, device_id, retired_at?}`)."""
+    for key_id, value in json.loads(Path(keyring_path).read_text())["keys"].items():
+        if isinstance(value, str):
+            _KEYS[key_id] = (AESGCM(base64.b64decode(value)), None, None)
+        else:
+            retired = value.get("retired_at")
+            when = datetime.fromisoformat(retired.replace("Z", "+00:00")) if retired else None
+            _KEYS[key_id] = (AESGCM(base64.b64decode(value["key"])), value["device_id"], when)
 
 
 def _pieces(text: str):
@@ -77,11 +83,22 @@ def _one(rec) -> tuple[str, tuple[str, str, int, int, dict] | None]:
         blob = base64.b64decode(rec["payload"], validate=True)
     except ValueError:
         return "malformed_record", None
-    cipher = _KEYS.get(rec["key_id"])
-    if cipher is None:
+    version = rec.get("v", 1)
+    if type(version) is not int or version not in (1, 2):
+        return "malformed_record", None
+    entry = _KEYS.get(rec["key_id"])
+    if entry is None or (entry[2] is not None and received >= entry[2]):
         return "unknown_key", None
+    cipher, owner, _ = entry
+    if owner is not None and owner != rec["device_id"]:
+        return "key_device_mismatch", None
+    if version == 2:
+        ids = ["wenulake/v2", rec["device_id"], rec["key_id"], rec["message_id"]]
+        aad = json.dumps(ids, separators=(",", ":")).encode()
+    else:
+        aad = rec["device_id"].encode()
     try:
-        body = json.loads(cipher.decrypt(blob[:12], blob[12:], rec["device_id"].encode()))
+        body = json.loads(cipher.decrypt(blob[:12], blob[12:], aad))
         ts = body["ts"]
         if type(ts) is not int or type(body["seq"]) is not int or not isinstance(body["readings"], dict):
             return "decrypt_failed", None

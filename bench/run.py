@@ -206,7 +206,8 @@ def check_reference(
     counts = accounting(settings, interval)  # type: ignore[arg-type]
     counts["messages_valid"] += counts["q_unknown_device"]
     keys = ("objects", "corrupt_objects", "records", "duplicates", "messages_valid", "q_malformed_record",
-            "q_unknown_key", "q_decrypt_failed", "q_implausible_timestamp", "q_unknown_device",
+            "q_unknown_key", "q_key_device_mismatch", "q_decrypt_failed", "q_implausible_timestamp",
+            "q_unknown_device",
             "q_unknown_channel", "null_values")  # fmt: skip
     mismatched = {k: (counts[k], reference.get(k, 0)) for k in keys if reference.get(k, 0) != counts[k]}
     con = connect(settings, warehouse=True)  # type: ignore[arg-type]

@@ -99,6 +99,12 @@ def read_json(path: Path) -> Any:
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
+def reader_url(postgres_url: str) -> str:
+    """The analysts' read-only login on the same database (WENULAKE_WAREHOUSE_READER_URL): the warehouse DDL
+    creates it and makes it a member of wenulake_reader."""
+    return postgres_url.replace("postgresql://postgres@", "postgresql://wenulake_analyst@", 1)
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A database of its own on 127.0.0.1:5432 (PostgreSQL runs there on every machine and in CI), dropped

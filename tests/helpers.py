@@ -21,6 +21,7 @@ TRUTH = {
     "null_values": "null_values",
     "q_malformed_record": "q_malformed_record",
     "q_unknown_key": "q_unknown_key",
+    "q_key_device_mismatch": "q_key_device_mismatch",
     "q_decrypt_failed": "q_decrypt_failed",
     "q_implausible_timestamp": "q_implausible_timestamp",
     "q_unknown_device": "messages_uncatalogued_device",

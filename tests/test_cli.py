@@ -59,8 +59,8 @@ def test_accounting_json_has_exactly_the_contract_keys_and_matches_the_generator
     manifest = json.loads((Path(env["WENULAKE_HOME"]) / "manifest.json").read_text())
     assert list(counts) == [
         "objects", "corrupt_objects", "records", "duplicates", "messages_valid", "null_values",
-        "q_malformed_record", "q_unknown_key", "q_decrypt_failed", "q_implausible_timestamp", "q_unknown_device",
-        "q_unknown_channel",
+        "q_malformed_record", "q_unknown_key", "q_key_device_mismatch", "q_decrypt_failed",
+        "q_implausible_timestamp", "q_unknown_device", "q_unknown_channel",
     ]  # fmt: skip
     assert all(type(v) is int for v in counts.values())
     assert counts == expected_accounting(manifest)

@@ -370,3 +370,108 @@ def test_readme_documents_every_setting_the_terraform_outputs_feed():
 
     fields = {f"WENULAKE_{name.upper()}" for name in Settings.model_fields}
     assert rows <= fields, f"not settings: {sorted(rows - fields)}"
+
+
+# -- exposure and secrets of the local stack (issue 18) ------------------------------------------------------
+REQUIRED_VAR = re.compile(r"\$\{([A-Z][A-Z0-9_]*):\?[^}]+\}")
+
+
+def _compose_values(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [v for value in node.values() for v in _compose_values(value)]
+    if isinstance(node, list):
+        return [v for value in node for v in _compose_values(value)]
+    return [str(node)]
+
+
+def test_compose_publishes_every_port_on_the_loopback_interface_only():
+    services = compose()["services"]
+    published = {name: [str(p) for p in s.get("ports", [])] for name, s in services.items()}
+    assert any(published.values())
+    for name, ports in published.items():
+        for port in ports:
+            assert port.startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+            assert port.split(":")[-1] != "7077", f"{name}: the Spark master port must not be published"
+
+
+def test_compose_secrets_come_from_the_env_file_with_no_default():
+    text = COMPOSE.read_text()
+    assert ":-" not in re.sub(r"#.*", "", text), "no ${VAR:-default}: a secret must have no default"
+    doc = compose()
+    envs = [doc["x-wenulake-env"], *(s.get("environment", {}) for s in doc["services"].values())]
+    for env in envs:
+        for key, value in env.items():
+            value = str(value)
+            if re.search(r"PASSWORD|SECRET", key) and not key.startswith(("AWS_", "AIRFLOW__CORE__SIMPLE")):
+                assert REQUIRED_VAR.fullmatch(value), f"{key} is hard-coded"
+            userinfo = re.match(r"^[a-z+]+://([^@/]*)@", value)
+            if userinfo and ":" in userinfo.group(1):
+                password = userinfo.group(1).split(":", 1)[1]
+                assert REQUIRED_VAR.fullmatch(password), f"{key}: a password is written in the URL"
+    referenced = {m.group(1) for v in _compose_values(doc) for m in REQUIRED_VAR.finditer(v)}
+    assert {
+        "POSTGRES_PASSWORD",
+        "AIRFLOW_JWT_SECRET",
+        "WAREHOUSE_READER_PASSWORD",
+        "SPARK_AUTH_SECRET",
+    } <= referenced
+    example = (ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", example, re.M))
+    assert referenced <= documented, f"not in .env.example: {sorted(referenced - documented)}"
+    for ignore in (".gitignore", ".dockerignore"):
+        assert ".env" in (ROOT / ignore).read_text().split(), f".env must be in {ignore}"
+
+
+def test_make_airflow_serves_on_the_loopback_interface():
+    from wenulake.airflow_home import environment
+    from wenulake.settings import Settings
+
+    env = environment(Settings())
+    assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"].startswith("http://127.0.0.1:")
+
+
+def test_only_the_firehose_roles_may_write_the_landing():
+    root = load_modules()[TERRAFORM.resolve()]
+    bucket = load_modules()[(TERRAFORM / "modules" / "bucket").resolve()].text
+    assert '"OnlyTheWriterRolesPutObjects"' in bucket
+    assert 'test     = "ArnNotEquals"' in bucket
+    assert 'variable = "aws:PrincipalArn"' in bucket
+    storage = load_modules()[(TERRAFORM / "modules" / "storage").resolve()]
+    assert "writer_role_arns" in storage.calls["landing"]
+    assert all("writer_role_arns" not in storage.calls[b] for b in ("lake", "stage", "dags"))
+    # the role names the policy allows are the names the Firehose roles get
+    assert root.calls["ingestion"]["firehose_role_name"] == '${local.firehose_role_names["sensors"]}'
+    assert root.calls["messaging"]["firehose_role_name"] == '${local.firehose_role_names["work_orders"]}'
+    for module in ("ingestion", "messaging"):
+        text = load_modules()[(TERRAFORM / "modules" / module).resolve()].text
+        assert "name               = var.firehose_role_name" in text, module
+    assert "landing_writer_role_arns = local.landing_writer_role_arns" in root.text
+
+
+def test_cloudtrail_records_the_keyring_reads_and_the_landing_writes():
+    (trail,) = _resources("aws_cloudtrail")
+    assert trail["is_multi_region_trail"] is True
+    assert trail["enable_log_file_validation"] is True
+    assert trail["kms_key_id"]
+    selector = trail["event_selector"][0]
+    assert selector["include_management_events"] is True  # GetSecretValue of the keyring
+    assert unquote(selector["read_write_type"]) == "All"
+    assert unquote(selector["data_resource"][0]["type"]) == "AWS::S3::Object"
+    root = load_modules()[TERRAFORM.resolve()]
+    assert "landing" in str(root.calls["audit"]["watched_bucket_arns"])
+
+
+def test_the_compose_spark_cluster_requires_authentication():
+    from wenulake.settings import Settings
+    from wenulake.spark import auth_conf
+
+    env = compose()["x-wenulake-env"]
+    assert "-Dspark.authenticate=true" in env["SPARK_DAEMON_JAVA_OPTS"]
+    assert "-Dspark.authenticate.secret=${SPARK_AUTH_SECRET:?" in env["SPARK_DAEMON_JAVA_OPTS"]
+    assert REQUIRED_VAR.fullmatch(env["WENULAKE_SPARK_AUTH_SECRET"])
+    assert auth_conf(Settings(spark_auth_secret="s")) == {
+        "spark.authenticate": "true",
+        "spark.authenticate.secret": "s",
+    }
+    assert auth_conf(Settings()) == {}

@@ -2,7 +2,13 @@ import hashlib
 
 from wenulake.generator import generate
 
-REASONS = ("q_malformed_record", "q_unknown_key", "q_decrypt_failed", "q_implausible_timestamp")
+REASONS = (
+    "q_malformed_record",
+    "q_unknown_key",
+    "q_key_device_mismatch",
+    "q_decrypt_failed",
+    "q_implausible_timestamp",
+)
 
 
 def digest(folder):
@@ -55,3 +61,56 @@ def test_catalog_has_a_sensor_replaced_mid_run(sample):
     first_device = [line for line in sensors[1:] if line.startswith("dev-00001-temp")]
     assert len(first_device) == 2
     assert first_device[0].split(",")[-1] == first_device[1].split(",")[-2]  # valid_to == next valid_from
+
+
+def bronze_counts(folder):
+    """Decode a generated landing in-process (the bronze transform, no Spark): records and bronze reasons."""
+    from collections import Counter
+
+    from wenulake.crypto import KeyringSource
+    from wenulake.transforms.bronze import OutcomeBuilder, decode_body_into
+
+    keyring = KeyringSource(str(folder / "keyring.json")).load()
+    counts = Counter()
+    for path in sorted(p for p in (folder / "landing").rglob("*") if p.is_file()):
+        out = OutcomeBuilder()
+        body = path.read_bytes()
+        decode_body_into(
+            out, path.name, 0, {"size": len(body), "etag": "e", "last_modified": None}, body, keyring
+        )
+        for row in out.flush().to_pylist():
+            if row["kind"] == "object":
+                counts["records"] += row["records"]
+            elif row["kind"] == "quarantine" and row["reason"] != "corrupt_object":
+                counts[f"q_{row['reason']}"] += 1
+    return counts
+
+
+def test_v2_messages_and_keyring_by_default_with_key_device_mismatch_faults(tmp_path):
+    import json
+
+    manifest = generate(tmp_path / "v2", devices=12, hours=2, seed=5, fault_rate=0.05)
+    assert manifest["message_format"] == 2
+    keys = json.loads((tmp_path / "v2" / "keyring.json").read_text())["keys"]
+    assert all(isinstance(v, dict) and v["device_id"] for v in keys.values())
+    assert any("retired_at" in v for v in keys.values())
+    expected = manifest["expected"]
+    assert expected["q_key_device_mismatch"] > 0
+    counts = bronze_counts(tmp_path / "v2")
+    assert {k: counts.get(k, 0) for k in ("records", *REASONS)} == {
+        k: expected[k] for k in ("records", *REASONS)
+    }
+
+
+def test_message_format_1_still_generates_and_decodes(tmp_path):
+    import json
+
+    manifest = generate(tmp_path / "v1", devices=12, hours=2, seed=5, fault_rate=0.05, message_format=1)
+    keys = json.loads((tmp_path / "v1" / "keyring.json").read_text())["keys"]
+    assert all(isinstance(v, str) for v in keys.values())
+    expected = manifest["expected"]
+    assert expected["q_key_device_mismatch"] == 0
+    counts = bronze_counts(tmp_path / "v1")
+    assert {k: counts.get(k, 0) for k in ("records", *REASONS)} == {
+        k: expected[k] for k in ("records", *REASONS)
+    }

@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from tests.conftest import reader_url
 from tests.helpers import arrival_range, expected_accounting, snapshots, warehouse_snapshot
 from wenulake.accounting import accounting
 from wenulake.catalog.store import CatalogStore
@@ -179,7 +180,7 @@ def test_the_dag_on_a_postgresql_warehouse_catches_up_after_an_outage(
         tasks["stage_gold"].error or ""
     )
 
-    settings = Settings(warehouse_url=postgres_url)
+    settings = Settings(warehouse_url=postgres_url, warehouse_reader_url=reader_url(postgres_url))
     report = run_dag(settings, "sensors", Interval(first.end, interval.end))
     assert report.ok, report.failure()
     stage = {t.task_id: t for t in report.tasks}["stage_gold"]

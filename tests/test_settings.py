@@ -41,3 +41,35 @@ def test_explicit_fields_travel_as_environment():
     assert env["WENULAKE_HOME"] == "/x"
     assert env["WENULAKE_SPARK_MASTER"] == "local[1]"
     assert "WENULAKE_LANDING" not in env  # unset fields keep deriving from home
+
+
+def test_wenulake_settings_masks_passwords(tmp_path):
+    """`wenulake settings` printed database URLs with their passwords (issue 18)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "WENULAKE_HOME": str(tmp_path),
+        "WENULAKE_CATALOG_URL": "postgresql+psycopg://loader:cat-s3cret@db:5432/catalog",
+        "WENULAKE_WAREHOUSE_URL": "postgresql://loader:wh-s3cret@db/warehouse?sslmode=require&password=q-s3cret",
+        "WENULAKE_WAREHOUSE_READER_URL": "postgresql://analyst:rd-s3cret@db/warehouse",
+        "WENULAKE_SPARK_AUTH_SECRET": "spark-s3cret",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "wenulake", "settings"], env=env, capture_output=True, text=True, check=True
+    )
+    assert "s3cret" not in done.stdout
+    assert "postgresql+psycopg://loader:***@db:5432/catalog" in done.stdout
+    assert "postgresql://analyst:***@db/warehouse" in done.stdout
+    assert "sslmode=require&password=***" in done.stdout
+
+
+def test_masked_leaves_values_without_secrets_alone():
+    from wenulake.settings import masked
+
+    assert masked("postgresql://postgres@127.0.0.1:5432/db") == "postgresql://postgres@127.0.0.1:5432/db"
+    assert masked("s3://bucket/prefix") == "s3://bucket/prefix"
+    assert masked(None) == "None"
+    assert masked("https://user:@host/") == "https://user:@host/"

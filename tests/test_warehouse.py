@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tests.conftest import reader_url
 from tests.helpers import arrival_range, warehouse_snapshot, warehouse_tables
 from wenulake.errors import GateFailed, WenulakeError
 from wenulake.pipeline import bronze, gold, silver, stats
@@ -86,7 +87,9 @@ def warehouse_sql(settings: Settings, statement: str) -> None:
 @pytest.fixture(params=["duckdb", "postgres"])
 def warehouse_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "postgres":
-        monkeypatch.setenv("WENULAKE_WAREHOUSE_URL", request.getfixturevalue("postgres_url"))
+        url = request.getfixturevalue("postgres_url")
+        monkeypatch.setenv("WENULAKE_WAREHOUSE_URL", url)
+        monkeypatch.setenv("WENULAKE_WAREHOUSE_READER_URL", reader_url(url))
     return str(request.param)
 
 

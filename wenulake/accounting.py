@@ -1,7 +1,8 @@
 """Where every landed record of an interval went, computed from the lake tables (never from run logs).
 
-`records = messages_valid + duplicates + q_malformed_record + q_unknown_key + q_decrypt_failed
-+ q_implausible_timestamp + q_unknown_device` holds for every interval, whatever order intervals ran in.
+`records = messages_valid + duplicates + q_malformed_record + q_unknown_key + q_key_device_mismatch
++ q_decrypt_failed + q_implausible_timestamp + q_unknown_device` holds for every interval, whatever order intervals
+ran in.
 `q_unknown_channel` (per reading) and `null_values` (per reading) count once per distinct message.
 """
 

@@ -28,6 +28,10 @@ def environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        # `make airflow` (airflow standalone) serves on the loopback interface only, and its workers reach the
+        # execution API there (not on every interface, as Airflow's default 0.0.0.0 would)
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://127.0.0.1:8080/execution/",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "WENULAKE_HOME": str(settings.home.absolute()),
@@ -94,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.print_login:
         home = settings.airflow_home_path
         print(
-            "Airflow UI: http://localhost:8080  user: admin  password: see "
+            "Airflow UI: http://127.0.0.1:8080  user: admin  password: see "
             f"{home / 'simple_auth_manager_passwords.json.generated'} (written at first start)"
         )
     return 0

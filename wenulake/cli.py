@@ -72,8 +72,16 @@ def landing() -> None:
     type=click.FloatRange(0, 0.1),
     help="Rate of each fault kind.",
 )
+@click.option(
+    "--message-format",
+    default="2",
+    show_default=True,
+    type=click.Choice(["1", "2"]),
+    help="Message format: 2 authenticates device, key and message ids, with a keyring v2 (keys bound to "
+    "devices, key_device_mismatch faults); 1 the device id only, with a v1 keyring.",
+)
 def landing_generate(
-    out: Path, devices: int, hours: int, start: datetime, seed: int, fault_rate: float
+    out: Path, devices: int, hours: int, start: datetime, seed: int, fault_rate: float, message_format: str
 ) -> None:
     """Write a contract-v1 landing with every fault, its catalog and keyring, and the expected accounting.
 
@@ -82,7 +90,15 @@ def landing_generate(
     """
     from wenulake.generator import generate
 
-    manifest = generate(out, devices=devices, hours=hours, start=start, seed=seed, fault_rate=fault_rate)
+    manifest = generate(
+        out,
+        devices=devices,
+        hours=hours,
+        start=start,
+        seed=seed,
+        fault_rate=fault_rate,
+        message_format=int(message_format),
+    )
     expected = manifest["expected"]
     click.echo(
         f"wrote {expected['records']} records in {expected['objects']} objects under {out / 'landing'}; "
@@ -445,8 +461,9 @@ def accounting_cmd(start: datetime, end: datetime, stream: str, fmt: str) -> Non
     """Where every landed record of [START, END) went, from the lake tables.
 
     sensors, JSON keys (all integers): objects, corrupt_objects, records, duplicates, messages_valid,
-    null_values, q_malformed_record, q_unknown_key, q_decrypt_failed, q_implausible_timestamp, q_unknown_device,
-    q_unknown_channel. records = messages_valid + duplicates + the message-level q_* (all but q_unknown_channel).
+    null_values, q_malformed_record, q_unknown_key, q_key_device_mismatch, q_decrypt_failed,
+    q_implausible_timestamp, q_unknown_device, q_unknown_channel. records = messages_valid + duplicates + the
+    message-level q_* (all but q_unknown_channel).
 
     workorders: objects, corrupt_objects, records, duplicates, events_valid, q_malformed_event,
     q_unknown_event_type, q_unknown_order, q_invalid_transition; records = events_valid + duplicates + the q_*.
@@ -489,6 +506,10 @@ def sql_cmd(query: str | None, path: Path | None, fmt: str) -> None:
     serving.stats_hourly, serving.stats_daily.
     Time zone UTC; --format json prints an array of objects keyed by column name. Safe while the pipeline
     loads: every query sees a committed state.
+
+    A sandbox: only SELECT (and EXPLAIN of a SELECT) runs; COPY, ATTACH, INSTALL/LOAD, SET/PRAGMA, EXPORT and
+    functions such as postgres_execute are refused; only the lake, the stage and the warehouse can be read;
+    nothing is written. A PostgreSQL warehouse is read as WENULAKE_WAREHOUSE_READER_URL (read-only role).
     """
     from wenulake.query import FORMATTERS, run_query
 
@@ -589,7 +610,9 @@ def catalog_show(table: str | None, fmt: str) -> None:
 # -- settings ------------------------------------------------------------------------------------------------
 @cli.command("settings")
 def settings_cmd() -> None:
-    """Show every setting: environment variable, effective value, meaning."""
+    """Show every setting: environment variable, effective value (passwords in URLs masked), meaning."""
+    from wenulake.settings import SECRET_SETTINGS, masked
+
     settings = Settings()
     for name, info in Settings.model_fields.items():
         value = getattr(settings, name)
@@ -598,7 +621,8 @@ def settings_cmd() -> None:
             value = f"{getattr(settings, resolved)} (default)"
         if name == "airflow_home" and value is None:
             value = f"{settings.airflow_home_path} (default)"
-        click.echo(f"WENULAKE_{name.upper():<22} {value!s:<60} {info.description}")
+        shown = "***" if name in SECRET_SETTINGS and value else masked(value)
+        click.echo(f"WENULAKE_{name.upper():<22} {shown:<60} {info.description}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,11 +4,16 @@
 - `out/landing/sensors/YYYY/MM/DD/HH/sensors-1-...[.gz]`: encrypted records, gzip or plain, newline-separated or
   concatenated, grouped per 5-minute Firehose buffer of arrival time;
 - `out/catalog/*.csv`: the business catalog of contract v1;
-- `out/keyring.json`: one key per device (devices missing from the catalog included);
+- `out/keyring.json`: keyring v2 by default, one key per device bound to it (devices missing from the catalog
+  included) and one retired key per device (`retired_at` a day before the first message);
 - `out/manifest.json`: what was written and the accounting it must produce (totals and per arrival hour).
 
-Faults: malformed records (truncated, missing field, not base64, bad received_at, garbage), unknown keys,
-tampered payloads, implausible timestamps, devices with keys but no catalog entry, unknown channels, null
+Records are message format v2 by default (`"v": 2`, key and message ids authenticated); `message_format=1`
+writes v1 records and a v1 keyring (no device binding, no key_device_mismatch faults).
+
+Faults: malformed records (truncated, missing field, not base64, bad received_at, garbage), unknown keys (a
+retired key's id), keys of another device (key_device_mismatch: a forgery with a leaked key), tampered payloads,
+implausible timestamps, devices with keys but no catalog entry, unknown channels, null
 readings, duplicates arriving minutes later, late messages (ts 1-3 h before arrival), counter resets, a sensor
 replaced mid-run and one corrupt object. Everything is derived from `seed`: same arguments, same bytes.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 import base64
 import csv
 import gzip
+import hashlib
 import io
 import json
 import math
@@ -32,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 from wenulake.catalog.schema import CSV_COLUMNS
 from wenulake.contracts import Reason
-from wenulake.crypto import encrypt
+from wenulake.crypto import MESSAGE_FORMATS, encrypt
 from wenulake.landing import SENSORS_STREAM, hour_prefix
 from wenulake.timeutil import EPOCH, HOUR, floor_hour, iso
 
@@ -146,10 +152,20 @@ def _raw_value(channel: str, unit: str, when: datetime, dev: Device, rng: random
 
 class Generator:
     def __init__(
-        self, out: Path, devices: int, hours: int, start: datetime, seed: int, fault_rate: float
+        self,
+        out: Path,
+        devices: int,
+        hours: int,
+        start: datetime,
+        seed: int,
+        fault_rate: float,
+        message_format: int = 2,
     ) -> None:
         if devices < 1 or hours < 1:
             raise ValueError("--devices and --hours must be at least 1")
+        if message_format not in MESSAGE_FORMATS:
+            raise ValueError("--message-format must be 1 or 2")
+        self.message_format = message_format
         if not 0 <= fault_rate <= 0.1:
             raise ValueError("--fault-rate must be between 0 and 0.1")
         self.out = out
@@ -284,17 +300,35 @@ class Generator:
             dev.spike_labels.append((valid[channel].sensor_id, t))
 
     # -- messages ------------------------------------------------------------------------------------------
-    def _record(self, dev: Device, message_id: str, received: datetime, ts_ms: int, readings: dict) -> dict:
+    def _record(
+        self,
+        dev: Device,
+        message_id: str,
+        received: datetime,
+        ts_ms: int,
+        readings: dict,
+        signer: Device | None = None,
+    ) -> dict:
+        """One record of `dev`, encrypted with the key of `signer` (default `dev` itself; another device's
+        key is the key_device_mismatch fault: a forgery with a leaked key)."""
         dev.seq += 1
+        signer = signer or dev
         plain = json.dumps({"ts": ts_ms, "seq": dev.seq, "readings": readings}, separators=(",", ":"))
-        blob = encrypt(dev.key, dev.device_id, plain.encode(), self.rng.randbytes(12))
-        return {
+        nonce = self.rng.randbytes(12)
+        if self.message_format == 2:
+            blob = encrypt(signer.key, dev.device_id, plain.encode(), nonce, signer.key_id, message_id)
+        else:
+            blob = encrypt(signer.key, dev.device_id, plain.encode(), nonce)
+        record: dict[str, Any] = {
             "message_id": message_id,
             "device_id": dev.device_id,
-            "key_id": dev.key_id,
+            "key_id": signer.key_id,
             "received_at": iso(received.replace(microsecond=(received.microsecond // 1000) * 1000)),
             "payload": base64.b64encode(blob).decode(),
         }
+        if self.message_format == 2:
+            record["v"] = 2  # after message_id: parsing resumes at the next '{"message_id"'
+        return record
 
     @staticmethod
     def _dump(record: dict) -> str:
@@ -369,7 +403,10 @@ class Generator:
             ts_ms = (
                 ts_ms + 2 * 86_400_000 if rng.random() < 0.5 else int(datetime(2014, 6, 1).timestamp() * 1000)
             )
-        record = self._record(dev, message_id, received, ts_ms, readings)
+        elif fault < 5 * rate and self.message_format == 2 and len(self.devices) > 1:
+            reason = Reason.KEY_DEVICE_MISMATCH
+        signer = self._neighbour(dev) if reason is Reason.KEY_DEVICE_MISMATCH else None
+        record = self._record(dev, message_id, received, ts_ms, readings, signer)
         if reason is Reason.UNKNOWN_KEY:
             record["key_id"] = f"retired-{dev.key_id}"
         elif reason is Reason.DECRYPT_FAILED:
@@ -399,6 +436,11 @@ class Generator:
             self.pieces.append(
                 Piece(self._dump(dup), again, None, dev.device_id, message_id, nulls, unknown, len(readings))
             )  # a losing copy: its readings are the winner's
+
+    def _neighbour(self, dev: Device) -> Device:
+        """The device whose leaked key forges `dev`'s messages: the next one (no draw from the random stream)."""
+        index = self.devices.index(dev)
+        return self.devices[(index + 1) % len(self.devices)]
 
     # -- objects -------------------------------------------------------------------------------------------
     def write(self) -> dict[str, Any]:
@@ -556,7 +598,20 @@ class Generator:
                         writer.writerow([sensor_id, iso(t)])
 
     def _write_keyring(self) -> None:
-        keys = {d.key_id: base64.b64encode(d.key).decode() for d in self.devices}
+        keys: dict[str, Any]
+        if self.message_format == 1:
+            keys = {d.key_id: base64.b64encode(d.key).decode() for d in self.devices}
+        else:  # v2: each key bound to its device; the ids of the unknown_key faults are retired keys
+            retired = iso(self.start - timedelta(days=1))
+            keys = {}
+            for d in self.devices:
+                keys[d.key_id] = {"key": base64.b64encode(d.key).decode(), "device_id": d.device_id}
+                old = hashlib.sha256(f"{self.seed}/retired-{d.key_id}".encode()).digest()
+                keys[f"retired-{d.key_id}"] = {
+                    "key": base64.b64encode(old).decode(),
+                    "device_id": d.device_id,
+                    "retired_at": retired,
+                }
         path = self.out / "keyring.json"
         path.write_text(json.dumps({"keys": keys}, indent=1) + "\n")
         path.chmod(0o600)
@@ -602,6 +657,7 @@ class Generator:
                 for r in (
                     Reason.MALFORMED_RECORD,
                     Reason.UNKNOWN_KEY,
+                    Reason.KEY_DEVICE_MISMATCH,
                     Reason.DECRYPT_FAILED,
                     Reason.IMPLAUSIBLE_TIMESTAMP,
                 )
@@ -622,6 +678,7 @@ class Generator:
             "devices": self.n_devices,
             "hours": self.hours,
             "fault_rate": self.fault_rate,
+            "message_format": self.message_format,
             "messages_start": iso(self.start),
             "messages_end": iso(self.end),
             "arrival_start": iso(hours[0]),
@@ -638,6 +695,7 @@ def generate(
     start: datetime | None = None,
     seed: int = 42,
     fault_rate: float = 0.01,
+    message_format: int = 2,
 ) -> dict[str, Any]:
     start = start or datetime(2026, 4, 4, 0, tzinfo=EPOCH.tzinfo)
-    return Generator(out, devices, hours, start, seed, fault_rate).write()
+    return Generator(out, devices, hours, start, seed, fault_rate, message_format).write()

@@ -27,7 +27,6 @@ other file, or any doubt, takes the line-by-line path above. Both give the same 
 from __future__ import annotations
 
 import csv
-import gzip
 import math
 import re
 import zlib
@@ -41,6 +40,14 @@ import pyarrow.compute as pc
 
 from wenulake.contracts import Reason
 from wenulake.contracts.tables import TS
+from wenulake.landing import (
+    DEFAULT_LIMITS,
+    CorruptObject,
+    InputLimits,
+    bounded_raw,
+    decompress_capped,
+    too_big,
+)
 
 FORMAT_VERSION = "v0"
 EARLIEST = datetime(2015, 1, 1, tzinfo=UTC)
@@ -183,10 +190,14 @@ def _number(text: str) -> float | None:
     return value
 
 
-def decode(key: str, data: bytes) -> str:
-    """The file's text: gunzipped when the name ends in .gz, UTF-8 with an optional BOM."""
+def decode(key: str, data: bytes, limits: InputLimits = DEFAULT_LIMITS) -> str:
+    """The file's text: gunzipped when the name ends in .gz (streaming, capped), UTF-8 with an optional BOM.
+    Raises CorruptObject for a file over `limits.max_object_bytes`, stored or decompressed."""
+    refused = too_big(len(data), limits)
+    if refused:
+        raise CorruptObject(refused)
     if key.endswith(".gz"):
-        data = gzip.decompress(data)
+        data = decompress_capped(data, limits.max_object_bytes)
     return data.decode("utf-8-sig")
 
 
@@ -319,6 +330,7 @@ def parse_file(
     zone: str | None,
     now: datetime,
     column_wise: bool = True,
+    limits: InputLimits = DEFAULT_LIMITS,
 ) -> ParsedFile:
     """Parse one legacy file of month (year, month). `zone` is the device's site zone, None when the device is
     not in the catalog (its well-formed rows become `unknown_device`). `column_wise=False` forces the
@@ -328,8 +340,8 @@ def parse_file(
     device_id = matched["device_id"] if matched else name
     empty = CELLS_SCHEMA.empty_table()
     try:
-        text = decode(key, data)
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        text = decode(key, data, limits)
+    except (CorruptObject, OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         parsed = ParsedFile(key, device_id, [], empty, unreadable=True)
         parsed.rejects.append(Reject(Reason.MALFORMED_ROW, None, "", f"cannot read the file: {exc}"))
         return parsed
@@ -352,7 +364,10 @@ def parse_file(
             elif not channels or any(not c for c in channels) or len(set(channels)) != len(channels):
                 header_problem = "header needs distinct, non-empty channel names after 'timestamp'"
     if column_wise and header_problem is None and zone is not None:
-        clean = _parse_clean(key, device_id, text, lines, channels, year, month, zone, now)
+        try:
+            clean = _parse_clean(key, device_id, text, lines, channels, year, month, zone, now)
+        except Exception:  # any doubt, hostile input included: the line-by-line path decides per row
+            clean = None
         if clean is not None:
             return clean
     parsed = ParsedFile(key, device_id, channels if header_problem is None else [], empty)
@@ -372,54 +387,67 @@ def parse_file(
             parsed.blank_lines += 1
             continue
         parsed.rows += 1
-        if header_problem is not None:
-            rejects.append(Reject(Reason.MALFORMED_ROW, number, line, header_problem))
-            continue
+        raw_line = bounded_raw(line, limits.raw_bytes)
         try:
-            fields = _split(line)
-        except csv.Error as exc:
-            rejects.append(Reject(Reason.MALFORMED_ROW, number, line, f"not a CSV row: {exc}"))
-            continue
-        if len(fields) != width:
-            rejects.append(
-                Reject(Reason.MALFORMED_ROW, number, line, f"{len(fields)} fields, the header has {width}")
-            )
-            continue
-        ts_text = fields[0].strip()
-        try:
-            stamp = datetime.fromisoformat(ts_text)
-        except ValueError:
-            rejects.append(
-                Reject(Reason.MALFORMED_ROW, number, line, f"timestamp {ts_text!r} is not ISO 8601")
-            )
-            continue
-        row: list[float | None] = []
-        bad = None
-        for channel, cell in zip(channels, fields[1:], strict=True):
+            if header_problem is not None:
+                rejects.append(Reject(Reason.MALFORMED_ROW, number, raw_line, header_problem))
+                continue
             try:
-                row.append(_number(cell))
+                fields = _split(line)
+            except csv.Error as exc:
+                rejects.append(Reject(Reason.MALFORMED_ROW, number, raw_line, f"not a CSV row: {exc}"))
+                continue
+            if len(fields) != width:
+                rejects.append(
+                    Reject(
+                        Reason.MALFORMED_ROW,
+                        number,
+                        raw_line,
+                        f"{len(fields)} fields, the header has {width}",
+                    )
+                )
+                continue
+            ts_text = fields[0].strip()
+            try:
+                stamp = datetime.fromisoformat(ts_text)
             except ValueError:
-                bad = f"value {cell.strip()!r} of {channel!r} is not a number"
-                break
-        if bad is not None:
-            rejects.append(Reject(Reason.MALFORMED_ROW, number, line, bad))
-            continue
-        if resolver is None:
-            rejects.append(
-                Reject(Reason.UNKNOWN_DEVICE, number, line, f"device {device_id!r} is not in the catalog")
-            )
-            continue
-        utc = resolver.to_utc(stamp) if stamp.tzinfo is None else stamp.astimezone(UTC)
-        local = resolver.local(utc)
-        if utc < EARLIEST or utc > latest or (local.year, local.month) != (year, month):
-            why = (
-                "before 2015-01-01"
-                if utc < EARLIEST
-                else "in the future"
-                if utc > latest
-                else f"local time {local.isoformat()} is not in {month_name(year, month)}"
-            )
-            rejects.append(Reject(Reason.IMPLAUSIBLE_TIMESTAMP, number, line, why, utc))
+                rejects.append(
+                    Reject(Reason.MALFORMED_ROW, number, raw_line, f"timestamp {ts_text!r} is not ISO 8601")
+                )
+                continue
+            row: list[float | None] = []
+            bad = None
+            for channel, cell in zip(channels, fields[1:], strict=True):
+                try:
+                    row.append(_number(cell))
+                except ValueError:
+                    bad = f"value {cell.strip()!r} of {channel!r} is not a number"
+                    break
+            if bad is not None:
+                rejects.append(Reject(Reason.MALFORMED_ROW, number, raw_line, bad))
+                continue
+            if resolver is None:
+                rejects.append(
+                    Reject(
+                        Reason.UNKNOWN_DEVICE, number, raw_line, f"device {device_id!r} is not in the catalog"
+                    )
+                )
+                continue
+            utc = resolver.to_utc(stamp) if stamp.tzinfo is None else stamp.astimezone(UTC)
+            local = resolver.local(utc)
+            if utc < EARLIEST or utc > latest or (local.year, local.month) != (year, month):
+                why = (
+                    "before 2015-01-01"
+                    if utc < EARLIEST
+                    else "in the future"
+                    if utc > latest
+                    else f"local time {local.isoformat()} is not in {month_name(year, month)}"
+                )
+                rejects.append(Reject(Reason.IMPLAUSIBLE_TIMESTAMP, number, raw_line, why, utc))
+                continue
+        except Exception as exc:  # hostile input the rules above did not foresee (e.g. year 1 + offset)
+            why = f"row could not be parsed ({type(exc).__name__}: {str(exc)[:80]})"
+            rejects.append(Reject(Reason.MALFORMED_ROW, number, raw_line, why))
             continue
         parsed.accepted_rows += 1
         lines_out.append(number)
@@ -453,6 +481,7 @@ def parse_file(
     return parsed
 
 
-def parse_task(args: tuple[str, bytes, int, int, str | None, datetime]) -> ParsedFile:
-    """`parse_file(*args)`, for a process pool (this module imports only pyarrow, so workers start fast)."""
+def parse_task(args: tuple[Any, ...]) -> ParsedFile:
+    """`parse_file(*args)`, for a process pool (this module imports only pyarrow, so workers start fast);
+    args are parse_file's, optionally followed by `column_wise` and `limits`."""
     return parse_file(*args)

@@ -1,8 +1,15 @@
 """Analysts' SQL: a DuckDB session that sees every published lake table by its schema-qualified name.
 
 Lake tables are read through DuckDB's delta extension (`delta_scan`, shipped by the `duckdb-ext-delta` wheel),
-on a local lake or on S3 (httpfs + an S3 secret). The session's time zone is UTC. Sessions are read-only:
-only SELECT-like statements are accepted.
+on a local lake or on S3 (httpfs + an S3 secret). The session's time zone is UTC.
+
+`run_query` (`wenulake sql`) is the analysts' sandbox (docs/security.md): the session is built without any
+write (no `Lake.ensure()`, no warehouse DDL: a table that does not exist yet is an empty view), then DuckDB
+itself is closed around it: only the lake, the stage and the warehouse/stats files can be read
+(`allowed_directories`, `allowed_paths`, `enable_external_access = false`) and the configuration is locked.
+Each statement is checked with DuckDB's own parser first: only SELECT (and EXPLAIN of a SELECT) passes, and no
+function that runs SQL elsewhere or hides a statement in a string (`postgres_execute`, `query`, ...). A
+PostgreSQL warehouse is read as the read-only role of `WENULAKE_WAREHOUSE_READER_URL`.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +37,32 @@ from wenulake.settings import Settings, is_s3
 from wenulake.storage import split_s3_url
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+
+#: Functions an analyst's query may not call: they run SQL on another system (`postgres_execute`'s
+#: `commit;` escapes the read-only transaction), attach databases, hide a statement in a string that the
+#: parser check cannot see (`query`), or show credentials.
+REFUSED_FUNCTIONS = frozenset(
+    {
+        "postgres_execute",
+        "postgres_query",
+        "postgres_attach",
+        "postgres_scan",
+        "postgres_scan_pushdown",
+        "postgres_configure_pool",
+        "mysql_execute",
+        "mysql_query",
+        "sqlite_attach",
+        "sqlite_scan",
+        "query",
+        "query_table",
+        "duckdb_secrets",
+        "which_secret",
+        "load_aws_credentials",
+    }
+)
+_LEADING_COMMENTS = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOTALL)
+_PRAGMA = re.compile(r"\Apragma\b", re.IGNORECASE)
+_EXPLAIN = re.compile(r"\Aexplain\s*(?:analy[sz]e\b|\((?:[^()'\"]|'[^']*')*\))?", re.IGNORECASE)
 
 
 def extension_directory() -> str:
@@ -147,28 +181,227 @@ class Result:
     rows: list[tuple[Any, ...]]
 
 
-def check_read_only(con: duckdb.DuckDBPyConnection, query: str) -> None:
+def check_read_only(con: duckdb.DuckDBPyConnection | None, query: str) -> None:
+    """Refuse anything but SELECT statements (and EXPLAIN of one), and the REFUSED_FUNCTIONS anywhere in them,
+    with DuckDB's own parser (`extract_statements`, `json_serialize_sql`): one clear line."""
+    del con  # the parser needs no session; kept for callers that pass one
+    for kind, text in _statements(query):
+        if _PRAGMA.match(_LEADING_COMMENTS.sub("", text, count=1)):
+            kind = (
+                "PRAGMA"  # DuckDB rewrites some pragmas (`pragma version`) into a SELECT: refused as written
+            )
+        if kind == "EXPLAIN":
+            kind, text = _explained(text)
+            under = ", under EXPLAIN too"
+        else:
+            under = ""
+        if kind not in ("SELECT",):
+            raise WenulakeError(
+                f"wenulake sql is read-only: {kind} statements are refused{under} (the pipeline owns all writes)"
+            )
+        functions = _functions(text)
+        if any(name.startswith("pragma_") for name in functions):
+            raise WenulakeError(
+                f"wenulake sql is read-only: PRAGMA statements are refused{under} (the pipeline owns the "
+                "session's configuration)"
+            )
+        refused = sorted(functions & REFUSED_FUNCTIONS)
+        if refused:
+            raise WenulakeError(
+                f"wenulake sql is read-only: {refused[0]}() is refused{under} (it runs SQL outside the "
+                "analysts' sandbox or reveals credentials)"
+            )
+
+
+def _statements(query: str) -> list[tuple[str, str]]:
     try:
-        statements = con.extract_statements(query)
+        statements = duckdb.extract_statements(query)
     except duckdb.Error as exc:
         raise WenulakeError(f"SQL error: {_one_line(exc)}") from exc
     if not statements:
         raise WenulakeError("no SQL statement given")
-    for statement in statements:
-        kind = statement.type.name
-        if kind not in READ_ONLY_STATEMENTS:
-            raise WenulakeError(
-                f"wenulake sql is read-only: {kind} statements are refused (the pipeline owns all writes)"
-            )
+    return [(statement.type.name, statement.query) for statement in statements]
+
+
+def _explained(text: str) -> tuple[str, str]:
+    """The statement under an EXPLAIN [ANALYZE | (options)]: its type and text, parsed again."""
+    body = _LEADING_COMMENTS.sub("", text, count=1)
+    match = _EXPLAIN.match(body)
+    if match is None:
+        return "EXPLAIN", text  # not understood: refused
+    inner = _statements(body[match.end() :])
+    if len(inner) != 1:
+        return "EXPLAIN", text
+    return inner[0]
+
+
+_SERIALIZER: duckdb.DuckDBPyConnection | None = None
+
+
+def _functions(select: str) -> set[str]:
+    """Every function a SELECT calls (table or scalar, however nested), lowercased, from DuckDB's own parse
+    tree (`json_serialize_sql`); a SELECT it cannot serialise is refused."""
+    global _SERIALIZER
+    if _SERIALIZER is None:
+        _SERIALIZER = duckdb.connect()
+    try:
+        tree = json.loads(_SERIALIZER.execute("select json_serialize_sql(?)", [select]).fetchone()[0])  # type: ignore[index]
+    except duckdb.Error as exc:
+        raise WenulakeError(f"SQL error: {_one_line(exc)}") from exc
+    if tree.get("error"):
+        raise WenulakeError(
+            f"wenulake sql is read-only: this statement cannot be checked ({tree.get('error_message', '')})"
+        )
+    names: set[str] = set()
+    stack: list[Any] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            name = node.get("function_name")
+            if isinstance(name, str):
+                names.add(name.lower())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return names
 
 
 def run_query(settings: Settings, query: str, params: dict[str, Any] | None = None) -> Result:
-    """Run an analyst's read-only query over the lake and the published warehouse."""
-    con = connect(settings, warehouse=True)
+    """Run an analyst's read-only query over the lake and the published warehouse, in the sandbox."""
+    check_read_only(None, query)  # before any connection: a refused query touches nothing
+    con = analyst_session(settings)
     try:
         return execute(con, query, params)
     finally:
         con.close()
+
+
+def analyst_session(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """The analysts' sandbox: lake views, the warehouse and the stats serving store, attached read-only and
+    built without writing anything; then DuckDB may read only the lake, the stage and those files, and its
+    configuration is locked."""
+    lake = Lake(settings)
+    s3 = [lake.root] if is_s3(lake.root) else []
+    if is_s3(settings.stage_uri):
+        s3.append(settings.stage_uri)
+    con = duckdb_session(settings, s3)
+    try:
+        for spec in TABLES.values():
+            con.execute(f"create schema if not exists {spec.layer}")
+            uri = lake.uri(spec)
+            if _is_delta_table(uri, lake.options):
+                source = f"delta_scan({_sql_string(uri)})"
+            else:  # not created yet: an empty table of the contract's schema, nothing written
+                empty = f"empty_{spec.layer}_{spec.short_name}"
+                con.register(empty, spec.schema.empty_table())
+                source = empty
+            con.execute(f"create or replace view {spec.name} as select * from {source}")
+        for macro in sorted((settings.sql_dir / "lake" / "macros").glob("*.sql")):
+            con.execute(macro.read_text())
+        paths = _attach_warehouse_read_only(con, settings)
+        directories = [d.rstrip("/") + "/" for d in dict.fromkeys([lake.root, settings.stage_uri])]
+        con.execute("set allowed_directories = ?", [directories])
+        con.execute("set allowed_paths = ?", [paths])
+        con.execute("set enable_external_access = false")
+        con.execute("set lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _is_delta_table(uri: str, options: dict[str, str]) -> bool:
+    """Whether a Delta table exists at `uri`, read only (opening it releases the GIL, unlike
+    `DeltaTable.is_deltatable`, which would stall an in-process S3 server)."""
+    if not is_s3(uri):
+        return (Path(uri) / "_delta_log").is_dir()
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        DeltaTable(uri, storage_options=options or None)
+    except TableNotFoundError:
+        return False
+    return True
+
+
+def _attach_warehouse_read_only(con: duckdb.DuckDBPyConnection, settings: Settings) -> list[str]:
+    """Warehouse tables by plain name and `serving.*` from the published files (or the reader role), without
+    DDL: a table that does not exist yet is an empty one in memory. Returns the files attached."""
+    from wenulake.stats_store.duckdb_store import DDL as STATS_DDL
+    from wenulake.stats_store.duckdb_store import DuckDBStatsStore
+    from wenulake.warehouse import WAREHOUSE_TABLES, backend
+    from wenulake.warehouse.duckdb_backend import ddl_statements
+
+    paths: list[str] = []
+    warehouse = backend(settings)
+    if warehouse.kind == "postgres":
+        schema = _attach_postgres_reader(con, settings)
+    else:
+        published = warehouse.published  # type: ignore[attr-defined]
+        if published.exists():
+            con.execute(f"attach {_sql_string(str(published))} as warehouse (read_only)")
+            paths.append(str(published))
+        schema = "warehouse.main"
+    con.execute("attach ':memory:' as blank")
+    con.execute("use blank")
+    con.execute("create schema ops")
+    con.execute("create schema serving")
+    for statement in ddl_statements(settings):
+        con.execute(statement)
+    for statement in STATS_DDL.values():
+        con.execute(statement)
+    con.execute("use memory")
+    catalog = schema.split(".", 1)[0]
+    for table in WAREHOUSE_TABLES:
+        source = f"{schema}.{table}" if _exists(con, f"{schema}.{table}") else f"blank.main.{table}"
+        con.execute(f"create or replace view main.{table} as select * from {source}")
+    for table in ("warehouse_load", "warehouse_coverage"):
+        source = f"{catalog}.ops.{table}" if _exists(con, f"{catalog}.ops.{table}") else f"blank.ops.{table}"
+        con.execute(f"create or replace view ops.{table} as select * from {source}")
+    stats = DuckDBStatsStore(settings).published
+    if stats.exists():
+        con.execute(f"attach {_sql_string(str(stats))} as stats_store (read_only)")
+        paths.append(str(stats))
+    con.execute("create schema if not exists serving")
+    for table in STATS_DDL:
+        name = f"stats_store.serving.{table}"
+        source = name if _exists(con, name) else f"blank.serving.{table}"
+        con.execute(
+            f"create or replace view serving.{table} as select * from {source} where expires_at > now()"
+        )
+    return paths
+
+
+def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    try:
+        con.execute(f"select * from {name} limit 0")
+    except duckdb.CatalogException:
+        return False
+    except duckdb.BinderException:
+        return False
+    return True
+
+
+def _attach_postgres_reader(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    from wenulake.errors import ConfigError
+    from wenulake.warehouse import WarehouseUnavailable
+    from wenulake.warehouse.postgres_backend import PUBLIC, plain_url, redacted
+
+    url = settings.warehouse_reader_url
+    if not url:
+        raise ConfigError(
+            "WENULAKE_WAREHOUSE_READER_URL is not set: wenulake sql reads a PostgreSQL warehouse only as its "
+            "read-only role (see docs/security.md), never with the loader's WENULAKE_WAREHOUSE_URL"
+        )
+    con.execute("load postgres_scanner")
+    try:
+        con.execute(f"attach {_sql_string(plain_url(url))} as warehouse (type postgres, read_only)")
+    except duckdb.Error as exc:
+        raise WarehouseUnavailable(
+            f"warehouse unreachable at {redacted(url)}: {' '.join(str(exc).split())}"
+        ) from exc
+    return f"warehouse.{PUBLIC}"
 
 
 def execute(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any] | None = None) -> Result:

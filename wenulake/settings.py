@@ -6,6 +6,7 @@ standard `AWS_*` variables themselves, as they do on AWS).
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 
@@ -48,6 +49,13 @@ class Settings(BaseSettings):
         description="Device keyring JSON: local path, s3:// URL or Secrets Manager secret ARN. Default "
         "$WENULAKE_HOME/keyring.json.",
     )
+    keyring_ttl_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds a long-lived process (Spark or Airflow worker) keeps the keyring before reading "
+        "it again, so rotated or revoked keys take effect without a restart (a local file is also re-read "
+        "when its mtime changes).",
+    )
     catalog_url: str | None = Field(
         default=None,
         description="Catalog database URL (postgresql://... or sqlite:///...). Default SQLite $WENULAKE_HOME/catalog.db.",
@@ -55,6 +63,12 @@ class Settings(BaseSettings):
     warehouse_url: str | None = Field(
         default=None,
         description="Warehouse: unset = DuckDB file $WENULAKE_HOME/warehouse.duckdb; postgresql://... = that server.",
+    )
+    warehouse_reader_url: str | None = Field(
+        default=None,
+        description="PostgreSQL warehouse only: the analysts' read-only login (a member of the role "
+        "wenulake_reader, which the warehouse DDL creates and grants SELECT); `wenulake sql` reads the "
+        "warehouse only through it.",
     )
     stage: str | None = Field(
         default=None,
@@ -76,6 +90,11 @@ class Settings(BaseSettings):
         default=None,
         description="The wenulake package archive shipped to a cluster's executors (addPyFile). Default: "
         "dist/wenulake-<version>.zip of this repo, built by `make package`.",
+    )
+    spark_auth_secret: str | None = Field(
+        default=None,
+        description="Shared secret of a standalone Spark cluster run with spark.authenticate (master, workers and "
+        "this driver must agree); unset = no authentication (local mode).",
     )
     spark_partitions: int = Field(
         default=0, ge=0, description="Tasks per bronze batch; 0 = the Spark default parallelism."
@@ -167,6 +186,30 @@ class Settings(BaseSettings):
         "suite compiled to SQL) and Great Expectations validates an evenly spread sample of this many rows; "
         "0 = GX validates every row.",
     )
+    max_object_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="Hostile input cap: bytes a landed object (or legacy file) may hold, stored or once "
+        "decompressed (streaming); a bigger one is corrupt_object (legacy: unreadable), the reason in detail.",
+    )
+    max_record_bytes: int = Field(
+        default=256 * 1024,
+        ge=256,
+        description="Hostile input cap: bytes one record may hold; a bigger one is malformed_record "
+        "(work orders: malformed_event).",
+    )
+    max_json_depth: int = Field(
+        default=32,
+        ge=2,
+        description="Hostile input cap: JSON nesting one record may have; deeper is malformed_record "
+        "(work orders: malformed_event).",
+    )
+    quarantine_raw_bytes: int = Field(
+        default=4096,
+        ge=64,
+        description="Bytes of a quarantined piece kept in ops.quarantine.raw; a longer piece keeps this head, "
+        "its length and its sha256.",
+    )
     dags_folder: Path = Field(default=REPO_ROOT / "dags", description="Folder holding the DAG files.")
     expectations_dir: Path = Field(
         default=REPO_ROOT / "expectations", description="Folder holding the Great Expectations suites."
@@ -180,6 +223,7 @@ class Settings(BaseSettings):
         "s3_endpoint_url",
         "catalog_url",
         "warehouse_url",
+        "warehouse_reader_url",
         "stage",
         "dynamodb_endpoint_url",
         "alarm_topic_arn",
@@ -188,6 +232,7 @@ class Settings(BaseSettings):
         "notifications_file",
         "spark_driver_host",
         "spark_py_files",
+        "spark_auth_secret",
         "secrets_endpoint_url",
         mode="before",
     )
@@ -238,6 +283,24 @@ class Settings(BaseSettings):
             if self.s3_endpoint_url.startswith("http://"):
                 options["AWS_ALLOW_HTTP"] = "true"
         return options
+
+
+_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:@/]*:)(?P<password>[^@/]*)(?P<tail>@.*)$")
+_QUERY_SECRET = re.compile(r"(?i)([?&](?:password|passwd|pwd|token|secret|sslpassword)=)[^&]*")
+
+
+#: settings whose whole value is a secret: shown as *** when set
+SECRET_SETTINGS = frozenset({"spark_auth_secret"})
+
+
+def masked(value: object) -> str:
+    """A setting's value for display: the password of a URL (`scheme://user:***@host`) and secret query
+    parameters (`password=`, `token=`, ...) replaced by `***`."""
+    text = str(value)
+    matched = _URL_PASSWORD.match(text)
+    if matched and matched["password"]:
+        text = f"{matched['head']}***{matched['tail']}"
+    return _QUERY_SECRET.sub(r"\1***", text)
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -47,6 +47,8 @@ def get_spark(settings: Settings, app_name: str = "wenulake") -> SparkSession:
         )
     if settings.spark_driver_host:
         builder = builder.config("spark.driver.host", settings.spark_driver_host)
+    for key, value in auth_conf(settings).items():
+        builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     if archive:
@@ -56,6 +58,14 @@ def get_spark(settings: Settings, app_name: str = "wenulake") -> SparkSession:
         if archive.name not in getattr(sc, "_python_includes", []):
             sc.addPyFile(str(archive))
     return spark
+
+
+def auth_conf(settings: Settings) -> dict[str, str]:
+    """spark.authenticate with the cluster's shared secret (WENULAKE_SPARK_AUTH_SECRET): a standalone master
+    without it runs code for whoever reaches port 7077."""
+    if not settings.spark_auth_secret:
+        return {}
+    return {"spark.authenticate": "true", "spark.authenticate.secret": settings.spark_auth_secret}
 
 
 def package_archive(settings: Settings) -> Path:

@@ -9,11 +9,20 @@
 # Modules are local (nothing is downloaded), so checkov scans every resource they declare.
 
 data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 locals {
   name       = "wenulake-${var.environment}"
   account_id = data.aws_caller_identity.current.account_id
-  settings   = {
+  # the Firehose roles are named here: the landing bucket lets only them put objects (no module cycle)
+  firehose_role_names = {
+    sensors     = "${local.name}-firehose-sensors"
+    work_orders = "${local.name}-firehose-work-orders"
+  }
+  landing_writer_role_arns = [
+    for role in values(local.firehose_role_names) : "arn:${data.aws_partition.current.partition}:iam::${local.account_id}:role/${role}"
+  ]
+  settings = {
     WENULAKE_LANDING         = "s3://${module.storage.bucket_names["landing"]}/${var.landing_prefix}"
     WENULAKE_LAKE            = "s3://${module.storage.bucket_names["lake"]}/lake"
     WENULAKE_STAGE           = "s3://${module.storage.bucket_names["stage"]}/stage"
@@ -40,6 +49,8 @@ module "storage" {
   account_id        = local.account_id
   kms_key_arn       = module.encryption.key_arn
   stage_expiry_days = var.stage_expiry_days
+
+  landing_writer_role_arns = local.landing_writer_role_arns
 }
 
 module "ingestion" {
@@ -49,6 +60,7 @@ module "ingestion" {
   kms_key_arn        = module.encryption.key_arn
   landing_bucket_arn = module.storage.bucket_arns["landing"]
   landing_prefix     = var.landing_prefix
+  firehose_role_name = local.firehose_role_names["sensors"]
   iot_topic_filter   = var.iot_topic_filter
   retention_hours    = var.kinesis_retention_hours
   buffering_seconds  = var.firehose_buffer_seconds
@@ -63,9 +75,19 @@ module "messaging" {
   kms_key_arn        = module.encryption.key_arn
   landing_bucket_arn = module.storage.bucket_arns["landing"]
   landing_prefix     = var.landing_prefix
+  firehose_role_name = local.firehose_role_names["work_orders"]
   buffering_seconds  = var.firehose_buffer_seconds
   buffering_mb       = var.firehose_buffer_mb
   log_retention_days = var.log_retention_days
+}
+
+module "audit" {
+  source              = "./modules/audit"
+  name                = local.name
+  kms_key_arn         = module.encryption.key_arn
+  log_bucket          = module.storage.access_log_bucket
+  watched_bucket_arns = [module.storage.bucket_arns["landing"]]
+  log_retention_days  = var.log_retention_days
 }
 
 module "secrets" {

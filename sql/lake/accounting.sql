@@ -1,4 +1,5 @@
--- Where every landed record of an interval went (contract v1 accounting).
+-- Where every landed record of an interval went (contract v1 accounting, plus keyring v2's
+-- key_device_mismatch, a message-level reason of the balance).
 -- Parameters: $interval_start, $interval_end (timestamptz): the arrival hours the interval owns.
 -- A copy is a duplicate when another copy of the same (device_id, message_id), in any interval, was received
 -- earlier (ties: object_key, record_index), so the counts do not depend on the order intervals ran in.
@@ -16,6 +17,7 @@ bronze_quarantine as (
     select
         count(*) filter (where reason = 'malformed_record') as q_malformed_record,
         count(*) filter (where reason = 'unknown_key') as q_unknown_key,
+        count(*) filter (where reason = 'key_device_mismatch') as q_key_device_mismatch,
         count(*) filter (where reason = 'decrypt_failed') as q_decrypt_failed,
         count(*) filter (where reason = 'implausible_timestamp') as q_implausible_timestamp
     from ops.quarantine
@@ -95,6 +97,7 @@ select
     null_counts.null_values,
     bronze_quarantine.q_malformed_record,
     bronze_quarantine.q_unknown_key,
+    bronze_quarantine.q_key_device_mismatch,
     bronze_quarantine.q_decrypt_failed,
     bronze_quarantine.q_implausible_timestamp,
     device_counts.q_unknown_device,

@@ -15,7 +15,10 @@ class Stage(StrEnum):
 class Reason(StrEnum):
     CORRUPT_OBJECT = "corrupt_object"  # whole object: cannot be decompressed or read
     MALFORMED_RECORD = "malformed_record"  # not a complete JSON object with the five fields
-    UNKNOWN_KEY = "unknown_key"  # key_id not in the keyring
+    UNKNOWN_KEY = "unknown_key"  # key_id not in the keyring, or retired before received_at
+    KEY_DEVICE_MISMATCH = (
+        "key_device_mismatch"  # the key belongs to another device (keyring v2), before decrypt
+    )
     DECRYPT_FAILED = "decrypt_failed"  # authentication failed, or the plaintext is not a valid payload
     IMPLAUSIBLE_TIMESTAMP = "implausible_timestamp"  # ts > received_at + 24 h, or before 2015-01-01
     UNKNOWN_DEVICE = "unknown_device"  # enrichment: device not in the catalog (per message)
@@ -32,6 +35,7 @@ class Reason(StrEnum):
 BRONZE_MESSAGE_REASONS: tuple[Reason, ...] = (
     Reason.MALFORMED_RECORD,
     Reason.UNKNOWN_KEY,
+    Reason.KEY_DEVICE_MISMATCH,
     Reason.DECRYPT_FAILED,
     Reason.IMPLAUSIBLE_TIMESTAMP,
 )

@@ -26,7 +26,7 @@ from wenulake.contracts.tables import INGEST_LEDGER, QUARANTINE, SENSOR_MESSAGE,
 from wenulake.crypto import KeyringSource
 from wenulake.lake import Lake, staging_batch
 from wenulake.lakefiles import FILE_SCHEMA, FileBatch, TableSink, Where, register
-from wenulake.landing import SENSORS_STREAM, LandingObject, list_interval
+from wenulake.landing import SENSORS_STREAM, InputLimits, LandingObject, list_interval
 from wenulake.pipeline.landing_guard import check_landing
 from wenulake.settings import Settings
 from wenulake.storage import StoreSpec
@@ -90,12 +90,12 @@ def descriptors(objects: list[LandingObject]) -> pa.Table:
 
 
 # -- transform -----------------------------------------------------------------------------------------------
-def transform(bodies, keyring: KeyringSource):  # type: ignore[no-untyped-def]
+def transform(bodies, keyring: KeyringSource, limits: InputLimits | None = None):  # type: ignore[no-untyped-def]
     """DataFrame[OBJECT_BODY_SCHEMA] -> DataFrame[OUTCOME_SCHEMA]: split, validate, decrypt, check timestamps."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
     return bodies.mapInArrow(
-        partial(decode_objects, keyring_source=keyring), from_arrow_schema(OUTCOME_SCHEMA)
+        partial(decode_objects, keyring_source=keyring, limits=limits), from_arrow_schema(OUTCOME_SCHEMA)
     )
 
 
@@ -120,7 +120,11 @@ def ingest(
     lake.ensure()
     landing = StoreSpec.from_settings(settings.landing_uri, settings)
     keyring = KeyringSource(
-        settings.keyring_uri, settings.s3_endpoint_url, settings.s3_region, settings.secrets_endpoint_url
+        settings.keyring_uri,
+        settings.s3_endpoint_url,
+        settings.s3_region,
+        settings.secrets_endpoint_url,
+        ttl_seconds=settings.keyring_ttl_seconds,
     )
     keyring.load()  # fail fast, with a clear message, before any Spark work
     objects = list_interval(landing.open(), hours)
@@ -170,11 +174,12 @@ def _decode_with_spark(
     frame = spark.createDataFrame(descriptors(ordered)).repartition(n)
     from pyspark.sql.pandas.types import from_arrow_schema
 
+    limits = InputLimits.from_settings(settings)
     bodies = frame.mapInArrow(
-        partial(fetch_objects, open_store=landing.open), from_arrow_schema(OBJECT_BODY_SCHEMA)
+        partial(fetch_objects, open_store=landing.open, limits=limits), from_arrow_schema(OBJECT_BODY_SCHEMA)
     )
     written = bodies.mapInArrow(
-        partial(decode_to_files, keyring_source=keyring, sinks=sinks, run_id=run_id, now=now),
+        partial(decode_to_files, keyring_source=keyring, sinks=sinks, run_id=run_id, now=now, limits=limits),
         from_arrow_schema(FILE_SCHEMA),
     )
     rows: list[dict[str, object]] = written.toArrow().to_pylist()  # descriptors: one row per file

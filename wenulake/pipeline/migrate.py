@@ -45,6 +45,7 @@ from wenulake.contracts.tables import (
 )
 from wenulake.errors import ConfigError, PipelineFailed
 from wenulake.lake import Lake, conform, constant
+from wenulake.landing import DEFAULT_LIMITS, InputLimits
 from wenulake.query import connect, query_arrow, run_local
 from wenulake.settings import Settings
 from wenulake.sqlfiles import load_sql
@@ -212,7 +213,7 @@ def _publish_month(
             report.skipped_names.append(key)
             continue
         jobs.append((key, zone_of.get(matched["device_id"])))
-    parsed = parse_files(src, jobs, year, mon, now, on_file)
+    parsed = parse_files(src, jobs, year, mon, now, on_file, limits=InputLimits.from_settings(settings))
     report.files = len(parsed)
     for p in parsed:
         report.unreadable_files += int(p.unreadable)
@@ -308,13 +309,14 @@ def parse_files(
     now: datetime,
     on_file: Callable[[str], None] | None = None,
     workers: int | None = None,
+    limits: InputLimits = DEFAULT_LIMITS,
 ) -> list[legacy.ParsedFile]:
     """Parse the month's files (key, site zone) in key order: in this process, or with a pool of `workers`
     processes (default: one per CPU) when there are PARALLEL_FILES or more. The result is the same."""
     import os
 
     workers = workers if workers is not None else (os.cpu_count() or 1)
-    tasks = ((f"legacy/{key}", src.get(key), year, month, zone, now) for key, zone in jobs)
+    tasks = ((f"legacy/{key}", src.get(key), year, month, zone, now, True, limits) for key, zone in jobs)
     if workers < 2 or len(jobs) < PARALLEL_FILES:
         out = []
         for (key, _), task in zip(jobs, tasks, strict=True):

@@ -48,7 +48,16 @@ from wenulake.contracts.tables import (
 )
 from wenulake.contracts.workorders import WORKORDERS_STREAM, EventStatus
 from wenulake.lake import Lake, conform, staging_batch
-from wenulake.landing import CorruptObject, decode_body, list_interval, split_records
+from wenulake.landing import (
+    DEFAULT_LIMITS,
+    CorruptObject,
+    InputLimits,
+    bounded_raw,
+    decode_body,
+    list_interval,
+    split_records,
+    too_big,
+)
 from wenulake.pipeline.bronze import BronzeSummary, PublishSummary, owned_hours
 from wenulake.pipeline.landing_guard import check_landing
 from wenulake.query import run_local
@@ -76,14 +85,24 @@ def sql_list(values: list[str]) -> str:
 
 # -- ingest ----------------------------------------------------------------------------------------------------
 def parse_object(
-    key: str, body: bytes, arrival_hour: datetime, run_id: str, now: datetime
+    key: str,
+    body: bytes | None,
+    arrival_hour: datetime,
+    run_id: str,
+    now: datetime,
+    limits: InputLimits = DEFAULT_LIMITS,
+    size: int | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], tuple[str, int, int, int]]:
-    """One landing object -> (event copies, quarantine rows, (status, records, accepted, quarantined)). Pure."""
+    """One landing object -> (event copies, quarantine rows, (status, records, accepted, quarantined)). Pure.
+    Never raises for what the object holds; a None body is an object not read because its `size` passes the
+    cap (`corrupt_object`)."""
     copies: list[dict[str, Any]] = []
     quarantine: list[dict[str, Any]] = []
     base = {"object_key": key, "arrival_hour": arrival_hour, "arrival_date": arrival_hour.date().isoformat()}
     try:
-        text = decode_body(key, body)
+        if body is None:
+            raise CorruptObject(too_big(size, limits) or "object body missing")
+        text = decode_body(key, body, limits)
     except CorruptObject as exc:
         quarantine.append(
             {**base, "reason": Reason.CORRUPT_OBJECT.value, "stage": Stage.WORKORDERS.value,
@@ -91,7 +110,7 @@ def parse_object(
         )  # fmt: skip
         return copies, quarantine, (LedgerStatus.CORRUPT, 0, 0, 0)
     records = 0
-    for index, (piece, parsed) in enumerate(split_records(text, RECORD_STARTS)):
+    for index, (piece, parsed) in enumerate(split_records(text, RECORD_STARTS, limits)):
         records += 1
         event, reason, detail = classify(parsed)
         if event is None:
@@ -105,7 +124,7 @@ def parse_object(
                     "record_index": index,
                     "message_id": _known(inner, "event_id"),
                     "order_id": _known(inner, "order_id"),
-                    "raw": piece,
+                    "raw": bounded_raw(piece, limits.raw_bytes),
                     "detail": detail,
                     "run_id": run_id,
                     "quarantined_at": now,
@@ -124,7 +143,7 @@ def _known(record: dict[str, Any], name: str) -> str | None:
     if value is None and isinstance(record.get("Message"), str):
         try:
             inner = json.loads(record["Message"])
-        except ValueError:
+        except Exception:  # ValueError, or RecursionError for a hostile Message: the id is unknown
             return None
         value = inner.get(name) if isinstance(inner, dict) else None
     return value if isinstance(value, str) else None
@@ -148,10 +167,11 @@ def ingest(
     copies: list[dict[str, Any]] = []
     quarantine: list[dict[str, Any]] = []
     ledger: list[dict[str, Any]] = []
+    limits = InputLimits.from_settings(settings)
     for obj in objects:
-        body = store.get(obj.info.key)
+        body = None if too_big(obj.info.size, limits) else store.get(obj.info.key)
         got, rejected, (status, records, accepted, bad) = parse_object(
-            obj.info.key, body, obj.arrival_hour, run_id, now
+            obj.info.key, body, obj.arrival_hour, run_id, now, limits, obj.info.size
         )
         copies += got
         quarantine += rejected
@@ -159,7 +179,7 @@ def ingest(
             {
                 "object_key": obj.info.key,
                 "size": obj.info.size,
-                "etag": obj.info.etag or md5_hex(body),
+                "etag": obj.info.etag or (md5_hex(body) if body is not None else None),
                 "last_modified": obj.info.last_modified,
                 "records": records,
                 "accepted": accepted,

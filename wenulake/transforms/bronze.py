@@ -28,13 +28,28 @@ from wenulake.contracts.tables import (
     TS,
     LedgerStatus,
 )
-from wenulake.crypto import NONCE_BYTES, TAG_BYTES, Keyring, KeyringSource
+from wenulake.crypto import (
+    MESSAGE_FORMATS,
+    NONCE_BYTES,
+    TAG_BYTES,
+    Keyring,
+    KeyringSource,
+    associated_data,
+)
 from wenulake.lakefiles import FILE_SCHEMA, TableSink, write_files
-from wenulake.landing import CorruptObject, decode_body, split_records
+from wenulake.landing import (
+    CorruptObject,
+    InputLimits,
+    Refused,
+    bounded_raw,
+    decode_body,
+    split_records,
+    too_big,
+)
 from wenulake.storage import md5_hex
 from wenulake.timeutil import EPOCH, ONE_US
 
-RECORD_FIELDS = ("message_id", "device_id", "key_id", "received_at", "payload")
+RECORD_FIELDS = ("message_id", "device_id", "key_id", "received_at", "payload")  # and "v": 2 in format v2
 MIN_TS_MS = int((datetime(2015, 1, 1, tzinfo=UTC) - EPOCH).total_seconds() * 1000)
 MAX_AHEAD_MS = 24 * 3600 * 1000
 
@@ -112,29 +127,43 @@ def decode_record(parsed: object, keyring: Keyring) -> tuple[dict[str, Any], int
     """Check and decrypt one parsed record. Returns (record, received_at_us, ts_ms, plaintext) or raises
     `Rejected` with the first matching reason of the contract. (The hot loop of bronze: keep it lean.)"""
     if type(parsed) is not dict:
+        if isinstance(parsed, Refused):
+            raise Rejected(Reason.MALFORMED_RECORD, parsed.detail)
         raise Rejected(Reason.MALFORMED_RECORD, "not a JSON object")
     problem = _field_problem(parsed)
     if problem:
         raise Rejected(Reason.MALFORMED_RECORD, problem)
+    version = parsed.get("v", 1)
+    if type(version) is not int or version not in MESSAGE_FORMATS:
+        raise Rejected(Reason.MALFORMED_RECORD, f"message format v={str(version)[:20]!r} is not 1 or 2")
     try:
         received_us = _parse_received_at(parsed["received_at"])
-    except ValueError:
+    except (ValueError, OverflowError):
         raise Rejected(Reason.MALFORMED_RECORD, "received_at is not an ISO 8601 UTC instant") from None
     try:
         blob = base64.b64decode(parsed["payload"], validate=True)
     except (binascii.Error, ValueError):
         raise Rejected(Reason.MALFORMED_RECORD, "payload is not valid base64") from None
 
-    cipher = keyring.cipher(parsed["key_id"])
-    if cipher is None:
-        raise Rejected(Reason.UNKNOWN_KEY, f"key_id {parsed['key_id']!r} is not in the keyring")
+    key_id, device_id = parsed["key_id"], parsed["device_id"]
+    entry = keyring.entry(key_id)
+    if entry is None:
+        raise Rejected(Reason.UNKNOWN_KEY, f"key_id {key_id!r} is not in the keyring")
+    cipher, owner, retired_us = entry
+    if retired_us is not None and received_us >= retired_us:
+        raise Rejected(Reason.UNKNOWN_KEY, f"key_id {key_id!r} was retired before received_at")
+    if owner is not None and owner != device_id:
+        raise Rejected(
+            Reason.KEY_DEVICE_MISMATCH, f"key_id {key_id!r} belongs to another device than {device_id!r}"
+        )
     if len(blob) < NONCE_BYTES + TAG_BYTES:
         raise Rejected(Reason.DECRYPT_FAILED, f"payload of {len(blob)} bytes is shorter than nonce and tag")
+    aad = device_id.encode() if version == 1 else associated_data(2, device_id, key_id, parsed["message_id"])
     try:
-        plain = cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], parsed["device_id"].encode())
+        plain = cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
     except InvalidTag:
         raise Rejected(
-            Reason.DECRYPT_FAILED, "authentication failed (wrong key, device or tampered)"
+            Reason.DECRYPT_FAILED, "authentication failed (wrong key, device, ids or tampered)"
         ) from None
     try:
         body = _PLAIN_DECODER.decode(plain.decode())
@@ -311,22 +340,39 @@ class OutcomeBuilder:
 
 
 def decode_body_into(
-    out: OutcomeBuilder, key: str, hour_us: int, meta: dict[str, Any], body: bytes, keyring: Keyring
+    out: OutcomeBuilder,
+    key: str,
+    hour_us: int,
+    meta: dict[str, Any],
+    body: bytes | None,
+    keyring: Keyring,
+    limits: InputLimits | None = None,
 ) -> None:
-    """All outcome rows of one object (its records, then its ledger row)."""
+    """All outcome rows of one object (its records, then its ledger row). Never raises for what the object
+    holds: a body over the caps is `corrupt_object`, any failure on one record quarantines that record. A None
+    body is an object `fetch_objects` did not read because it is bigger than the cap."""
+    limits = limits or InputLimits()
     try:
-        text = decode_body(key, body)
+        if body is None:
+            raise CorruptObject(too_big(meta["size"], limits) or "object body missing")
+        text = decode_body(key, body, limits)
     except CorruptObject as exc:
         out.quarantine(key, None, hour_us, Reason.CORRUPT_OBJECT, None, str(exc), None)
         out.object(key, hour_us, meta, LedgerStatus.CORRUPT, (0, 0, 0))
         return
     records = accepted = 0
-    for index, (piece, parsed) in enumerate(split_records(text)):
+    for index, (piece, parsed) in enumerate(split_records(text, limits=limits)):
         records += 1
         try:
             rec, received_us, ts_ms, plain = decode_record(parsed, keyring)
         except Rejected as rejected:
-            out.quarantine(key, index, hour_us, rejected.reason, piece, rejected.detail, parsed)
+            raw = bounded_raw(piece, limits.raw_bytes)
+            out.quarantine(key, index, hour_us, rejected.reason, raw, rejected.detail, parsed)
+            continue
+        except Exception as exc:  # hostile input this parser did not foresee: this record only
+            raw = bounded_raw(piece, limits.raw_bytes)
+            detail = f"record could not be parsed ({type(exc).__name__})"
+            out.quarantine(key, index, hour_us, Reason.MALFORMED_RECORD, raw, detail, parsed)
             continue
         out.message(key, index, hour_us, rec, received_us, ts_ms, plain)
         accepted += 1
@@ -334,36 +380,52 @@ def decode_body_into(
 
 
 def decode_objects(
-    batches: Iterable[pa.RecordBatch], keyring_source: KeyringSource, max_rows: int = 50_000
+    batches: Iterable[pa.RecordBatch],
+    keyring_source: KeyringSource,
+    max_rows: int = 50_000,
+    limits: InputLimits | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body: OBJECT_BODY_SCHEMA batches in, OUTCOME_SCHEMA batches out."""
+    """mapInArrow body: OBJECT_BODY_SCHEMA batches in, OUTCOME_SCHEMA batches out. `limits` default to the
+    WENULAKE_* settings of the worker's environment."""
     keyring = keyring_source.load()
+    limits = limits or _limits_from_environment()
     out = OutcomeBuilder()
     for batch in batches:
         cols = batch.to_pydict()
         for i, key in enumerate(cols["object_key"]):
-            body: bytes = cols["body"][i]
+            body: bytes | None = cols["body"][i]
             hour: datetime = cols["arrival_hour"][i]
             meta = {
                 "size": cols["size"][i],
-                "etag": cols["etag"][i] or md5_hex(body),
+                "etag": cols["etag"][i] or (md5_hex(body) if body is not None else None),
                 "last_modified": cols["last_modified"][i],
             }
-            decode_body_into(out, key, (hour - EPOCH) // ONE_US, meta, body, keyring)
+            decode_body_into(out, key, (hour - EPOCH) // ONE_US, meta, body, keyring, limits)
             if out.rows >= max_rows:
                 yield out.flush()
     if out.rows:
         yield out.flush()
 
 
+def _limits_from_environment() -> InputLimits:
+    from wenulake.settings import get_settings
+
+    return InputLimits.from_settings(get_settings())
+
+
 def fetch_objects(
-    batches: Iterable[pa.RecordBatch], open_store: Callable[[], Any]
+    batches: Iterable[pa.RecordBatch], open_store: Callable[[], Any], limits: InputLimits | None = None
 ) -> Iterator[pa.RecordBatch]:
-    """mapInArrow body of the extract step: object descriptors in, the same rows with their body out."""
+    """mapInArrow body of the extract step: object descriptors in, the same rows with their body out. An
+    object whose stored size passes the cap is not read: its body is null (decoded as `corrupt_object`)."""
     store = open_store()
+    limits = limits or _limits_from_environment()
     for batch in batches:
         keys = batch.column("object_key").to_pylist()
-        bodies = [store.get(key) for key in keys]
+        sizes = batch.column("size").to_pylist()
+        bodies = [
+            None if too_big(size, limits) else store.get(key) for key, size in zip(keys, sizes, strict=True)
+        ]
         yield pa.RecordBatch.from_arrays(
             [*batch.columns, pa.array(bodies, pa.binary())], schema=OBJECT_BODY_SCHEMA
         )
@@ -411,6 +473,7 @@ def decode_to_files(
     run_id: str,
     now: datetime,
     flush_rows: int = 500_000,
+    limits: InputLimits | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """mapInArrow body of the ingest: OBJECT_BODY_SCHEMA batches in; the decoded rows written as data files of
     the three bronze tables (`sinks`, by table name) right here, on the executor; FILE_SCHEMA descriptors out.
@@ -424,7 +487,7 @@ def decode_to_files(
         pending.clear()
         return pa.RecordBatch.from_pylist(files, schema=FILE_SCHEMA)
 
-    for outcome in decode_objects(batches, keyring_source):
+    for outcome in decode_objects(batches, keyring_source, limits=limits):
         pending.append(outcome)
         rows += outcome.num_rows
         if rows >= flush_rows:

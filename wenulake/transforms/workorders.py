@@ -36,6 +36,7 @@ from wenulake.contracts.workorders import (
     EventType,
     OrderStatus,
 )
+from wenulake.landing import DEFAULT_LIMITS, Refused, json_depth
 
 #: where parsing resumes after a broken piece (besides the next newline)
 RECORD_STARTS = ('{"Type"', '{"event_id"')
@@ -123,6 +124,9 @@ def unwrap(parsed: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             raise Malformed("SNS envelope: Message is not JSON") from None
         if not isinstance(event, dict):
             raise Malformed("SNS envelope: Message is not a JSON object")
+        deep = message.count("[") + message.count("{") > DEFAULT_LIMITS.max_json_depth
+        if deep and json_depth(event) > DEFAULT_LIMITS.max_json_depth:
+            raise Malformed(f"SNS envelope: Message nests deeper than {DEFAULT_LIMITS.max_json_depth}")
         attributes = parsed.get("MessageAttributes")
         timestamp = parsed.get("Timestamp")
         return event, {
@@ -203,12 +207,16 @@ def classify(parsed: Any) -> tuple[dict[str, Any] | None, Reason | None, str | N
     """(event, None, None) for a valid event, else (None, reason, detail)."""
     if parsed is None:
         return None, Reason.MALFORMED_EVENT, "not a complete JSON value"
+    if isinstance(parsed, Refused):
+        return None, Reason.MALFORMED_EVENT, parsed.detail
     try:
         return parse_event(parsed), None, None
     except UnknownType as exc:
         return None, Reason.UNKNOWN_EVENT_TYPE, str(exc)
     except Malformed as exc:
         return None, Reason.MALFORMED_EVENT, str(exc)
+    except Exception as exc:  # hostile input (e.g. RecursionError in a nested Message): this copy only
+        return None, Reason.MALFORMED_EVENT, f"event could not be parsed ({type(exc).__name__})"
 
 
 # -- lifecycle -------------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from wenulake.errors import WenulakeError
+from wenulake.errors import ConfigError, WenulakeError
 from wenulake.settings import Settings
 from wenulake.storage import open_parquet
 from wenulake.warehouse import (
@@ -131,8 +131,39 @@ class PostgresWarehouse:
             for statement in ddl_statements(self.settings):
                 con.execute(statement)
             for path in sorted((self.settings.sql_dir / "warehouse" / "postgres").glob("*.sql")):
-                con.execute(path.read_text())  # the dialect's own: indexes for the keys loads delete by
+                con.execute(path.read_text())  # the dialect's own: indexes, the analysts' role and its grants
+            if self.settings.warehouse_reader_url:
+                self._grant_reader(con, self.settings.warehouse_reader_url)
         self._ensured = True
+
+    def _grant_reader(self, con: psycopg.Connection[Any], reader_url: str) -> None:
+        """The login of WENULAKE_WAREHOUSE_READER_URL: created when missing (with the URL's password), a member
+        of wenulake_reader (SELECT on the published tables, sql/warehouse/postgres/9*_reader_*.sql), read-only
+        by default. It must not be the loader's own role."""
+        from psycopg import sql
+
+        reader = urlsplit(plain_url(reader_url))
+        name = reader.username
+        if not name:
+            raise ConfigError("WENULAKE_WAREHOUSE_READER_URL names no user (postgresql://USER@host/db)")
+        if name == urlsplit(self.url).username:
+            raise ConfigError(
+                "WENULAKE_WAREHOUSE_READER_URL must name a read-only role of its own, not the loader's user "
+                f"{name!r}"
+            )
+        user = sql.Identifier(name)
+        create = sql.SQL("create role {} login").format(user)
+        if reader.password:
+            create += sql.SQL(" password {}").format(sql.Literal(reader.password))
+        con.execute(
+            sql.SQL(
+                "do $wenulake$ begin if not exists (select 1 from pg_roles where rolname = {name}) then "
+                "execute {create}; end if; exception when duplicate_object or unique_violation then null; "
+                "end $wenulake$"
+            ).format(name=sql.Literal(name), create=sql.Literal(create.as_string(con)))
+        )
+        con.execute(sql.SQL("grant wenulake_reader to {}").format(user))
+        con.execute(sql.SQL("alter role {} set default_transaction_read_only = on").format(user))
 
     def table_columns(self) -> dict[str, dict[str, str]]:
         self.ensure()

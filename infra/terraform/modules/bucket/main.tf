@@ -1,6 +1,7 @@
 # One data bucket the way every wenulake bucket is made: SSE-KMS with the deployment key, versioning, public
 # access blocked, owner-enforced objects, TLS only, access logs to the log bucket, and a lifecycle that
-# cleans old versions and unfinished uploads (and expires current objects when expiry_days is set).
+# cleans old versions and unfinished uploads (and expires current objects when expiry_days is set). Optionally
+# only some roles may put objects (the landing: its Firehose roles), or a CloudTrail trail delivers here.
 
 resource "aws_s3_bucket" "this" {
   # checkov:skip=CKV_AWS_144:single-region deployment by decision; the landing is versioned and the lake is rebuildable from it (add replication per environment if the region itself must be survived)
@@ -76,7 +77,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
   }
 }
 
-data "aws_iam_policy_document" "tls_only" {
+data "aws_iam_policy_document" "this" {
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
@@ -92,9 +93,61 @@ data "aws_iam_policy_document" "tls_only" {
       values   = ["false"]
     }
   }
+  dynamic "statement" {
+    for_each = length(var.writer_role_arns) > 0 ? [var.writer_role_arns] : []
+    content {
+      sid       = "OnlyTheWriterRolesPutObjects"
+      effect    = "Deny"
+      actions   = ["s3:PutObject"]
+      resources = ["${aws_s3_bucket.this.arn}/*"]
+      principals {
+        type        = "*"
+        identifiers = ["*"]
+      }
+      condition {
+        test     = "ArnNotEquals"
+        variable = "aws:PrincipalArn"
+        values   = statement.value
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = var.cloudtrail_source_arn == null ? [] : [var.cloudtrail_source_arn]
+    content {
+      sid       = "CloudTrailChecksTheBucketAcl"
+      actions   = ["s3:GetBucketAcl"]
+      resources = [aws_s3_bucket.this.arn]
+      principals {
+        type        = "Service"
+        identifiers = ["cloudtrail.amazonaws.com"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceArn"
+        values   = [statement.value]
+      }
+    }
+  }
+  dynamic "statement" {
+    for_each = var.cloudtrail_source_arn == null ? [] : [var.cloudtrail_source_arn]
+    content {
+      sid       = "CloudTrailDeliversLogFiles"
+      actions   = ["s3:PutObject"]
+      resources = ["${aws_s3_bucket.this.arn}/AWSLogs/*"]
+      principals {
+        type        = "Service"
+        identifiers = ["cloudtrail.amazonaws.com"]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceArn"
+        values   = [statement.value]
+      }
+    }
+  }
 }
 
 resource "aws_s3_bucket_policy" "this" {
   bucket = aws_s3_bucket.this.id
-  policy = data.aws_iam_policy_document.tls_only.json
+  policy = data.aws_iam_policy_document.this.json
 }

@@ -18,6 +18,18 @@ variable "noncurrent_version_days" {
   type        = number
 }
 
+variable "writer_role_arns" {
+  description = "When not empty, only these IAM roles may put objects into the bucket (an explicit deny for every other principal)."
+  type        = list(string)
+  default     = []
+}
+
+variable "cloudtrail_source_arn" {
+  description = "ARN of the CloudTrail trail allowed to deliver its log files here (AWSLogs/ prefix); null = none."
+  type        = string
+  default     = null
+}
+
 variable "expiry_days" {
   description = "Days after which current objects expire; null = never."
   type        = number

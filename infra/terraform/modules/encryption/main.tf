@@ -38,6 +38,20 @@ data "aws_iam_policy_document" "key" {
     }
   }
   statement {
+    sid       = "CloudTrailEncryptsTheAuditTrail"
+    actions   = ["kms:GenerateDataKey*", "kms:DescribeKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudtrail.amazonaws.com"]
+    }
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:cloudtrail:arn"
+      values   = ["arn:${data.aws_partition.current.partition}:cloudtrail:*:${data.aws_caller_identity.current.account_id}:trail/${var.name}-*"]
+    }
+  }
+  statement {
     sid       = "SnsDeliversToEncryptedQueues"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]

@@ -91,7 +91,7 @@ resource "aws_iot_topic_rule" "sensors" {
 
 # -- Kinesis -> Firehose -> S3 landing ----------------------------------------------------------------------
 resource "aws_iam_role" "firehose" {
-  name               = "${var.name}-firehose-sensors"
+  name               = var.firehose_role_name
   assume_role_policy = data.aws_iam_policy_document.assume_firehose.json
 }
 

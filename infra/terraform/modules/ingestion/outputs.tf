@@ -12,3 +12,8 @@ output "iot_rule_name" {
   description = "Name of the IoT topic rule feeding the stream."
   value       = aws_iot_topic_rule.sensors.name
 }
+
+output "firehose_role_arn" {
+  description = "ARN of the Firehose role that writes the landing."
+  value       = aws_iam_role.firehose.arn
+}

@@ -47,3 +47,8 @@ variable "log_retention_days" {
   description = "Days CloudWatch keeps the delivery logs."
   type        = number
 }
+
+variable "firehose_role_name" {
+  description = "Name of the Firehose delivery role (the landing bucket lets only the roles of these names put objects)."
+  type        = string
+}

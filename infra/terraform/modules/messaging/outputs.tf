@@ -17,3 +17,8 @@ output "dead_letter_queue_arns" {
   description = "Dead-letter queue per topic (alarms, work_orders)."
   value       = { for k, q in aws_sqs_queue.dead_letter : k => q.arn }
 }
+
+output "firehose_role_arn" {
+  description = "ARN of the Firehose role that writes the landing."
+  value       = aws_iam_role.firehose.arn
+}

@@ -1,12 +1,14 @@
 # The lakehouse's buckets: Firehose landing, Delta lake, warehouse stage files (expiring), Airflow DAGs, each
 # made by the bucket module, and the bucket receiving their access logs.
 
+# only the Firehose roles may put objects into the landing (writer_role_arns)
 module "landing" {
   source                  = "../bucket"
   bucket                  = "${var.name}-landing"
   kms_key_arn             = var.kms_key_arn
   log_bucket              = aws_s3_bucket.logs.id
   noncurrent_version_days = var.noncurrent_version_days
+  writer_role_arns        = var.landing_writer_role_arns
 }
 
 module "lake" {

@@ -1,3 +1,8 @@
+variable "landing_writer_role_arns" {
+  description = "The only IAM roles that may put objects into the landing bucket (the Firehose delivery roles)."
+  type        = list(string)
+}
+
 variable "name" {
   description = "Name prefix of the deployment (wenulake-<environment>); buckets are <name>-landing, -lake, -stage, -dags, -access-logs."
   type        = string
