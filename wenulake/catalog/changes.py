@@ -233,8 +233,8 @@ class Catalog:
     # -- write -------------------------------------------------------------------------------------------------
     def create(self, resource: Resource, data: Mapping[str, Any], actor: str) -> dict[str, Any]:
         row = {f: data.get(f) for f in resource.create_fields}
-        if resource.name == "technicians":
-            row["active"] = data.get("active", True)
+        if resource.name == "technicians":  # a new technician is active unless said otherwise
+            row["active"] = True if data.get("active") in (None, "") else data.get("active")
         with self.engine.begin() as connection:
             typed = self._validate(connection, resource, row)
             if resource.name == "sensors":
