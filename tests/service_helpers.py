@@ -69,7 +69,9 @@ def postgres_database() -> Iterator[str]:
 
 
 @contextmanager
-def running_service(home: Path, catalog_url: str | None, extra_env: dict[str, str] | None = None) -> Iterator[Service]:
+def running_service(
+    home: Path, catalog_url: str | None, extra_env: dict[str, str] | None = None
+) -> Iterator[Service]:
     from wenulake.catalog.store import CatalogStore
     from wenulake.service import users
     from wenulake.settings import Settings

@@ -4,6 +4,7 @@ optimistic concurrency, retirement without deletion, the audit log, the quaranti
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,10 +36,22 @@ def uid(prefix: str) -> str:
 def make_device(api: httpx.Client) -> dict[str, str]:
     """A company, a site and a device; returns their ids."""
     ids = {"company_id": uid("co"), "site_id": uid("site"), "device_id": uid("dev")}
-    assert api.post("/api/v1/companies", json={"company_id": ids["company_id"], "name": "Acme"}).status_code == 201
-    site = {"site_id": ids["site_id"], "company_id": ids["company_id"], "name": "HQ", "timezone": "Europe/Madrid"}
+    assert (
+        api.post("/api/v1/companies", json={"company_id": ids["company_id"], "name": "Acme"}).status_code
+        == 201
+    )
+    site = {
+        "site_id": ids["site_id"],
+        "company_id": ids["company_id"],
+        "name": "HQ",
+        "timezone": "Europe/Madrid",
+    }
     assert api.post("/api/v1/sites", json=site).status_code == 201
-    device = {"device_id": ids["device_id"], "site_id": ids["site_id"], "installed_at": "2026-01-01T00:00:00Z"}
+    device = {
+        "device_id": ids["device_id"],
+        "site_id": ids["site_id"],
+        "installed_at": "2026-01-01T00:00:00Z",
+    }
     assert api.post("/api/v1/devices", json=device).status_code == 201
     return ids
 
@@ -73,7 +86,11 @@ def test_openapi_lists_every_resource_under_api_v1(svc):
     document = httpx.get(svc.url + "/openapi.json").json()
     paths = set(document["paths"])
     for name in ("companies", "sites", "devices", "sensors", "thresholds", "technicians", "materials"):
-        assert {f"/api/v1/{name}", f"/api/v1/{name}/{{object_id}}", f"/api/v1/{name}/{{object_id}}/retire"} <= paths
+        assert {
+            f"/api/v1/{name}",
+            f"/api/v1/{name}/{{object_id}}",
+            f"/api/v1/{name}/{{object_id}}/retire",
+        } <= paths
     assert all(p.startswith("/api/v1/") for p in paths)
 
 
@@ -131,9 +148,11 @@ def test_create_read_and_the_same_validation_messages_as_catalog_load(svc):
     with svc.client("operator") as api:
         ids = make_device(api)
         read = api.get(f"/api/v1/sites/{ids['site_id']}")
-        assert read.status_code == 200 and read.headers["etag"] == '"1"'
+        assert read.status_code == 200
+        assert read.headers["etag"] == '"1"'
         bad = api.post(
-            "/api/v1/sites", json={"site_id": uid("s"), "company_id": "no-such", "name": "", "timezone": "Mars/Olympus"}
+            "/api/v1/sites",
+            json={"site_id": uid("s"), "company_id": "no-such", "name": "", "timezone": "Mars/Olympus"},
         )
         assert bad.status_code == 422
         problems = {(p["field"], p["message"]) for p in bad.json()["problems"]}
@@ -143,7 +162,9 @@ def test_create_read_and_the_same_validation_messages_as_catalog_load(svc):
         assert ("name", "required, got an empty value") in problems
         sensor = {"sensor_id": uid("s"), "device_id": ids["device_id"], "channel": "c", "metric": "temperature",
                   "unit": "furlong", "kind": "meter", "scale": "1e", "valid_from": "yesterday"}  # fmt: skip
-        problems = {(p["field"], p["message"]) for p in api.post("/api/v1/sensors", json=sensor).json()["problems"]}
+        problems = {
+            (p["field"], p["message"]) for p in api.post("/api/v1/sensors", json=sensor).json()["problems"]
+        }
         assert ("kind", "expected gauge or counter, got 'meter'") in problems
         assert ("scale", "expected a number, got '1e'") in problems
         assert ("valid_from", "expected an ISO 8601 UTC timestamp, got 'yesterday'") in problems
@@ -160,7 +181,8 @@ def test_list_searches_filters_sorts_and_paginates(svc):
             make_sensor(api, ids["device_id"], channel)
         page = api.get("/api/v1/sensors", params={"device_id": ids["device_id"], "sort": "channel", "order": "desc",
                                                   "limit": 2}).json()  # fmt: skip
-        assert page["total"] == 3 and [s["channel"] for s in page["items"]] == ["c", "b"]
+        assert page["total"] == 3
+        assert [s["channel"] for s in page["items"]] == ["c", "b"]
         rest = api.get("/api/v1/sensors", params={"device_id": ids["device_id"], "sort": "channel", "order": "desc",
                                                   "limit": 2, "offset": 2}).json()  # fmt: skip
         assert [s["channel"] for s in rest["items"]] == ["a"]
@@ -173,7 +195,12 @@ def test_a_calibration_change_makes_a_new_sensor_version_and_keeps_the_old_one(s
     with svc.client("operator") as api:
         ids = make_device(api)
         sensor = make_sensor(api, ids["device_id"])
-        threshold = {"sensor_id": sensor["sensor_id"], "metric": "temperature", "max_value": 30, "severity": "warning"}
+        threshold = {
+            "sensor_id": sensor["sensor_id"],
+            "metric": "temperature",
+            "max_value": 30,
+            "severity": "warning",
+        }
         assert api.post("/api/v1/thresholds", json=threshold).status_code == 201
         changed = api.patch(
             f"/api/v1/sensors/{sensor['sensor_id']}",
@@ -182,25 +209,34 @@ def test_a_calibration_change_makes_a_new_sensor_version_and_keeps_the_old_one(s
         )
         assert changed.status_code == 200, changed.text
         new = changed.json()
-        assert new["sensor_id"] != sensor["sensor_id"] and changed.headers["location"].endswith(new["sensor_id"])
-        assert (new["scale"], new["offset"], new["valid_from"], new["valid_to"]) == (1.02, -0.5, "2026-03-01T00:00:00Z", None)
+        assert new["sensor_id"] != sensor["sensor_id"]
+        assert changed.headers["location"].endswith(new["sensor_id"])
+        assert (new["scale"], new["offset"], new["valid_from"], new["valid_to"]) == (
+            1.02,
+            -0.5,
+            "2026-03-01T00:00:00Z",
+            None,
+        )
         old = api.get(f"/api/v1/sensors/{sensor['sensor_id']}").json()
         assert (old["scale"], old["valid_to"], old["version"]) == (1.0, "2026-03-01T00:00:00Z", 2)
         copied = api.get("/api/v1/thresholds", params={"sensor_id": new["sensor_id"]}).json()["items"]
         assert [t["max_value"] for t in copied] == [30.0]
         history = api.get(f"/api/v1/sensors/{sensor['sensor_id']}/history").json()["items"]
         assert [h["action"] for h in history] == ["version", "create"]
-        assert history[0]["before"]["valid_to"] is None and history[0]["after"]["valid_to"] == "2026-03-01T00:00:00Z"
+        assert history[0]["before"]["valid_to"] is None
+        assert history[0]["after"]["valid_to"] == "2026-03-01T00:00:00Z"
         assert history[0]["actor"] == "operator"
         # a change starting before the sensor's own start is refused, with the field named
         early = api.patch(f"/api/v1/sensors/{new['sensor_id']}", json={"scale": 2, "effective_from": "2026-02-01T00:00:00Z"},
                           headers={"If-Match": '"1"'})  # fmt: skip
-        assert early.status_code == 422 and early.json()["problems"][0]["field"] == "effective_from"
+        assert early.status_code == 422
+        assert early.json()["problems"][0]["field"] == "effective_from"
         # a new sensor on the same channel may not overlap the open version
         clash = {**sensor, "sensor_id": uid("s"), "valid_from": "2026-06-01T00:00:00Z"}
         clash = {k: v for k, v in clash.items() if k not in ("version", "valid_to")}
         answer = api.post("/api/v1/sensors", json=clash)
-        assert answer.status_code == 422 and "overlaps" in answer.json()["problems"][0]["message"]
+        assert answer.status_code == 422
+        assert "overlaps" in answer.json()["problems"][0]["message"]
 
 
 def test_a_stale_version_is_refused_not_overwritten(svc):
@@ -208,9 +244,12 @@ def test_a_stale_version_is_refused_not_overwritten(svc):
         ids = make_device(first)
         path = f"/api/v1/companies/{ids['company_id']}"
         etag = first.get(path).headers["etag"]
-        assert second.patch(path, json={"name": "Second's name"}, headers={"If-Match": etag}).status_code == 200
+        assert (
+            second.patch(path, json={"name": "Second's name"}, headers={"If-Match": etag}).status_code == 200
+        )
         stale = first.patch(path, json={"name": "First's name"}, headers={"If-Match": etag})
-        assert stale.status_code == 412 and "changed by someone else" in stale.json()["detail"]
+        assert stale.status_code == 412
+        assert "changed by someone else" in stale.json()["detail"]
         assert stale.headers["etag"] == '"2"'
         assert first.get(path).json()["name"] == "Second's name"
         assert first.patch(path, json={"name": "no version"}).status_code == 428
@@ -223,18 +262,25 @@ def test_retiring_sets_an_end_date_and_deletes_nothing(svc):
         sensor = make_sensor(api, ids["device_id"])
         retired = api.post(f"/api/v1/sensors/{sensor['sensor_id']}/retire", json={"at": "2026-05-01T00:00:00Z"},
                            headers={"If-Match": '"1"'})  # fmt: skip
-        assert retired.status_code == 200 and retired.json()["valid_to"] == "2026-05-01T00:00:00Z"
+        assert retired.status_code == 200
+        assert retired.json()["valid_to"] == "2026-05-01T00:00:00Z"
         device = api.post(f"/api/v1/devices/{ids['device_id']}/retire", json={"version": 1})
-        assert device.status_code == 200 and device.json()["retired_at"] is not None
+        assert device.status_code == 200
+        assert device.json()["retired_at"] is not None
         again = api.post(f"/api/v1/devices/{ids['device_id']}/retire", json={"version": 2})
         assert again.status_code == 409
         assert api.get(f"/api/v1/sensors/{sensor['sensor_id']}").status_code == 200
         active = api.get("/api/v1/devices", params={"q": ids["device_id"], "include_retired": False}).json()
         assert active["total"] == 0
         assert api.get("/api/v1/devices", params={"q": ids["device_id"]}).json()["total"] == 1
-        tech = api.post("/api/v1/technicians", json={"technician_id": uid("t"), "name": "Ana", "company": "Fix SL"})
-        assert tech.status_code == 201 and tech.json()["active"] is True
-        gone = api.post(f"/api/v1/technicians/{tech.json()['technician_id']}/retire", headers={"If-Match": '"1"'})
+        tech = api.post(
+            "/api/v1/technicians", json={"technician_id": uid("t"), "name": "Ana", "company": "Fix SL"}
+        )
+        assert tech.status_code == 201
+        assert tech.json()["active"] is True
+        gone = api.post(
+            f"/api/v1/technicians/{tech.json()['technician_id']}/retire", headers={"If-Match": '"1"'}
+        )
         assert gone.json()["active"] is False
 
 
@@ -246,8 +292,10 @@ def test_the_change_log_records_who_what_and_when(svc):
         changes = api.get("/api/v1/changes", params={"resource": "sites", "object_id": ids["site_id"]}).json()
         update, create = changes["items"]
         assert (update["action"], update["actor"]) == ("update", "admin")
-        assert update["before"]["timezone"] == "Europe/Madrid" and update["after"]["timezone"] == "Europe/Lisbon"
-        assert create["before"] is None and create["after"]["name"] == "HQ"
+        assert update["before"]["timezone"] == "Europe/Madrid"
+        assert update["after"]["timezone"] == "Europe/Lisbon"
+        assert create["before"] is None
+        assert create["after"]["name"] == "HQ"
         at = datetime.fromisoformat(update["at"])
         assert abs((datetime.now(UTC) - at).total_seconds()) < 120
 
@@ -262,7 +310,7 @@ def test_the_quarantine_inbox_groups_unknown_devices_and_a_replay_runs_as_queued
     hour = datetime(2026, 4, 4, 3, tzinfo=UTC)
     rows = [
         {"reason": "unknown_device", "stage": "silver", "object_key": "k", "record_index": i, "device_id": device,
-         "message_id": f"m{i}", "channel": None, "raw": '{"message_id": "m%d"}' % i, "detail": None,
+         "message_id": f"m{i}", "channel": None, "raw": f'{{"message_id": "m{i}"}}', "detail": None,
          "arrival_hour": hour, "arrival_date": "2026-04-04", "run_id": "r", "quarantined_at": hour,
          "ts": datetime(2026, 4, 4, 2, i, tzinfo=UTC), "resolved_at": None, "resolved_by_run": None, "order_id": None}
         for i in range(3)
@@ -273,21 +321,27 @@ def test_the_quarantine_inbox_groups_unknown_devices_and_a_replay_runs_as_queued
         assert len(groups) == 1
         group = groups[0]
         assert (group["reason"], group["readings"], group["messages"]) == ("unknown_device", 3, 3)
-        assert group["first_seen"] == "2026-04-04T02:00:00Z" and group["last_seen"] == "2026-04-04T02:02:00Z"
-        assert group["device_registered"] is False and group["raw_sample"].startswith('{"message_id"')
+        assert group["first_seen"] == "2026-04-04T02:00:00Z"
+        assert group["last_seen"] == "2026-04-04T02:02:00Z"
+        assert group["device_registered"] is False
+        assert group["raw_sample"].startswith('{"message_id"')
         job = api.post("/api/v1/jobs", json={"kind": "replay"})
-        assert job.status_code == 202 and job.json()["status"] == "queued"
+        assert job.status_code == 202
+        assert job.json()["status"] == "queued"
         deadline = time.monotonic() + 60
-        while (state := api.get(f"/api/v1/jobs/{job.json()['job_id']}").json())["status"] in ("queued", "running"):
+        while (state := api.get(f"/api/v1/jobs/{job.json()['job_id']}").json())["status"] in (
+            "queued",
+            "running",
+        ):
             assert time.monotonic() < deadline, state
             time.sleep(0.3)
         # the replay ran for real (wenulake.pipeline.replay): the quarantined hour was enriched again
         assert state["status"] == "done", state
-        assert state["result"].startswith("replayed 1 arrival hour(s)") and state["finished_at"]
+        assert state["result"].startswith("replayed 1 arrival hour(s)")
+        assert state["finished_at"]
 
 
 def test_users_cli_adds_lists_and_disables(tmp_path: Path):
-    import json
     import os
     import subprocess
     import sys
@@ -296,7 +350,9 @@ def test_users_cli_adds_lists_and_disables(tmp_path: Path):
     env["WENULAKE_HOME"] = str(tmp_path)
 
     def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([sys.executable, "-m", "wenulake", *args], env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "wenulake", *args], env=env, capture_output=True, text=True
+        )
         assert not check or done.returncode == 0, done.stderr
         return done
 
@@ -305,7 +361,8 @@ def test_users_cli_adds_lists_and_disables(tmp_path: Path):
     listed = json.loads(cli("users", "list", "--format", "json").stdout)
     assert [(u["username"], u["role"], u["active"]) for u in listed] == [("zoe", "operator", True)]
     short = cli("users", "add", "bob", "--password", "short", check=False)
-    assert short.returncode == 1 and short.stderr.strip() == "error: a password needs at least 8 characters"
+    assert short.returncode == 1
+    assert short.stderr.strip() == "error: a password needs at least 8 characters"
     token = cli("users", "token", "zoe").stdout.strip()
     assert token.startswith("wlk_")
     cli("users", "disable", "zoe")

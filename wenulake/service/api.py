@@ -8,7 +8,6 @@ No `from __future__ import annotations` here: FastAPI reads the annotations of t
 per-resource body models are local to `_add_resource`.
 """
 
-
 import inspect
 from collections.abc import Callable
 from datetime import datetime

@@ -64,7 +64,12 @@ def _display(value: Any) -> str:
     return str(value)
 
 
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(value, datetime) else _display(value)
+
+
 templates.env.filters["show"] = _display
+templates.env.filters["when"] = _when
 
 
 def csrf_token(request: Request) -> str:
