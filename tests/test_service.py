@@ -369,3 +369,55 @@ def test_users_cli_adds_lists_and_disables(tmp_path: Path):
     assert json.loads(cli("users", "list", "--format", "json").stdout)[0]["active"] is False
     assert cli("users", "token", "zoe", check=False).stderr.strip() == "error: no active user 'zoe'"
     assert "--port" in cli("serve", "--help").stdout
+
+
+def test_a_calibration_change_in_the_past_shows_its_impact_and_queues_reprocessing(svc):
+    import pyarrow as pa
+
+    from wenulake.contracts.tables import SILVER_READING
+    from wenulake.lake import Lake
+
+    with svc.client("operator") as api:
+        ids = make_device(api)
+        sensor = make_sensor(api, ids["device_id"])
+        readings = [
+            {"sensor_id": sensor["sensor_id"], "ts": datetime(2026, 4, 4, hour, 30, tzinfo=UTC),
+             "local_date": datetime(2026, 4, 4).date(), "value": 20.0 + hour, "raw_value": 20.0 + hour,
+             "raw_unit": "°C", "unit": "°C", "metric": "temperature", "kind": "gauge", "channel": "temp",
+             "device_id": ids["device_id"], "site_id": ids["site_id"], "company_id": ids["company_id"],
+             "timezone": "Europe/Madrid", "message_id": f"m{hour}", "received_at": datetime(2026, 4, 4, hour, 31, tzinfo=UTC),
+             "object_key": "k", "record_index": hour, "arrival_hour": datetime(2026, 4, 4, hour, tzinfo=UTC),
+             "run_id": "r", "source": "live"}
+            for hour in range(6)
+        ]  # fmt: skip
+        Lake(svc.settings()).append(SILVER_READING, pa.Table.from_pylist(readings))
+        path = f"/api/v1/sensors/{sensor['sensor_id']}"
+        impact = api.get(path + "/impact", params={"effective_from": "2026-04-04T02:00:00Z"})
+        assert impact.status_code == 200, impact.text
+        shown = impact.json()
+        assert (shown["readings"], shown["utc_hours"], shown["local_days"], shown["arrival_hours"]) == (
+            4,
+            4,
+            1,
+            4,
+        )
+        assert (shown["first_arrival_hour"], shown["last_arrival_hour"]) == (
+            "2026-04-04T02:00:00Z",
+            "2026-04-04T05:00:00Z",
+        )
+        assert "stats_hourly" in shown["tables"]
+        none = api.get(path + "/impact", params={"effective_from": "2026-05-01T00:00:00Z"}).json()
+        assert none["readings"] == 0
+        assert none["tables"] == []
+        changed = api.patch(
+            path, json={"offset": 0.3, "effective_from": "2026-04-04T02:00:00Z"}, headers={"If-Match": '"1"'}
+        )
+        assert changed.status_code == 200
+        job = api.get(changed.headers["x-queued-job"]).json()
+        assert (job["kind"], job["status"], job["created_by"]) == ("reprocess", "queued", "operator")
+        assert (job["params"]["start"], job["params"]["end"]) == (
+            "2026-04-04T02:00:00Z",
+            "2026-04-04T06:00:00Z",
+        )
+        time.sleep(1)  # the server's worker leaves reprocessing to `wenulake catalog apply`
+        assert api.get(changed.headers["x-queued-job"]).json()["status"] == "queued"

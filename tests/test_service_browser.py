@@ -204,3 +204,43 @@ def test_a_viewer_sees_pages_but_no_edit_forms_and_a_forged_post_is_refused(brow
     assert answer.status == 403
     with svc.client("viewer") as api:
         assert api.get("/api/v1/companies/forged").status_code == 404
+
+
+def test_a_calibration_change_in_the_past_shows_its_impact_before_saving(browser, svc):
+    import pyarrow as pa
+
+    from wenulake.contracts.tables import SILVER_READING
+    from wenulake.lake import Lake
+
+    suffix = uuid.uuid4().hex[:6]
+    with svc.client("operator") as api:
+        api.post("/api/v1/companies", json={"company_id": f"ic-{suffix}", "name": "C"})
+        api.post("/api/v1/sites", json={"site_id": f"is-{suffix}", "company_id": f"ic-{suffix}", "name": "S",
+                                        "timezone": "Europe/Madrid"})  # fmt: skip
+        api.post("/api/v1/devices", json={"device_id": f"id-{suffix}", "site_id": f"is-{suffix}"})
+        sensor_id = api.post("/api/v1/sensors", json={"sensor_id": f"id-{suffix}-p", "device_id": f"id-{suffix}",
+                             "channel": "p", "metric": "power", "unit": "W", "kind": "gauge",
+                             "valid_from": "2026-01-01T00:00:00Z"}).json()["sensor_id"]  # fmt: skip
+    readings = [
+        {"sensor_id": sensor_id, "ts": datetime(2026, 4, 4, h, tzinfo=UTC), "local_date": datetime(2026, 4, 4).date(),
+         "value": 100.0, "raw_value": 100.0, "raw_unit": "W", "unit": "W", "metric": "power", "kind": "gauge",
+         "channel": "p", "device_id": f"id-{suffix}", "site_id": f"is-{suffix}", "company_id": f"ic-{suffix}",
+         "timezone": "Europe/Madrid", "message_id": f"m{h}", "received_at": datetime(2026, 4, 4, h, 1, tzinfo=UTC),
+         "object_key": "k", "record_index": h, "arrival_hour": datetime(2026, 4, 4, h, tzinfo=UTC), "run_id": "r",
+         "source": "live"}
+        for h in range(3)
+    ]  # fmt: skip
+    Lake(svc.settings()).append(SILVER_READING, pa.Table.from_pylist(readings))
+    page = signed_in(browser, svc, "operator")
+    page.goto(f"/sensors/{sensor_id}")
+    page.fill("#f-impact_from", "2026-04-04T01:00:00Z")
+    page.click("text=Preview impact")
+    impact = page.locator("p.impact").inner_text()
+    assert "changes 2 readings" in impact
+    assert "over 2 arrival hours" in impact
+    fill_form(page, {"scale": "0.98", "effective_from": "2026-04-04T01:00:00Z"})
+    page.click("text=Save")
+    flash = page.locator(".flash").inner_text()
+    assert re.search(r"Reprocessing of its readings queued as job \d+", flash), flash
+    page.goto(f"/sensors/{sensor_id}?impact_from=2026-04-04T01:00:00Z")
+    shot(page, "sensor-impact")

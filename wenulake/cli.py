@@ -538,10 +538,12 @@ def catalog_show(table: str | None, fmt: str) -> None:
 
 @catalog.command("apply")
 def catalog_apply() -> None:
-    """Run the catalog work queued by the catalog service (replays of the quarantine), oldest first.
+    """Run the catalog work queued by the catalog service, oldest first.
 
-    The server runs queued work itself unless WENULAKE_SERVICE_RUN_JOBS=false; this command (or a scheduled
-    task) runs it instead. Exits non-zero if a job failed.
+    replay: the enrichment quarantine against today's catalog (the server runs these itself unless
+    WENULAKE_SERVICE_RUN_JOBS=false). reprocess: the sensors DAG (then alarms) over the arrival hours holding a
+    changed sensor's readings, queued when a calibration change or end date touches processed data; only this
+    command runs those. Exits non-zero if a job failed.
     """
     from wenulake.catalog.store import CatalogStore
     from wenulake.service.jobs import run_pending

@@ -130,6 +130,20 @@ class QuarantineGroup(BaseModel):
     device_registered: bool
 
 
+class SensorImpact(BaseModel):
+    sensor_id: str
+    effective_from: datetime
+    readings: int = Field(description="readings of the sensor in silver.reading from effective_from on")
+    first_ts: datetime | None
+    last_ts: datetime | None
+    utc_hours: int = Field(description="UTC hours of stats_hourly to recompute")
+    local_days: int = Field(description="site-local days of stats_daily to recompute")
+    arrival_hours: int = Field(description="arrival hours the sensors DAG processes again")
+    first_arrival_hour: datetime | None
+    last_arrival_hour: datetime | None
+    tables: list[str]
+
+
 class JobIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["replay"] = "replay"
@@ -243,6 +257,16 @@ def _instant(value: str | None, field: str) -> datetime | None:
     if checker.problems:
         raise ApiError(422, str(checker.problems[0]), checker.problems)
     return parsed
+
+
+def _queue_reprocessing(
+    request: Request, sensor_id: str, start: datetime, user: User, response: Response
+) -> None:
+    from wenulake.service.inbox import queue_reprocessing
+
+    job = queue_reprocessing(request.app.state.settings, catalog(request), sensor_id, start, user.username)
+    if job is not None:
+        response.headers["X-Queued-Job"] = f"/api/v1/jobs/{job['job_id']}"
 
 
 # -- routes ------------------------------------------------------------------------------------------------------
@@ -369,8 +393,9 @@ def _add_resource(r: Resource) -> None:
             effective_from=effective_from,
             new_sensor_id=new_sensor_id,
         )
-        if row[r.key] != object_id:
+        if row[r.key] != object_id:  # a new sensor version: the readings from its start are processed again
             response.headers["Location"] = f"/api/v1/{r.name}/{row[r.key]}"
+            _queue_reprocessing(request, object_id, row["valid_from"], user, response)
         return _etag(response, row)
 
     router.add_api_route(
@@ -400,6 +425,8 @@ def _add_resource(r: Resource) -> None:
         body = body or RetireIn()
         version = _version(if_match, body.version)
         row = catalog(request).retire(r, object_id, version, user.username, _instant(body.at, "at"))
+        if r.name == "sensors":  # its readings from the end date on no longer belong to it
+            _queue_reprocessing(request, object_id, row["valid_to"], user, response)
         return _etag(response, row)
 
     router.add_api_route(
@@ -438,6 +465,29 @@ def _add_resource(r: Resource) -> None:
 
 for _resource in RESOURCES.values():
     _add_resource(_resource)
+
+
+@router.get(
+    "/sensors/{object_id}/impact",
+    response_model=SensorImpact,
+    operation_id="sensor_change_impact",
+    tags=["sensors"],
+    responses=NOT_FOUND,
+)
+def sensor_impact(
+    request: Request,
+    object_id: str,
+    effective_from: datetime = Query(description="when the change would start (ISO 8601)"),
+    _user: User = READ,
+) -> Any:
+    """Before changing a sensor's calibration or end from a date: the readings, periods and tables it touches.
+    Saving the change queues the sensors DAG over the arrival hours shown (a `reprocess` job)."""
+    from wenulake.service.inbox import sensor_change_impact
+
+    catalog(request).get(RESOURCES["sensors"], object_id)
+    if effective_from.tzinfo is None:
+        raise ApiError(422, "effective_from needs a time zone (e.g. 2026-04-04T00:00:00Z)")
+    return sensor_change_impact(request.app.state.settings, object_id, effective_from)
 
 
 @router.get("/changes", response_model=ChangePage, operation_id="list_changes", tags=["changes"])

@@ -18,7 +18,10 @@ from wenulake.catalog import schema
 from wenulake.errors import WenulakeError
 from wenulake.settings import Settings
 
-KINDS = ("replay",)
+#: replay: the enrichment quarantine against today's catalog (light: the server's worker runs it);
+#: reprocess: the sensors DAG over a range of arrival hours (Spark and Airflow: `wenulake catalog apply` runs it)
+KINDS = ("replay", "reprocess")
+SERVER_KINDS = ("replay",)
 REPLAY_REASONS = ("unknown_device", "unknown_channel")
 
 
@@ -66,11 +69,11 @@ def recent(engine: Engine, limit: int = 50, status: str | None = None) -> list[d
         return [_job(r) for r in connection.execute(query)]
 
 
-def _claim(engine: Engine) -> dict[str, Any] | None:
+def _claim(engine: Engine, kinds: tuple[str, ...]) -> dict[str, Any] | None:
     j = schema.catalog_jobs
     with engine.begin() as connection:
         row = connection.execute(
-            select(j).where(j.c.status == "queued").order_by(j.c.job_id).limit(1)
+            select(j).where(j.c.status == "queued", j.c.kind.in_(kinds)).order_by(j.c.job_id).limit(1)
         ).first()
         if row is None:
             return None
@@ -90,14 +93,21 @@ def run_job(settings: Settings, job: dict[str, Any]) -> str:
 
         reasons = [r for r in job["params"].get("reasons", REPLAY_REASONS) if r in REPLAY_REASONS]
         return str(replay(settings, reasons or None, None))
+    if job["kind"] == "reprocess":
+        from wenulake.orchestrate import run_range
+        from wenulake.timeutil import Interval, parse_instant
+
+        interval = Interval(parse_instant(job["params"]["start"]), parse_instant(job["params"]["end"]))
+        reports = run_range(settings, "sensors", interval, False)
+        return "; ".join(f"{r.dag_id} {r.interval}: {r.state}" for r in reports)
     raise WenulakeError(f"unknown job kind {job['kind']!r}")
 
 
-def run_pending(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
-    """Run every queued job, oldest first; returns them as finished."""
+def run_pending(settings: Settings, engine: Engine, kinds: tuple[str, ...] = KINDS) -> list[dict[str, Any]]:
+    """Run every queued job of `kinds`, oldest first; returns them as finished."""
     finished = []
     j = schema.catalog_jobs
-    while (job := _claim(engine)) is not None:
+    while (job := _claim(engine, kinds)) is not None:
         try:
             status, result = "done", run_job(settings, job)
         except Exception as exc:  # the job fails, with its reason; the runner goes on
@@ -113,7 +123,8 @@ def run_pending(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
 
 
 class Worker:
-    """A daemon thread of the server that runs queued jobs; `wake()` after queueing one."""
+    """A daemon thread of the server that runs queued replays; `wake()` after queueing one. Reprocessing runs
+    Airflow's dag.test, which belongs in a process of its own (`wenulake catalog apply`), not a server thread."""
 
     def __init__(self, settings: Settings, engine: Engine, poll_seconds: float = 5.0) -> None:
         self.settings, self.engine, self.poll_seconds = settings, engine, poll_seconds
@@ -134,6 +145,6 @@ class Worker:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            run_pending(self.settings, self.engine)
+            run_pending(self.settings, self.engine, SERVER_KINDS)
             self._wake.wait(self.poll_seconds)
             self._wake.clear()

@@ -319,6 +319,7 @@ async def create(request: Request, name: str) -> Response:
 def _detail(
     request: Request, user: User, r: Resource, row: dict[str, Any], status: int = 200,
     values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None, version: int | None = None,
+    impact: dict[str, Any] | None = None, impact_from: str = "",
 ) -> Response:  # fmt: skip
     fields = _form_fields(r, False)
     children = None
@@ -332,12 +333,27 @@ def _detail(
         values=values or {f: _display(row[f]) for f in fields}, errors=errors or {},
         version=row["version"] if version is None else version, retired=r.is_retired(row),
         history=catalog(request).history(r.name, row[r.key], limit=50).rows, children=children,
-        groups=groups, quarantine_error=quarantine_error,
+        groups=groups, quarantine_error=quarantine_error, impact=impact, impact_from=impact_from,
     )  # fmt: skip
 
 
+def _reprocess(request: Request, sensor_id: str, start: datetime, user: User) -> str:
+    """Queue the reprocessing a sensor change needs; the flash message's tail."""
+    from wenulake.service.inbox import queue_reprocessing
+
+    try:
+        job = queue_reprocessing(
+            request.app.state.settings, catalog(request), sensor_id, start, user.username
+        )
+    except WenulakeError as exc:
+        return f" The processed data could not be checked ({exc}): reprocess it by hand."
+    if job is None:
+        return " No processed reading is affected."
+    return f" Reprocessing of its readings queued as job {job['job_id']} (see Work)."
+
+
 @router.get("/{name}/{object_id}")
-def detail(request: Request, name: str, object_id: str) -> Response:
+def detail(request: Request, name: str, object_id: str, impact_from: str | None = None) -> Response:
     user = page_user(request)
     r = RESOURCES.get(name)
     try:
@@ -346,7 +362,21 @@ def detail(request: Request, name: str, object_id: str) -> Response:
         row = catalog(request).get(r, object_id)
     except NotFound as exc:
         return render(request, "message.html", 404, user=user, title="Not found", message=str(exc))
-    return _detail(request, user, r, row)
+    impact: dict[str, Any] | None = None
+    errors: dict[str, list[str]] = {}
+    if r.name == "sensors" and impact_from:
+        from wenulake.service.inbox import sensor_change_impact
+
+        checker = Checker()
+        start = checker.instant({"impact_from": impact_from}, "impact_from", required=True)
+        if start is None:
+            errors = _errors(checker.problems)
+        else:
+            try:
+                impact = sensor_change_impact(request.app.state.settings, object_id, start)
+            except WenulakeError as exc:
+                errors = {"impact_from": [f"the processed data cannot be read: {exc}"]}
+    return _detail(request, user, r, row, errors=errors, impact=impact, impact_from=impact_from or "")
 
 
 @router.post("/{name}/{object_id}/edit")
@@ -391,7 +421,11 @@ async def edit(request: Request, name: str, object_id: str) -> Response:
         message = f"{exc} Your values are kept below; the current ones are in the table above."
         return _detail(request, user, r, current, 409, values, {"_": [message]}, version)
     if row[r.key] != object_id:
-        _flash(request, f"Sensor {object_id} closed; new version {row[r.key]} from {iso(row['valid_from'])}.")
+        queued = _reprocess(request, object_id, row["valid_from"], user)
+        _flash(
+            request,
+            f"Sensor {object_id} closed; new version {row[r.key]} from {iso(row['valid_from'])}.{queued}",
+        )
     else:
         _flash(request, f"{r.singular.capitalize()} {object_id} saved.")
     return RedirectResponse(f"/{r.name}/{row[r.key]}", status_code=303)
@@ -418,14 +452,15 @@ async def retire(request: Request, name: str, object_id: str) -> Response:
         version = int(str(form.get("version", "")))
         if checker.problems:
             raise Invalid(checker.problems)
-        catalog(request).retire(r, object_id, version, user.username, at)
+        retired = catalog(request).retire(r, object_id, version, user.username, at)
     except ValueError:
         return _detail(request, user, r, current, 422, errors={"_": ["the form lost its version: reload"]})
     except Invalid as exc:
         return _detail(request, user, r, current, 422, errors=_errors(exc.problems))
     except (Conflict, StaleVersion) as exc:
         return _detail(request, user, r, current, 409, errors={"_": [str(exc)]})
-    _flash(request, f"{r.singular.capitalize()} {object_id} retired.")
+    queued = _reprocess(request, object_id, retired["valid_to"], user) if r.name == "sensors" else ""
+    _flash(request, f"{r.singular.capitalize()} {object_id} retired.{queued}")
     return RedirectResponse(f"/{r.name}/{object_id}", status_code=303)
 
 
