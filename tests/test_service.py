@@ -421,3 +421,16 @@ def test_a_calibration_change_in_the_past_shows_its_impact_and_queues_reprocessi
         )
         time.sleep(1)  # the server's worker leaves reprocessing to `wenulake catalog apply`
         assert api.get(changed.headers["x-queued-job"]).json()["status"] == "queued"
+
+
+def test_compose_runs_the_catalog_service():
+    import yaml
+
+    services = yaml.safe_load((Path(__file__).resolve().parent.parent / "docker-compose.yml").read_text())[
+        "services"
+    ]
+    api = services["catalog-api"]
+    assert api["command"][:2] == ["wenulake", "serve"]
+    assert "8000:8000" in api["ports"]
+    assert api["environment"]["WENULAKE_CATALOG_URL"].endswith("@postgres:5432/catalog")
+    assert "/openapi.json" in api["healthcheck"]["test"][-1]
