@@ -27,7 +27,7 @@ resource "aws_sqs_queue" "alarms" {
   name                      = "${var.name}-alarms-consumer"
   kms_master_key_id         = var.kms_key_arn
   message_retention_seconds = 345600
-  redrive_policy            = jsonencode({
+  redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.dead_letter["alarms"].arn
     maxReceiveCount     = 5
   })

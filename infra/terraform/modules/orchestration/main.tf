@@ -123,7 +123,7 @@ resource "aws_s3_object" "startup" {
   bucket     = var.dags_bucket_name
   key        = "startup.sh"
   kms_key_id = var.kms_key_arn
-  content    = join("\n", concat(
+  content = join("\n", concat(
     ["#!/bin/sh", "# Written by Terraform (infra/terraform/modules/orchestration): the tasks' WENULAKE_* settings."],
     [for k in sort(keys(var.wenulake_settings)) : "export ${k}='${var.wenulake_settings[k]}'"],
     ["# the warehouse password: read at start from the secret Redshift manages, never written anywhere",
@@ -144,7 +144,7 @@ resource "aws_mwaa_environment" "this" {
   webserver_access_mode            = "PRIVATE_ONLY"
   startup_script_s3_path           = aws_s3_object.startup.key
   startup_script_s3_object_version = aws_s3_object.startup.version_id
-  airflow_configuration_options    = {
+  airflow_configuration_options = {
     "core.load_examples" = "False"
   }
   network_configuration {

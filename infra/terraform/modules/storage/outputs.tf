@@ -1,6 +1,6 @@
 output "bucket_names" {
   description = "Bucket name per purpose: landing, lake, stage, dags, logs."
-  value       = {
+  value = {
     landing = module.landing.name
     lake    = module.lake.name
     stage   = module.stage.name
@@ -11,7 +11,7 @@ output "bucket_names" {
 
 output "bucket_arns" {
   description = "Bucket ARN per purpose: landing, lake, stage, dags, logs."
-  value       = {
+  value = {
     landing = module.landing.arn
     lake    = module.lake.arn
     stage   = module.stage.arn
