@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help venv chromium serve checkov-venv checkov package cluster cluster-stop run test test-fast lint format typecheck airflow bench lock clean clean-home
+.PHONY: help venv chromium serve bench-catalog checkov-venv checkov package cluster cluster-stop run test test-fast lint format typecheck airflow bench lock clean clean-home
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -108,6 +108,9 @@ BENCH_SIZES ?= S,M
 bench: $(STAMP) ## Benchmark the pipeline against the hand-written reference (BENCH_SIZES=S,M,L); writes bench/results/
 	$(BIN)/python bench/run.py --sizes $(BENCH_SIZES)
 	$(BIN)/python bench/migration.py
+
+bench-catalog: $(STAMP) ## Latency of the catalog service's list endpoints with 100k sensors in PostgreSQL (bench/catalog_api.py)
+	$(BIN)/python bench/catalog_api.py
 
 lock: ## Recompile requirements.lock from requirements.in (needs network)
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"; }

@@ -183,7 +183,8 @@ class Catalog:
             query = (
                 select(t)
                 .where(*where)
-                .order_by(order.desc() if descending else order.asc(), t.c[resource.key])
+                # the tie-break follows the sort's direction, so an index on (column, key) serves both
+                .order_by(*(c.desc() if descending else c.asc() for c in (order, t.c[resource.key])))
                 .limit(limit)
                 .offset(offset)
             )
