@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.service_helpers import Service, postgres_database, running_service
+from tests.service_helpers import PASSWORD, Service, postgres_database, running_service
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -438,3 +438,62 @@ def test_compose_runs_the_catalog_service():
     assert "8000:8000" in api["ports"]
     assert api["environment"]["WENULAKE_CATALOG_URL"].endswith("@postgres:5432/catalog")
     assert "/openapi.json" in api["healthcheck"]["test"][-1]
+
+
+def page_session(svc: Service, username: str) -> httpx.Client:
+    """A browser-like session: the login form's CSRF token, then the session cookie."""
+    import re
+
+    client = httpx.Client(base_url=svc.url, timeout=30)
+    form = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    done = client.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf_token": token, "next": "/"}
+    )
+    assert done.status_code == 303, done.text
+    return client
+
+
+def csrf(client: httpx.Client, path: str = "/") -> str:
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text).group(1)  # type: ignore[union-attr]
+
+
+PAGES = ["/", "/companies", "/sites", "/devices", "/sensors", "/thresholds", "/technicians", "/materials",
+         "/quarantine", "/changes", "/jobs", "/companies?q=a&sort=name&order=desc&page=2"]  # fmt: skip
+
+
+def test_pages_need_a_session_and_each_role_gets_what_it_may(svc):
+    for path in [*PAGES, "/companies/new"]:
+        answer = httpx.get(svc.url + path)
+        assert answer.status_code == 303, path
+        assert answer.headers["location"].startswith("/login?next=")
+    assert httpx.post(svc.url + "/companies/new", data={"company_id": "x", "name": "y"}).status_code == 303
+    wrong = httpx.Client(base_url=svc.url)
+    token = csrf(wrong, "/login")
+    assert (
+        wrong.post("/login", data={"username": "viewer", "password": "nope", "csrf_token": token}).status_code
+        == 401
+    )
+    for role, can_edit in (("viewer", False), ("operator", True), ("admin", True)):
+        client = page_session(svc, role)
+        try:
+            for path in PAGES:
+                assert client.get(path).status_code == 200, (role, path)
+            assert (client.get("/companies/new").status_code == 200) is can_edit, role
+            company = uid(f"page-{role}")
+            token = csrf(client)
+            created = client.post(
+                "/companies/new", data={"company_id": company, "name": "N", "csrf_token": token}
+            )
+            assert created.status_code == (303 if can_edit else 403), (role, created.status_code)
+            forged = client.post("/companies/new", data={"company_id": company + "-f", "name": "N"})
+            assert forged.status_code == 403, role  # no CSRF token: refused whatever the role
+            queued = client.post("/jobs", data={"csrf_token": token})
+            assert queued.status_code == (303 if can_edit else 403), role
+        finally:
+            client.close()
+    with svc.client("viewer") as api:
+        made = api.get("/api/v1/companies", params={"q": "page-"}).json()["items"]
+    assert {c["company_id"].split("-")[1] for c in made} == {"operator", "admin"}
