@@ -373,6 +373,7 @@ def test_users_cli_adds_lists_and_disables(tmp_path: Path):
     assert json.loads(cli("users", "list", "--format", "json").stdout)[0]["active"] is False
     assert cli("users", "token", "zoe", check=False).stderr.strip() == "error: no active user 'zoe'"
     assert "--port" in cli("serve", "--help").stdout
+    assert cli("catalog", "apply").stdout.strip() == "no queued work"
 
 
 def test_a_calibration_change_in_the_past_shows_its_impact_and_queues_reprocessing(svc):

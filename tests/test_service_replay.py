@@ -77,3 +77,64 @@ def test_registered_devices_quarantined_readings_reach_silver_through_a_queued_r
         0
     ][0]
     assert in_silver > 0
+
+
+@pytest.mark.airflow
+def test_a_calibration_corrected_in_the_past_is_reprocessed_by_catalog_apply(home, sample):
+    """Change a sensor's scale from a date inside processed data through the API: the change queues a reprocess
+    job; `catalog apply` runs the sensors DAG over the touched arrival hours; silver and the stats then carry
+    the new sensor version with the new calibration from that date on, and the old one before it."""
+    from wenulake.catalog.store import CatalogStore
+    from wenulake.orchestrate import run_range
+    from wenulake.query import run_query
+    from wenulake.service import jobs
+    from wenulake.settings import Settings
+    from wenulake.timeutil import iso
+
+    settings = Settings()
+    interval = arrival_range(sample["manifest"])
+    run_range(settings, "sensors", interval, hourly=False)
+    sensor_id, first, last = run_query(
+        settings,
+        "select sensor_id, min(ts), max(ts) from silver.reading where metric = 'temperature' and kind = 'gauge' "
+        "group by sensor_id order by count(*) desc, sensor_id limit 1",
+    ).rows[0]
+    middle = first + (last - first) / 2
+    middle = middle.replace(second=0, microsecond=0)
+    before = dict(
+        run_query(settings, f"select ts, value from silver.reading where sensor_id = '{sensor_id}'").rows
+    )
+    env = {
+        "WENULAKE_LANDING": str(sample["dir"] / "landing"),
+        "WENULAKE_KEYRING": str(sample["dir"] / "keyring.json"),
+    }
+    with running_service(home, None, env) as svc, svc.client("operator") as api:
+        path = f"/api/v1/sensors/{sensor_id}"
+        impact = api.get(path + "/impact", params={"effective_from": iso(middle)}).json()
+        assert impact["readings"] == sum(1 for ts in before if ts >= middle) > 0
+        version = api.get(path).headers["etag"]
+        current = api.get(path).json()
+        changed = api.patch(
+            path,
+            json={"scale": current["scale"] * 2, "effective_from": iso(middle)},
+            headers={"If-Match": version},
+        )
+        assert changed.status_code == 200, changed.text
+        new_id = changed.json()["sensor_id"]
+        job = api.get(changed.headers["x-queued-job"]).json()
+        assert (job["kind"], job["status"]) == ("reprocess", "queued")
+    done = jobs.run_pending(
+        settings, CatalogStore(settings).engine, ("reprocess",)
+    )  # what `catalog apply` runs
+    assert [j["status"] for j in done] == ["done"], done
+    old = dict(
+        run_query(settings, f"select ts, value from silver.reading where sensor_id = '{sensor_id}'").rows
+    )
+    new = dict(run_query(settings, f"select ts, value from silver.reading where sensor_id = '{new_id}'").rows)
+    assert old == {ts: v for ts, v in before.items() if ts < middle}
+    assert set(new) == {ts for ts in before if ts >= middle}
+    offset = current["offset"]
+    for ts, value in new.items():  # value = canonical(raw) * scale + offset: the scale doubled
+        assert value == pytest.approx((before[ts] - offset) * 2 + offset, rel=1e-9, abs=1e-9)
+    hourly = run_query(settings, f"select count(*) from stats_hourly where sensor_id = '{new_id}'").rows[0][0]
+    assert hourly > 0
