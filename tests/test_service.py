@@ -395,6 +395,8 @@ def test_a_calibration_change_in_the_past_shows_its_impact_and_queues_reprocessi
              "run_id": "r", "source": "live"}
             for hour in range(6)
         ]  # fmt: skip
+        other = make_sensor(api, ids["device_id"], "temp2")
+        readings += [{**r, "sensor_id": other["sensor_id"], "channel": "temp2"} for r in readings[:3]]
         Lake(svc.settings()).append(SILVER_READING, pa.Table.from_pylist(readings))
         path = f"/api/v1/sensors/{sensor['sensor_id']}"
         impact = api.get(path + "/impact", params={"effective_from": "2026-04-04T02:00:00Z"})
@@ -426,6 +428,23 @@ def test_a_calibration_change_in_the_past_shows_its_impact_and_queues_reprocessi
         )
         time.sleep(1)  # the server's worker leaves reprocessing to `wenulake catalog apply`
         assert api.get(changed.headers["x-queued-job"]).json()["status"] == "queued"
+        # retiring the new version inside processed data queues its reprocessing too; after all data, nothing
+        new_path = f"/api/v1/sensors/{changed.json()['sensor_id']}"
+        late = api.post(
+            new_path + "/retire", json={"at": "2026-06-01T00:00:00Z"}, headers={"If-Match": '"1"'}
+        )
+        assert late.status_code == 200
+        assert "x-queued-job" not in late.headers
+        ended = api.post(
+            f"/api/v1/sensors/{other['sensor_id']}/retire", json={"at": "2026-04-04T01:00:00Z", "version": 1}
+        )
+        assert ended.status_code == 200
+        job = api.get(ended.headers["x-queued-job"]).json()
+        assert (job["kind"], job["params"]["start"], job["params"]["end"]) == (
+            "reprocess",
+            "2026-04-04T01:00:00Z",
+            "2026-04-04T03:00:00Z",
+        )
 
 
 def test_compose_runs_the_catalog_service():
