@@ -496,6 +496,11 @@ def test_pages_need_a_session_and_each_role_gets_what_it_may(svc):
         wrong.post("/login", data={"username": "viewer", "password": "nope", "csrf_token": token}).status_code
         == 401
     )
+    for target in ("//evil.example", "/\\evil.example", "https://evil.example"):  # no open redirect
+        token = csrf(wrong, "/login")
+        form = {"username": "viewer", "password": PASSWORD, "csrf_token": token, "next": target}
+        signed = wrong.post("/login", data=form)
+        assert (signed.status_code, signed.headers["location"]) == (303, "/")
     for role, can_edit in (("viewer", False), ("operator", True), ("admin", True)):
         client = page_session(svc, role)
         try:

@@ -121,7 +121,10 @@ router = APIRouter(include_in_schema=False)
 
 # -- sign in -------------------------------------------------------------------------------------------------------
 def _safe_next(value: str | None) -> str:
-    return value if value and value.startswith("/") and not value.startswith("//") else "/"
+    # a path of this site only: "//host" and "/\\host" are other sites to browsers
+    if value and value.startswith("/") and not value.startswith(("//", "/\\")) and "\n" not in value:
+        return value
+    return "/"
 
 
 @router.get("/login")
