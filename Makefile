@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help venv checkov-venv checkov package cluster cluster-stop run test test-fast lint format typecheck airflow bench lock clean clean-home
+.PHONY: help venv chromium serve bench-catalog checkov-venv checkov package cluster cluster-stop run test test-fast lint format typecheck airflow bench lock clean clean-home
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,6 +25,16 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv from requirements.lock (done by every target that needs it)
+
+# Browser tests drive Debian's chromium through Playwright's Python package (`playwright install` would download
+# a browser build, which cannot work here).
+chromium: ## Install Debian's chromium for the browser tests when it is missing (done by make test)
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+SERVE_HOST ?= 127.0.0.1
+SERVE_PORT ?= 8000
+serve: $(STAMP) ## Serve the catalog API and backoffice on http://127.0.0.1:8000 (create a user first: wenulake users add)
+	$(BIN)/wenulake serve --host $(SERVE_HOST) --port $(SERVE_PORT)
 
 # checkov pins boto3/packaging/termcolor older than requirements.lock allows: it gets a venv of its own.
 CHECKOV_VENV := .venv-checkov
@@ -55,10 +65,10 @@ run: $(STAMP) ## Generate a sample landing in .wenulake, run the sensors (+ alar
 	$(BIN)/wenulake run workorders --start $(SAMPLE_START) --end $(SAMPLE_END)
 	@echo "Explore: $(BIN)/wenulake sql \"select metric, unit, count(*), avg(value) from silver.reading group by all\""
 
-test: $(STAMP) $(CHECKOV_STAMP) ## Run the whole test suite (unit, Spark, Airflow, Delta, PostgreSQL, S3 server, lint, Terraform/checkov)
+test: $(STAMP) $(CHECKOV_STAMP) chromium ## Run the whole test suite (unit, Spark, Airflow, Delta, PostgreSQL, S3 server, lint, Terraform/checkov)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP) $(CHECKOV_STAMP) ## Run the tests that need neither Spark nor Airflow
+test-fast: $(STAMP) $(CHECKOV_STAMP) chromium ## Run the tests that need neither Spark nor Airflow
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, mypy on wenulake/, sqlfluff on sql/
@@ -101,6 +111,9 @@ bench: $(STAMP) ## Benchmark the pipeline against the hand-written reference (BE
 	$(BIN)/python bench/run.py --sizes $(BENCH_SIZES)
 	$(BIN)/python bench/command.py --datasets $(BENCH_COMMAND)
 	$(BIN)/python bench/migration.py
+
+bench-catalog: $(STAMP) ## Latency of the catalog service's list endpoints with 100k sensors in PostgreSQL (bench/catalog_api.py)
+	$(BIN)/python bench/catalog_api.py
 
 lock: ## Recompile requirements.lock from requirements.in (needs network)
 	@test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"; }

@@ -607,6 +607,121 @@ def catalog_show(table: str | None, fmt: str) -> None:
     click.echo(output, nl=not output.endswith("\n"))
 
 
+@catalog.command("apply")
+def catalog_apply() -> None:
+    """Run the catalog work queued by the catalog service, oldest first.
+
+    replay: the enrichment quarantine against today's catalog (the server runs these itself unless
+    WENULAKE_SERVICE_RUN_JOBS=false). reprocess: the sensors DAG (then alarms) over the arrival hours holding a
+    changed sensor's readings, queued when a calibration change or end date touches processed data; only this
+    command runs those. Exits non-zero if a job failed.
+    """
+    from wenulake.catalog.store import CatalogStore
+    from wenulake.service.jobs import run_pending
+
+    store = CatalogStore(Settings())
+    store.migrate()
+    finished = run_pending(Settings(), store.engine)
+    for job in finished:
+        click.echo(f"job {job['job_id']} {job['kind']}: {job['status']}: {job['result']}")
+    if not finished:
+        click.echo("no queued work")
+    failed = [job for job in finished if job["status"] == "failed"]
+    if failed:
+        raise WenulakeError(f"{len(failed)} job(s) failed")
+
+
+# -- catalog service -------------------------------------------------------------------------------------------
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
+)
+def serve_cmd(host: str, port: int) -> None:
+    """Serve the catalog service: the REST API under /api/v1 (OpenAPI at /openapi.json, docs at /api/docs) and
+    the backoffice pages at / (a login page until signed in), over the catalog database (WENULAKE_CATALOG_URL).
+
+    Create a user first: `wenulake users add NAME --role admin`. API clients send `Authorization: Bearer
+    TOKEN` (`wenulake users token NAME`).
+    """
+    from wenulake.service.app import serve
+
+    serve(Settings(), host, port)
+
+
+@cli.group()
+def users() -> None:
+    """People who sign in to the catalog service, and their API tokens."""
+
+
+def _engine() -> Any:
+    from wenulake.catalog.store import CatalogStore
+
+    store = CatalogStore(Settings())
+    store.migrate()
+    return store.engine
+
+
+@users.command("add")
+@click.argument("username")
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "operator", "viewer"]),
+    default="viewer",
+    show_default=True,
+    help="admin: everything (users, tokens); operator: catalog edits and replays; viewer: read-only.",
+)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 8 characters (prompted when not given; stored as an argon2 hash).",
+)
+def users_add(username: str, role: str, password: str) -> None:
+    """Add USERNAME with a role and a password."""
+    from wenulake.service.users import add_user
+
+    user = add_user(_engine(), username, password, role)
+    click.echo(f"user {user.username} added ({user.role})")
+
+
+@users.command("list")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
+def users_list(fmt: str) -> None:
+    """List users: name, role, active, created."""
+    from wenulake.query import FORMATTERS, Result
+    from wenulake.service.users import list_users
+
+    rows = list_users(_engine())
+    columns = ["username", "role", "active", "created_at"]
+    result = Result(columns, ["VARCHAR"] * 4, [tuple(r[c] for c in columns) for r in rows])
+    output = FORMATTERS[fmt](result)
+    click.echo(output, nl=not output.endswith("\n"))
+
+
+@users.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable USERNAME: no sign-in, and their sessions and API tokens stop working (nothing is deleted)."""
+    from wenulake.service.users import disable_user
+
+    disable_user(_engine(), username)
+    click.echo(f"user {username} disabled")
+
+
+@users.command("token")
+@click.argument("username")
+@click.option("--name", default="integration", show_default=True, help="What the token is for.")
+def users_token(username: str, name: str) -> None:
+    """Create an API token for USERNAME and print it (only once: only its hash is kept)."""
+    from wenulake.service.users import create_token
+
+    click.echo(create_token(_engine(), username, name))
+
+
 # -- settings ------------------------------------------------------------------------------------------------
 @cli.command("settings")
 def settings_cmd() -> None:

@@ -210,6 +210,19 @@ class Settings(BaseSettings):
         description="Bytes of a quarantined piece kept in ops.quarantine.raw; a longer piece keeps this head, "
         "its length and its sha256.",
     )
+    service_secret: str | None = Field(
+        default=None,
+        description="Catalog service: the key signing backoffice session cookies. Default a random key kept in "
+        "$WENULAKE_HOME/service-secret (set it, from Secrets Manager, when several instances serve).",
+    )
+    service_secure_cookies: bool = Field(
+        default=False, description="Catalog service: session cookies only over HTTPS (true behind a TLS ALB)."
+    )
+    service_run_jobs: bool = Field(
+        default=True,
+        description="Catalog service: run queued catalog work (replays) in the server; false = leave it to "
+        "`wenulake catalog apply`.",
+    )
     dags_folder: Path = Field(default=REPO_ROOT / "dags", description="Folder holding the DAG files.")
     expectations_dir: Path = Field(
         default=REPO_ROOT / "expectations", description="Folder holding the Great Expectations suites."
@@ -234,6 +247,7 @@ class Settings(BaseSettings):
         "spark_py_files",
         "spark_auth_secret",
         "secrets_endpoint_url",
+        "service_secret",
         mode="before",
     )
     @classmethod

@@ -5,6 +5,7 @@
 #   lake / stage buckets, Redshift Serverless warehouse, DynamoDB stats     (storage, warehouse, stats)
 #   alarms and work orders on SNS with dead-letter queues                   (messaging)
 #   device keyring in Secrets Manager; one customer key for data at rest    (secrets, encryption)
+#   catalog API and backoffice on ECS Fargate behind an ALB, catalog on RDS  (catalog_service)
 #
 # Modules are local (nothing is downloaded), so checkov scans every resource they declare.
 
@@ -29,7 +30,7 @@ locals {
     WENULAKE_KEYRING         = module.secrets.keyring_secret_arn
     WENULAKE_S3_REGION       = var.region
     WENULAKE_WAREHOUSE_URL   = "postgresql://${module.warehouse.admin_username}@${module.warehouse.endpoint}:${module.warehouse.port}/${module.warehouse.database}?sslmode=require"
-    WENULAKE_CATALOG_URL     = var.catalog_url
+    WENULAKE_CATALOG_URL     = coalesce(var.catalog_url, module.catalog_service.catalog_url)
     WENULAKE_STATS_SINK      = "dynamodb"
     WENULAKE_STATS_TABLE     = module.stats.table_name
     WENULAKE_ALARM_TOPIC_ARN = module.messaging.alarm_topic_arn
@@ -153,4 +154,24 @@ module "orchestration" {
   environment_class       = var.mwaa_environment_class
   max_workers             = var.mwaa_max_workers
   wenulake_settings       = local.settings
+}
+
+module "catalog_service" {
+  source                    = "./modules/catalog_service"
+  name                      = local.name
+  account_id                = local.account_id
+  region                    = var.region
+  kms_key_arn               = module.encryption.key_arn
+  vpc_id                    = var.vpc_id
+  vpc_cidr                  = var.vpc_cidr
+  private_subnet_ids        = var.private_subnet_ids
+  public_subnet_ids         = var.public_subnet_ids
+  allowed_cidrs             = var.catalog_allowed_cidrs
+  certificate_arn           = var.catalog_certificate_arn
+  image                     = var.catalog_image
+  access_logs_bucket        = module.storage.bucket_names["logs"]
+  lake_bucket_arn           = module.storage.bucket_arns["lake"]
+  client_security_group_ids = [module.network.security_group_ids["airflow"]]
+  log_retention_days        = var.log_retention_days
+  wenulake_settings         = local.settings
 }

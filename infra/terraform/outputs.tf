@@ -72,3 +72,8 @@ output "wenulake_settings" {
   description = "Every WENULAKE_* setting the deployment feeds (the MWAA startup script exports them)."
   value       = local.settings
 }
+
+output "catalog_service_url" {
+  description = "HTTPS URL of the catalog service's load balancer."
+  value       = module.catalog_service.url
+}

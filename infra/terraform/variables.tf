@@ -136,6 +136,27 @@ variable "airflow_spark_master" {
 }
 
 variable "catalog_url" {
-  description = "WENULAKE_CATALOG_URL: PostgreSQL URL of the catalog database (an RDS instance of the account, not created here), without password (libpq reads PGPASSFILE)."
+  description = "WENULAKE_CATALOG_URL: PostgreSQL URL of the catalog database, without password (libpq reads PGPASSFILE); null = the catalog_service module's RDS database."
+  type        = string
+  default     = null
+}
+
+variable "public_subnet_ids" {
+  description = "Public subnets (two AZs at least) of the catalog service's load balancer."
+  type        = list(string)
+}
+
+variable "catalog_allowed_cidrs" {
+  description = "Networks that may reach the catalog service (backoffice and API) on 443."
+  type        = list(string)
+}
+
+variable "catalog_certificate_arn" {
+  description = "ACM certificate of the catalog service's host name."
+  type        = string
+}
+
+variable "catalog_image" {
+  description = "Container image of wenulake run by the catalog service (the repo's Dockerfile), pinned."
   type        = string
 }

@@ -1,6 +1,7 @@
 """Read and validate a catalog directory (contract v1 CSVs), reporting every problem at once.
 
-A problem names the file, the line (the header is line 1), the column and what was expected. Nothing is
+A problem names the file, the line (the header is line 1), the column and what was expected; the rules
+themselves live in `wenulake.catalog.validation`, shared with the catalog service's API and forms. Nothing is
 returned unless the whole directory is valid, so a load never writes half a catalog.
 """
 
@@ -8,21 +9,18 @@ from __future__ import annotations
 
 import csv
 import itertools
-import math
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from wenulake.catalog.schema import CSV_COLUMNS, OPTIONAL_TABLES, SEVERITIES, threshold_id
+from wenulake.catalog import validation
+from wenulake.catalog.schema import CSV_COLUMNS, OPTIONAL_TABLES
+from wenulake.catalog.validation import Checker
 from wenulake.errors import ConfigError, WenulakeError
-from wenulake.timeutil import iso
-from wenulake.units import KINDS, UNITS
 
 Rows = dict[str, list[dict[str, Any]]]
-BOOLEANS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
 
 @dataclass(frozen=True, order=True)
@@ -86,43 +84,13 @@ class _Reader:
                 rows.append((line, {h: v.strip() for h, v in zip(header, values, strict=True)}))
             return rows
 
-    # -- typed fields ------------------------------------------------------------------------------------------
-    def text(self, file: str, line: int, row: dict[str, str], column: str) -> str | None:
-        value = row[column]
-        if not value:
-            self.problem(file, line, column, "required, got an empty value")
-            return None
-        return value
-
-    def instant(
-        self, file: str, line: int, row: dict[str, str], column: str, required: bool
-    ) -> datetime | None:
-        value = row[column]
-        if not value:
-            if required:
-                self.problem(file, line, column, "required, expected an ISO 8601 UTC timestamp")
-            return None
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            self.problem(file, line, column, f"expected an ISO 8601 UTC timestamp, got {value!r}")
-            return None
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-    def number(
-        self, file: str, line: int, row: dict[str, str], column: str, default: float | None
-    ) -> float | None:
-        value = row[column]
-        if not value:
-            return default
-        try:
-            number = float(value)
-        except ValueError:
-            number = math.nan
-        if not math.isfinite(number):
-            self.problem(file, line, column, f"expected a number, got {value!r}")
-            return None
-        return number
+    def check(self, file: str, line: int, rule: Any, row: dict[str, str], *lookups: Any) -> dict[str, Any]:
+        """Apply one of `validation`'s row rules, placing its problems at this file and line."""
+        checker = Checker()
+        typed: dict[str, Any] = rule(row, checker, *lookups)
+        for p in checker.problems:
+            self.problem(file, line, p.column, p.message)
+        return typed
 
     def unique(self, file: str, rows: list[tuple[int, dict[str, str]]], column: str) -> None:
         seen: dict[str, int] = {}
@@ -152,83 +120,27 @@ def read_catalog(folder: Path) -> Rows:
 
     r.unique("companies.csv", raw["companies"], "company_id")
     for line, row in raw["companies"]:
-        company_id, name = (
-            r.text("companies.csv", line, row, "company_id"),
-            r.text("companies.csv", line, row, "name"),
-        )
-        out["companies"].append({"company_id": company_id, "name": name})
+        out["companies"].append(r.check("companies.csv", line, validation.company, row))
     companies = {row["company_id"] for _, row in raw["companies"]}
 
     r.unique("sites.csv", raw["sites"], "site_id")
     for line, row in raw["sites"]:
-        for column in ("site_id", "company_id", "name", "timezone"):
-            r.text("sites.csv", line, row, column)
-        r.reference("sites.csv", line, row, "company_id", companies, "company_id")
-        if row["timezone"]:
-            try:
-                ZoneInfo(row["timezone"])
-            except (ZoneInfoNotFoundError, ValueError):
-                r.problem(
-                    "sites.csv", line, "timezone", f"expected an IANA time zone, got {row['timezone']!r}"
-                )
-        out["sites"].append({k: row[k] for k in CSV_COLUMNS["sites"]})
+        out["sites"].append(r.check("sites.csv", line, validation.site, row, companies.__contains__))
     sites = {row["site_id"] for _, row in raw["sites"]}
 
     r.unique("devices.csv", raw["devices"], "device_id")
     for line, row in raw["devices"]:
-        r.text("devices.csv", line, row, "device_id")
-        r.text("devices.csv", line, row, "site_id")
-        r.reference("devices.csv", line, row, "site_id", sites, "site_id")
-        installed = r.instant("devices.csv", line, row, "installed_at", required=False)
-        retired = r.instant("devices.csv", line, row, "retired_at", required=False)
-        if installed and retired and retired <= installed:
-            r.problem("devices.csv", line, "retired_at", f"must be after installed_at ({iso(installed)})")
-        out["devices"].append(
-            {
-                "device_id": row["device_id"],
-                "site_id": row["site_id"],
-                "installed_at": installed,
-                "retired_at": retired,
-            }
-        )
+        out["devices"].append(r.check("devices.csv", line, validation.device, row, sites.__contains__))
     devices = {row["device_id"] for _, row in raw["devices"]}
 
     r.unique("sensors.csv", raw["sensors"], "sensor_id")
     windows: dict[tuple[str, str], list[tuple[datetime, datetime | None, int, str]]] = defaultdict(list)
     for line, row in raw["sensors"]:
-        f = "sensors.csv"
-        for column in ("sensor_id", "device_id", "channel", "metric", "unit", "kind"):
-            r.text(f, line, row, column)
-        r.reference(f, line, row, "device_id", devices, "device_id")
-        metric, unit = row["metric"], row["unit"]
-        if metric and metric not in UNITS:
-            r.problem(f, line, "metric", f"expected one of {', '.join(UNITS)}, got {metric!r}")
-        elif metric and unit and unit not in UNITS[metric]:
-            r.problem(f, line, "unit", f"expected a {metric} unit ({', '.join(UNITS[metric])}), got {unit!r}")
-        if row["kind"] and row["kind"] not in KINDS:
-            r.problem(f, line, "kind", f"expected gauge or counter, got {row['kind']!r}")
-        scale = r.number(f, line, row, "scale", 1.0)
-        offset = r.number(f, line, row, "offset", 0.0)
-        valid_from = r.instant(f, line, row, "valid_from", required=True)
-        valid_to = r.instant(f, line, row, "valid_to", required=False)
-        if valid_from and valid_to and valid_to <= valid_from:
-            r.problem(f, line, "valid_to", f"must be after valid_from ({iso(valid_from)})")
-        elif valid_from and row["device_id"] and row["channel"]:
+        typed = r.check("sensors.csv", line, validation.sensor, row, devices.__contains__)
+        valid_from, valid_to = typed["valid_from"], typed["valid_to"]
+        if valid_from and not (valid_to and valid_to <= valid_from) and row["device_id"] and row["channel"]:
             windows[(row["device_id"], row["channel"])].append((valid_from, valid_to, line, row["sensor_id"]))
-        out["sensors"].append(
-            {
-                "sensor_id": row["sensor_id"],
-                "device_id": row["device_id"],
-                "channel": row["channel"],
-                "metric": metric,
-                "unit": unit,
-                "kind": row["kind"],
-                "scale": scale,
-                "offset": offset,
-                "valid_from": valid_from,
-                "valid_to": valid_to,
-            }
-        )
+        out["sensors"].append(typed)
     for (device, channel), spans in windows.items():
         spans.sort(key=lambda s: s[0])
         for (_, end_a, line_a, id_a), (start_b, _, line_b, id_b) in itertools.pairwise(spans):
@@ -237,66 +149,31 @@ def read_catalog(folder: Path) -> Rows:
                     "sensors.csv",
                     line_b,
                     "valid_from",
-                    f"sensor {id_b!r} overlaps {id_a!r} (line {line_a}) on device {device!r} channel {channel!r}: "
-                    "expected valid_from at or after the previous sensor's valid_to",
+                    validation.overlap_message(id_b, id_a, device, channel, f" (line {line_a})"),
                 )
     sensors = {row["sensor_id"] for _, row in raw["sensors"]}
 
     seen_thresholds: dict[str, int] = {}
     for line, row in raw["thresholds"]:
-        f = "thresholds.csv"
-        r.reference(f, line, row, "sensor_id", sensors, "sensor_id")
-        threshold_metric = r.text(f, line, row, "metric")
-        if threshold_metric and threshold_metric not in UNITS:
-            r.problem(f, line, "metric", f"expected one of {', '.join(UNITS)}, got {threshold_metric!r}")
-        severity = r.text(f, line, row, "severity")
-        if severity and severity not in SEVERITIES:
-            r.problem(f, line, "severity", f"expected one of {', '.join(SEVERITIES)}, got {severity!r}")
-        low = r.number(f, line, row, "min_value", None)
-        high = r.number(f, line, row, "max_value", None)
-        if not row["min_value"] and not row["max_value"]:
-            r.problem(f, line, "max_value", "expected min_value, max_value or both")
-        if low is not None and high is not None and low > high:
-            r.problem(f, line, "max_value", f"must be at least min_value ({low})")
-        key = threshold_id(row["sensor_id"] or None, row["metric"], row["severity"])
+        typed = r.check("thresholds.csv", line, validation.threshold, row, sensors.__contains__)
+        key = typed["threshold_id"]
         if key in seen_thresholds:
             r.problem(
-                f, line, "metric", f"duplicate threshold for {key} (first on line {seen_thresholds[key]})"
+                "thresholds.csv",
+                line,
+                "metric",
+                f"duplicate threshold for {key} (first on line {seen_thresholds[key]})",
             )
         seen_thresholds[key] = line
-        out["thresholds"].append(
-            {
-                "threshold_id": key,
-                "sensor_id": row["sensor_id"] or None,
-                "metric": threshold_metric,
-                "min_value": low,
-                "max_value": high,
-                "severity": severity,
-            }
-        )
+        out["thresholds"].append(typed)
 
     r.unique("technicians.csv", raw["technicians"], "technician_id")
     for line, row in raw["technicians"]:
-        f = "technicians.csv"
-        for column in ("technician_id", "name", "company"):
-            r.text(f, line, row, column)
-        active = row["active"].lower()
-        if active not in BOOLEANS:
-            r.problem(f, line, "active", f"expected true or false, got {row['active']!r}")
-        out["technicians"].append(
-            {
-                "technician_id": row["technician_id"],
-                "name": row["name"],
-                "company": row["company"],
-                "active": BOOLEANS.get(active, False),
-            }
-        )
+        out["technicians"].append(r.check("technicians.csv", line, validation.technician, row))
 
     r.unique("materials.csv", raw["materials"], "material_id")
     for line, row in raw["materials"]:
-        for column in ("material_id", "name", "unit"):
-            r.text("materials.csv", line, row, column)
-        out["materials"].append({k: row[k] for k in CSV_COLUMNS["materials"]})
+        out["materials"].append(r.check("materials.csv", line, validation.material, row))
 
     if r.problems:
         raise CatalogInvalid(r.problems)

@@ -9,9 +9,12 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
+    Text,
+    text,
 )
 
 metadata = MetaData()
@@ -21,6 +24,8 @@ companies = Table(
     metadata,
     Column("company_id", String(64), primary_key=True),
     Column("name", String(256), nullable=False),
+    Column("retired_at", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False, server_default=text("1")),
 )
 
 sites = Table(
@@ -30,6 +35,8 @@ sites = Table(
     Column("company_id", String(64), ForeignKey("companies.company_id"), nullable=False),
     Column("name", String(256), nullable=False),
     Column("timezone", String(64), nullable=False),
+    Column("retired_at", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False, server_default=text("1")),
 )
 
 devices = Table(
@@ -39,6 +46,7 @@ devices = Table(
     Column("site_id", String(64), ForeignKey("sites.site_id"), nullable=False),
     Column("installed_at", DateTime(timezone=True)),
     Column("retired_at", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False, server_default=text("1")),
 )
 
 sensors = Table(
@@ -55,6 +63,7 @@ sensors = Table(
     Column("valid_from", DateTime(timezone=True), nullable=False),
     Column("valid_to", DateTime(timezone=True)),
     Index("ix_sensors_device_channel", "device_id", "channel"),
+    Column("version", Integer, nullable=False, server_default=text("1")),
 )
 
 thresholds = Table(
@@ -67,6 +76,8 @@ thresholds = Table(
     Column("min_value", Float),
     Column("max_value", Float),
     Column("severity", String(16), nullable=False),
+    Column("retired_at", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False, server_default=text("1")),
 )
 
 technicians = Table(
@@ -76,6 +87,7 @@ technicians = Table(
     Column("name", String(256), nullable=False),
     Column("company", String(256), nullable=False),  # the contractor they work for
     Column("active", Boolean, nullable=False),
+    Column("version", Integer, nullable=False, server_default=text("1")),
 )
 
 materials = Table(
@@ -84,6 +96,57 @@ materials = Table(
     Column("material_id", String(64), primary_key=True),
     Column("name", String(256), nullable=False),
     Column("unit", String(32), nullable=False),
+    Column("retired_at", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+)
+
+# -- the catalog service: people, tokens, the audit log and the work changes queue ----------------------------
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("role", String(16), nullable=False),  # admin | operator | viewer
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the token: the token itself is never kept
+    Column("username", String(64), ForeignKey("users.username"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("audit_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(16), nullable=False),  # create | update | version | retire | load-*
+    Column("resource", String(32), nullable=False),
+    Column("object_id", String(160), nullable=False),
+    Column("before", Text),  # JSON of the row before, null for a creation
+    Column("after", Text),  # JSON of the row after, null for a removal
+    Index("ix_audit_object", "resource", "object_id"),
+)
+
+catalog_jobs = Table(
+    "catalog_jobs",
+    metadata,
+    Column("job_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),  # replay
+    Column("params", Text, nullable=False),  # JSON
+    Column("status", String(16), nullable=False),  # queued | running | done | failed
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("result", Text),
 )
 
 #: Load order (parents first); deletes go in reverse.

@@ -8,6 +8,7 @@ catalog (rows added, changed and removed); loading the same directory twice chan
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -120,7 +121,12 @@ class CatalogStore:
         out = {}
         with self.engine.connect() as connection, connection.begin():
             for t in schema.TABLES:
-                result = connection.execute(select(t).order_by(*t.primary_key.columns))
+                query = select(t).order_by(*t.primary_key.columns)
+                if (
+                    t is schema.thresholds
+                ):  # a retired threshold no longer applies (it has no validity window)
+                    query = query.where(t.c.retired_at.is_(None))
+                result = connection.execute(query)
                 rows = [{k: _utc(v) for k, v in row._mapping.items()} for row in result]
                 out[t.name] = pa.Table.from_pylist(rows, schema=ARROW_SCHEMAS[t.name])
         return out
@@ -143,9 +149,13 @@ class CatalogStore:
                 }
                 tables = [t for t in schema.TABLES if t.name in wanted]
                 new = {t.name: {_key(t, row): row for row in wanted[t.name]} for t in tables}
+                audit: list[dict[str, Any]] = []
                 for t in reversed(tables):  # children first
                     gone = [key for key in current[t.name] if key not in new[t.name]]
                     report.removed[t.name] = len(gone)
+                    audit += [
+                        audit_row("load-remove", t.name, key[0], current[t.name][key], None) for key in gone
+                    ]
                     pk = next(iter(t.primary_key.columns))
                     for start in range(0, len(gone), 500):
                         connection.execute(delete(t).where(pk.in_([k[0] for k in gone[start : start + 500]])))
@@ -162,7 +172,17 @@ class CatalogStore:
                         connection.execute(insert(t), added)
                     pk = next(iter(t.primary_key.columns))
                     for row in changed:
-                        connection.execute(update(t).where(pk == row[pk.name]).values(**row))
+                        connection.execute(
+                            update(t).where(pk == row[pk.name]).values(**row, version=t.c.version + 1)
+                        )
+                    before = current[t.name]
+                    audit += [audit_row("load-create", t.name, row[pk.name], None, row) for row in added]
+                    audit += [
+                        audit_row("load-update", t.name, row[pk.name], before[(row[pk.name],)], row)
+                        for row in changed
+                    ]
+                if audit:
+                    connection.execute(insert(schema.audit_log), audit)
         except SQLAlchemyError as exc:
             raise ConfigError(
                 f"catalog load failed, nothing written: {exc.__class__.__name__}: {exc}"
@@ -181,6 +201,29 @@ class CatalogStore:
                 writer.writerow(columns)
                 for row in rows:
                     writer.writerow([_csv_value(row[c]) for c in columns])
+
+
+def audit_row(
+    action: str, resource: str, object_id: Any, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> dict[str, Any]:
+    """One audit_log row: who (the CLI's load, or a service user), when, what, the row before and after."""
+    return {
+        "at": datetime.now(UTC),
+        "actor": "catalog-load",
+        "action": action,
+        "resource": resource,
+        "object_id": str(object_id),
+        "before": None if before is None else json_row(before),
+        "after": None if after is None else json_row(after),
+    }
+
+
+def json_row(row: dict[str, Any]) -> str:
+    return json.dumps({k: _json_value(v) for k, v in row.items()}, sort_keys=True)
+
+
+def _json_value(value: Any) -> Any:
+    return iso(_utc(value)) if isinstance(value, datetime) else value
 
 
 def _key(table: Any, row: Any) -> tuple[Any, ...]:

@@ -1,5 +1,6 @@
 # The lakehouse's buckets: Firehose landing, Delta lake, warehouse stage files (expiring), Airflow DAGs, each
-# made by the bucket module, and the bucket receiving their access logs.
+# made by the bucket module, and the bucket receiving their access logs (and the catalog service's load
+# balancer's, under alb/).
 
 # only the Firehose roles may put objects into the landing (writer_role_arns)
 module "landing" {
@@ -122,6 +123,15 @@ data "aws_iam_policy_document" "logs" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [var.account_id]
+    }
+  }
+  statement {
+    sid       = "LoadBalancerAccessLogsDelivery"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.logs.arn}/alb/*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logdelivery.elasticloadbalancing.amazonaws.com"]
     }
   }
 }

@@ -1,0 +1,1 @@
+"""The catalog service: REST API (`/api/v1/...`) and backoffice pages over the catalog database."""

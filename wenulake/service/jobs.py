@@ -1,0 +1,150 @@
+"""Work a catalog change needs, queued in the catalog database and run one at a time.
+
+A job is a row of catalog_jobs: queued -> running -> done | failed, with its result. The server runs queued
+jobs in a worker thread (WENULAKE_SERVICE_RUN_JOBS), and `wenulake catalog apply` runs them from the CLI (or a
+scheduled task); a job is claimed by one runner only (status compare-and-set).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from wenulake.catalog import schema
+from wenulake.errors import WenulakeError
+from wenulake.settings import Settings
+
+#: replay: the enrichment quarantine against today's catalog (light: the server's worker runs it);
+#: reprocess: the sensors DAG over a range of arrival hours (Spark and Airflow: `wenulake catalog apply` runs it)
+KINDS = ("replay", "reprocess")
+SERVER_KINDS = ("replay",)
+REPLAY_REASONS = ("unknown_device", "unknown_channel")
+
+
+def queue(engine: Engine, kind: str, params: dict[str, Any], actor: str) -> dict[str, Any]:
+    if kind not in KINDS:
+        raise WenulakeError(f"unknown job kind {kind!r}")
+    with engine.begin() as connection:
+        result = connection.execute(
+            insert(schema.catalog_jobs).values(
+                kind=kind,
+                params=json.dumps(params, sort_keys=True),
+                status="queued",
+                created_by=actor,
+                created_at=datetime.now(UTC),
+            )
+        )
+        job_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    return get(engine, job_id)
+
+
+def _job(row: Any) -> dict[str, Any]:
+    job = dict(row._mapping)
+    job["params"] = json.loads(job["params"])
+    for key in ("created_at", "started_at", "finished_at"):
+        if job[key] is not None and job[key].tzinfo is None:
+            job[key] = job[key].replace(tzinfo=UTC)
+    return job
+
+
+def get(engine: Engine, job_id: int) -> dict[str, Any]:
+    j = schema.catalog_jobs
+    with engine.connect() as connection:
+        row = connection.execute(select(j).where(j.c.job_id == job_id)).first()
+    if row is None:
+        raise WenulakeError(f"no job {job_id}")
+    return _job(row)
+
+
+def recent(engine: Engine, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
+    j = schema.catalog_jobs
+    query = select(j).order_by(j.c.job_id.desc()).limit(limit)
+    if status:
+        query = query.where(j.c.status == status)
+    with engine.connect() as connection:
+        return [_job(r) for r in connection.execute(query)]
+
+
+def _claim(engine: Engine, kinds: tuple[str, ...]) -> dict[str, Any] | None:
+    j = schema.catalog_jobs
+    with engine.begin() as connection:
+        row = connection.execute(
+            select(j).where(j.c.status == "queued", j.c.kind.in_(kinds)).order_by(j.c.job_id).limit(1)
+        ).first()
+        if row is None:
+            return None
+        done = connection.execute(
+            update(j)
+            .where(j.c.job_id == row.job_id, j.c.status == "queued")
+            .values(status="running", started_at=datetime.now(UTC))
+        )
+        if done.rowcount != 1:
+            return None
+    return _job(row)
+
+
+def run_job(settings: Settings, job: dict[str, Any]) -> str:
+    if job["kind"] == "replay":
+        from wenulake.pipeline.replay import replay
+
+        reasons = [r for r in job["params"].get("reasons", REPLAY_REASONS) if r in REPLAY_REASONS]
+        return str(replay(settings, reasons or None, None))
+    if job["kind"] == "reprocess":
+        from wenulake.orchestrate import run_range
+        from wenulake.timeutil import Interval, parse_instant
+
+        interval = Interval(parse_instant(job["params"]["start"]), parse_instant(job["params"]["end"]))
+        reports = run_range(settings, "sensors", interval, False)
+        return "; ".join(f"{r.dag_id} {r.interval}: {r.state}" for r in reports)
+    raise WenulakeError(f"unknown job kind {job['kind']!r}")
+
+
+def run_pending(settings: Settings, engine: Engine, kinds: tuple[str, ...] = KINDS) -> list[dict[str, Any]]:
+    """Run every queued job of `kinds`, oldest first; returns them as finished."""
+    finished = []
+    j = schema.catalog_jobs
+    while (job := _claim(engine, kinds)) is not None:
+        try:
+            status, result = "done", run_job(settings, job)
+        except Exception as exc:  # the job fails, with its reason; the runner goes on
+            status, result = "failed", f"{type(exc).__name__}: {exc}"
+        with engine.begin() as connection:
+            connection.execute(
+                update(j)
+                .where(j.c.job_id == job["job_id"])
+                .values(status=status, result=result, finished_at=datetime.now(UTC))
+            )
+        finished.append(get(engine, job["job_id"]))
+    return finished
+
+
+class Worker:
+    """A daemon thread of the server that runs queued replays; `wake()` after queueing one. Reprocessing runs
+    Airflow's dag.test, which belongs in a process of its own (`wenulake catalog apply`), not a server thread."""
+
+    def __init__(self, settings: Settings, engine: Engine, poll_seconds: float = 5.0) -> None:
+        self.settings, self.engine, self.poll_seconds = settings, engine, poll_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="catalog-jobs", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            run_pending(self.settings, self.engine, SERVER_KINDS)
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
