@@ -109,6 +109,13 @@ def bench(devices: int, hours: int, data_dir: Path) -> dict[str, object]:
     )
     if "balanced: records" not in out:
         raise SystemExit(f"the run is not balanced:\n{out}")
+    tasks = {
+        parts[0]: float(parts[2])
+        for parts in (
+            line.split() for line in out.splitlines() if line.startswith("  ") and line.endswith(" s")
+        )
+        if len(parts) == 4 and parts[1] in ("success", "failed")
+    }
     reference_s = json.loads(
         subprocess.run(
             [sys.executable, str(BENCH / "reference.py"), str(folder)],
@@ -127,6 +134,8 @@ def bench(devices: int, hours: int, data_dir: Path) -> dict[str, object]:
         "reference_s": round(float(reference_s), 1),
         "ratio_excluding_spark_startup": round((whole - spark_s) / float(reference_s), 2),
         "ratio_whole": round(whole / float(reference_s), 2),
+        "tasks_s": tasks,
+        "load_average_1m": round(os.getloadavg()[0], 1),
     }
 
 
