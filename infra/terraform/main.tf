@@ -35,7 +35,15 @@ locals {
     WENULAKE_STATS_TABLE     = module.stats.table_name
     WENULAKE_ALARM_TOPIC_ARN = module.messaging.alarm_topic_arn
     WENULAKE_SPARK_MASTER    = var.airflow_spark_master
-    WENULAKE_HOME            = "/usr/local/airflow/wenulake"
+    WENULAKE_SPARK_MODE      = var.spark_mode
+    # the EMR Serverless job runs of the Spark steps (wenulake/emr.py): what the job role and the code upload match
+    WENULAKE_EMR_APPLICATION_ID = module.compute.application_id
+    WENULAKE_EMR_JOB_ROLE_ARN   = module.compute.job_role_arn
+    WENULAKE_EMR_JOBS_URI       = module.compute.jobs_uri
+    WENULAKE_EMR_PY_FILES_URI   = module.compute.py_files_uri
+    WENULAKE_EMR_PYTHON_ENV_URI = module.compute.python_env_uri
+    WENULAKE_EMR_LOG_URI        = module.compute.log_uri
+    WENULAKE_HOME               = "/usr/local/airflow/wenulake"
   }
 }
 
@@ -133,6 +141,9 @@ module "compute" {
   security_group_id  = module.network.security_group_ids["spark"]
   release_label      = var.emr_release_label
   max_vcpu           = var.spark_max_vcpu
+  code_bucket_name   = module.storage.bucket_names["dags"]
+  jobs_dir           = "${path.root}/../../jobs"
+  package_archive    = var.package_archive
 }
 
 module "orchestration" {
