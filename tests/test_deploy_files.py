@@ -548,12 +548,11 @@ def test_terraform_provisions_the_emr_job_runs_the_dag_submits():
     params = emr.spark_submit_parameters(settings).split()
     assert params[:2] == ["--py-files", settings.emr_py_files_uri]
     root_vars = load_modules()[TERRAFORM.resolve()].variables
-    assert unquote(root_vars["package_archive"]["default"]).endswith(f"dist/wenulake-{version('wenulake')}.zip")
+    assert unquote(root_vars["package_archive"]["default"]).endswith(
+        f"dist/wenulake-{version('wenulake')}.zip"
+    )
     # the job role reads the code and writes the logs at those keys, reads the data and the keyring
-    statements = {
-        unquote(s["sid"]): s
-        for s in _policy(main, "job")
-    }
+    statements = {unquote(s["sid"]): s for s in _policy(main, "job")}
     scope['var.bucket_arns["dags"]'] = f"arn:aws:s3:::{bucket}"
     dags_arn = scope['var.bucket_arns["dags"]']
 

@@ -49,19 +49,19 @@ def emr(moto_endpoint, monkeypatch) -> dict[str, Any]:
 
 
 def emr_settings(application_id: str, **more: Any) -> Settings:
-    fields: dict[str, Any] = dict(
-        spark_mode="emr-serverless",
-        emr_application_id=application_id,
-        emr_job_role_arn=ROLE,
-        emr_jobs_uri="s3://wenulake-test-dags/jobs",
-        emr_py_files_uri="s3://wenulake-test-dags/dist/wenulake-0.1.0.zip",
-        emr_log_uri="s3://wenulake-test-logs/emr",
-        emr_poll_seconds=1,
-        emr_max_polls=20,
-        lake="s3://wenulake-test-lake/lake",
-        landing="s3://wenulake-test-landing/firehose",
-        keyring="arn:aws:secretsmanager:us-east-1:123456789012:secret:wenulake-keyring",
-    )
+    fields: dict[str, Any] = {
+        "spark_mode": "emr-serverless",
+        "emr_application_id": application_id,
+        "emr_job_role_arn": ROLE,
+        "emr_jobs_uri": "s3://wenulake-test-dags/jobs",
+        "emr_py_files_uri": "s3://wenulake-test-dags/dist/wenulake-0.1.0.zip",
+        "emr_log_uri": "s3://wenulake-test-logs/emr",
+        "emr_poll_seconds": 1,
+        "emr_max_polls": 20,
+        "lake": "s3://wenulake-test-lake/lake",
+        "landing": "s3://wenulake-test-landing/firehose",
+        "keyring": "arn:aws:secretsmanager:us-east-1:123456789012:secret:wenulake-keyring",
+    }
     return Settings(**{**fields, **more})
 
 
@@ -114,7 +114,16 @@ def test_the_spark_step_is_a_job_run_of_the_entry_point_with_the_interval_and_th
     assert run["name"] == f"wenulake-bronze-{RUN_ID}"
     submit = run["jobDriver"]["sparkSubmit"]
     assert submit["entryPoint"] == "s3://wenulake-test-dags/jobs/bronze.py"
-    assert submit["entryPointArguments"] == ["--start", START, "--end", END, "--run-id", RUN_ID, "--step", "stage"]
+    assert submit["entryPointArguments"] == [
+        "--start",
+        START,
+        "--end",
+        END,
+        "--run-id",
+        RUN_ID,
+        "--step",
+        "stage",
+    ]
     params = submit["sparkSubmitParameters"].split()
     assert params[:2] == ["--py-files", "s3://wenulake-test-dags/dist/wenulake-0.1.0.zip"]
     confs = dict(params[i + 1].split("=", 1) for i, p in enumerate(params) if p == "--conf")
@@ -138,7 +147,9 @@ def test_params_override_the_interval_and_allow_missing_objects_travels_to_bronz
     bronze = operator(settings, "ingest_bronze").execute(context(**wide))
     silver = operator(settings, "enrich_silver").execute(context(**wide))
     runs = {
-        job_run_id: emr["client"].get_job_run(applicationId=emr["application_id"], jobRunId=job_run_id)["jobRun"]
+        job_run_id: emr["client"].get_job_run(applicationId=emr["application_id"], jobRunId=job_run_id)[
+            "jobRun"
+        ]
         for job_run_id in (bronze, silver)
     }
     bronze_submit = runs[bronze]["jobDriver"]["sparkSubmit"]
@@ -164,9 +175,8 @@ def test_the_task_waits_while_the_run_is_running_then_succeeds(emr, monkeypatch)
 
 
 def test_a_failed_job_run_fails_the_task_with_its_reason(emr, monkeypatch):
-    from airflow.exceptions import AirflowException
-
     import moto.emrserverless.models as models
+    from airflow.exceptions import AirflowException
 
     monkeypatch.setattr(models, "JOB_STATUS", "RUNNING")
     reason = "Job failed, ExitCode: 1. Last few exceptions: wenulake.errors.KeyringError: unknown key k9"
@@ -175,14 +185,14 @@ def test_a_failed_job_run_fails_the_task_with_its_reason(emr, monkeypatch):
         operator(emr_settings(emr["application_id"])).execute(context())
     thread.join(5)
     message = str(failed.value)
-    assert "ended FAILED" in message and "jobs/bronze.py" in message
+    assert "ended FAILED" in message
+    assert "jobs/bronze.py" in message
     assert reason in message
 
 
 def test_a_run_still_running_after_the_last_check_is_cancelled_and_fails_the_task(emr, monkeypatch):
-    from airflow.exceptions import AirflowException
-
     import moto.emrserverless.models as models
+    from airflow.exceptions import AirflowException
 
     monkeypatch.setattr(models, "JOB_STATUS", "RUNNING")
     op = operator(emr_settings(emr["application_id"], emr_max_polls=2))
