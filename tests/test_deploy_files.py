@@ -595,3 +595,22 @@ def test_terraform_provisions_the_emr_job_runs_the_dag_submits():
     assert {f"emr-serverless:{a}" for a in called} <= actions
     passing = next(s for s in policy if unquote(s["sid"]) == "PassTheSparkJobRole")
     assert passing["resources"] == ["${var.spark_job_role_arn}"]
+
+
+def test_terraform_points_the_tasks_at_the_redshift_backend_and_its_copy_role():
+    from wenulake.settings import Settings
+    from wenulake.warehouse import backend
+    from wenulake.warehouse.redshift_backend import RedshiftWarehouse
+
+    root = hcl2.loads((TERRAFORM / "main.tf").read_text())
+    fed = next(block["settings"] for block in root["locals"] if "settings" in block)
+    url = unquote(fed["WENULAKE_WAREHOUSE_URL"])
+    assert url.startswith("redshift://${module.warehouse.admin_username}@${module.warehouse.endpoint}:")
+    rendered = re.sub(r"\$\{[^}]+\}", "x", url)
+    assert isinstance(backend(Settings(warehouse_url=rendered)), RedshiftWarehouse)
+    assert fed["WENULAKE_WAREHOUSE_COPY_ROLE"] == "${module.warehouse.copy_role_arn}"
+    warehouse = hcl2.loads((TERRAFORM / "modules" / "warehouse" / "main.tf").read_text())
+    reads = next(s for s in _policy(warehouse, "copy") if unquote(s["sid"]) == "ReadStageFiles")
+    assert reads["resources"] == ['"${var.stage_bucket_arn}/*"']
+    outputs = load_modules()[(TERRAFORM / "modules" / "warehouse").resolve()].outputs
+    assert outputs["copy_role_arn"]["value"] == "${aws_iam_role.copy.arn}"

@@ -62,7 +62,13 @@ class Settings(BaseSettings):
     )
     warehouse_url: str | None = Field(
         default=None,
-        description="Warehouse: unset = DuckDB file $WENULAKE_HOME/warehouse.duckdb; postgresql://... = that server.",
+        description="Warehouse: unset = DuckDB file $WENULAKE_HOME/warehouse.duckdb; postgresql://... = that server; "
+        "redshift://USER@HOST:5439/DB = Redshift (COPY from the S3 stage, MERGE).",
+    )
+    warehouse_copy_role: str = Field(
+        default="default",
+        description="Redshift warehouse only: the IAM role COPY assumes to read the stage files (IAM_ROLE of "
+        "`copy ... format as parquet`): a role ARN, or `default` = the namespace's default role.",
     )
     warehouse_reader_url: str | None = Field(
         default=None,
