@@ -276,3 +276,42 @@ def test_the_real_backend_loads_only_from_s3(tmp_path):
     warehouse = RedshiftWarehouse(Settings(home=tmp_path), "redshift://loader@wh/db")
     with pytest.raises(ConfigError, match="loads stage files from S3"):
         warehouse._fill(None, "t", ("a",), str(tmp_path / "rows.parquet"))  # type: ignore[arg-type]
+
+
+def _staged_with_sensors(tmp: Path) -> dict[str, tuple[str, str | None]]:
+    staged = _load_files(tmp, 1)
+    sensor = {c: pa.array([None], pa.string()) for c in COLUMNS["dim_sensor"]}
+    for name, value in (("sensor_id", "s1"), ("device_id", "d1"), ("site_id", "s1"), ("company_id", "c1"),
+                        ("channel", "t"), ("metric", "temperature"), ("raw_unit", "C"), ("unit", "C"),
+                        ("kind", "gauge")):  # fmt: skip
+        sensor[name] = pa.array([value])
+    sensor["scale"], sensor["offset"] = pa.array([1.0]), pa.array([0.0])
+    sensor["valid_from"] = pa.array([datetime(2026, 1, 1, tzinfo=UTC)], TS)
+    sensor["valid_to"] = pa.array([None], TS)
+    staged["dim_sensor"] = (_write(tmp / "load1" / "dim_sensor.parquet", sensor), None)
+    return staged
+
+
+@pytest.mark.postgres
+def test_the_gold_gate_reads_the_same_staged_state_as_on_postgres(postgres_url, other_postgres_url, tmp_path):
+    from wenulake.sqlfiles import load_sql
+
+    settings = Settings(home=tmp_path / "home")
+    postgres = PostgresWarehouse(settings, postgres_url)
+    redshift = RedshiftOnPostgres(settings, other_postgres_url.replace("postgresql://", "redshift://", 1))
+    staged = _staged_with_sensors(tmp_path)
+    keys = pq.read_table(staged["fact_reading"][1])
+    results = []
+    for warehouse in (postgres, redshift):
+        warehouse.load(staged, "run-gate", ["source-gate"])
+        sql = load_sql(settings.sql_dir, "warehouse/gate/touched_facts")
+        results.append(
+            warehouse.gate_query(sql, "run-gate", keys).sort_by(
+                [("sensor_id", "ascending"), ("ts", "ascending")]
+            )
+        )
+    assert results[1].to_pylist() == results[0].to_pylist()
+    assert results[1].num_rows == 8
+    assert sorted({(r["sensor_id"], r["sensor_in_dim"]) for r in results[1].to_pylist()}) == [
+        ("s1", True), ("s2", False)
+    ]  # fmt: skip

@@ -16,9 +16,11 @@ The PostgreSQL backend's load, gate and publish steps with Redshift's own bulk p
     `delete ... using <keys>` + `insert`: MERGE cannot delete target rows the source no longer has.
   then ops.warehouse_load / ops.warehouse_coverage and `drop schema`.
 
-Not run against Redshift (none is reachable here): the COPY statement, the DDL on Redshift, and the gold gate's
-read of the staged state (inherited from the PostgreSQL backend: DuckDB's postgres extension, which Redshift
-does not serve). The tests check the generated statements word for word and run everything but the COPY on
+The gold gate reads the staged fact and sensor rows over the connection in batches (DuckDB's postgres extension,
+which the PostgreSQL backend uses, needs COPY TO STDOUT: Redshift has none) and runs its DuckDB SQL on them.
+
+Not run against Redshift (none is reachable here): the COPY statement, the DDL and every other statement on
+Redshift itself. The tests check the generated statements word for word and run everything but the COPY on
 PostgreSQL 15 (which has MERGE), comparing the result with the PostgreSQL backend's on the same load.
 See docs/adr/0017-emr-serverless-and-redshift.md.
 """
@@ -31,6 +33,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
 
 from wenulake.errors import ConfigError, WenulakeError
 from wenulake.settings import Settings, is_s3
@@ -51,6 +55,7 @@ if TYPE_CHECKING:
     import psycopg
 
 SCHEMES = ("redshift",)
+GATE_BATCH_ROWS = 50_000
 DEFAULT_PORT = 5439
 
 
@@ -236,6 +241,42 @@ class RedshiftWarehouse(PostgresWarehouse):
                 raise
             raise WenulakeError(f"warehouse load failed at {current}, nothing changed: {exc}") from exc
         return results
+
+    # -- gate --------------------------------------------------------------------------------------------------
+    #: the staged tables the gold gate's queries read by plain name (sql/warehouse/gate)
+    GATE_TABLES = ("fact_reading", "dim_sensor")
+
+    def gate_query(self, sql: str, run_id: str, keys: pa.Table) -> pa.Table:
+        """Run a gate query (DuckDB SQL) on the run's staged rows: DuckDB's postgres extension needs COPY TO
+        STDOUT, which Redshift does not serve, so the staged gate tables (the touched partitions' facts and the
+        sensors) are fetched in batches over the connection and registered in a DuckDB session."""
+        import duckdb
+
+        from wenulake.query import duckdb_session
+
+        local = duckdb_session(self.settings)
+        try:
+            with self._transaction("warehouse gate") as con:
+                schema = self._staged(con, run_id)
+                for table in self.GATE_TABLES:
+                    local.register(table, self._fetch(con, f"{schema}.{table}", COLUMNS[table]))
+            local.register("touched_keys", keys)
+            return local.execute(sql).fetch_arrow_table()
+        except duckdb.Error as exc:
+            raise WenulakeError(f"warehouse gate query failed: {' '.join(str(exc).split())}") from exc
+        finally:
+            local.close()
+
+    @staticmethod
+    def _fetch(con: psycopg.Connection[Any], table: str, columns: tuple[str, ...]) -> pa.Table:
+        cursor = con.cursor()
+        cursor.execute(f"select {_names(columns)} from {table}")
+        batches = []
+        while rows := cursor.fetchmany(GATE_BATCH_ROWS):
+            batches.append(pa.Table.from_pylist([dict(zip(columns, row, strict=True)) for row in rows]))
+        if not batches:
+            return pa.table({c: pa.array([], pa.null()) for c in columns})
+        return pa.concat_tables(batches, promote_options="default")
 
     # -- publish -----------------------------------------------------------------------------------------------
     def publish(self, run_id: str = "") -> list[LoadResult]:
