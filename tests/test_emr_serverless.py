@@ -40,6 +40,15 @@ class RecordingTI:
         self.xcoms[key] = value
 
 
+@pytest.fixture(autouse=True, scope="module")
+def airflow_configured() -> None:
+    """Airflow reads its configuration once, at import: point it at the session's Airflow home first (the
+    operator imports Airflow), as every test module that imports Airflow does."""
+    from wenulake.airflow_home import prepare
+
+    prepare(Settings())
+
+
 @pytest.fixture
 def emr(moto_endpoint, monkeypatch) -> dict[str, Any]:
     monkeypatch.setenv("AWS_ENDPOINT_URL_EMR_SERVERLESS", moto_endpoint)
