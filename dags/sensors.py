@@ -3,6 +3,8 @@
 ingest_bronze -> gate_bronze -> enrich_silver -> gate_silver -> stage_gold -> compute_stats -> gate_stats ->
 load_warehouse -> gate_warehouse -> purge_stats:
 each stage writes a staged batch, its gate validates it and publishes it (write, audit, publish).
+The Spark steps (ingest_bronze, enrich_silver) run in the task or, with WENULAKE_SPARK_MODE=emr-serverless, as EMR
+Serverless job runs of jobs/bronze.py and jobs/silver.py (--step stage); gates and publishing stay here.
 Params `start`/`end` (ISO 8601 UTC) override the data interval: one run over a longer range.
 Publishers run one at a time (max_active_tis_per_dag=1) in the lake writers' pool (one slot, shared with the alarms
 DAG and the historical migration): scheduled runs and backfills never write the same table at once.
@@ -18,6 +20,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from wenulake.airflow_home import LAKE_WRITERS_POOL
 from wenulake.settings import Settings
+from wenulake.spark_steps import spark_step
 
 SETTINGS = Settings()
 
@@ -53,13 +56,12 @@ with DAG(
     tags=["sensors", "bronze", "silver", "warehouse"],
     doc_md=__doc__,
 ) as dag:
-
-    @task(task_id="ingest_bronze")
-    def ingest_bronze(**context):
-        """Decode the interval's landing objects with Spark and stage bronze, quarantine and ledger rows."""
-        from wenulake import tasks
-
-        return tasks.ingest_bronze(context)
+    # the Spark steps: in-task (local, cluster) or EMR Serverless job runs (emr-serverless): WENULAKE_SPARK_MODE
+    ingest_bronze = spark_step(
+        SETTINGS,
+        "ingest_bronze",
+        "Decode the interval's landing objects with Spark and stage bronze, quarantine and ledger rows.",
+    )
 
     @task(task_id="gate_bronze", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL, outlets=[BRONZE])
     def gate_bronze(**context):
@@ -68,12 +70,11 @@ with DAG(
 
         return tasks.gate_bronze(context)
 
-    @task(task_id="enrich_silver")
-    def enrich_silver(**context):
-        """Enrich the interval's winning messages with one catalog snapshot; stage readings and quarantine."""
-        from wenulake import tasks
-
-        return tasks.enrich_silver(context)
+    enrich_silver = spark_step(
+        SETTINGS,
+        "enrich_silver",
+        "Enrich the interval's winning messages with one catalog snapshot; stage readings and quarantine.",
+    )
 
     @task(task_id="gate_silver", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL, outlets=[SILVER])
     def gate_silver(**context):
@@ -125,9 +126,9 @@ with DAG(
         return tasks.gate_warehouse(context)
 
     (
-        ingest_bronze()
+        ingest_bronze
         >> gate_bronze()
-        >> enrich_silver()
+        >> enrich_silver
         >> gate_silver()
         >> stage_gold()
         >> compute_stats()

@@ -475,3 +475,142 @@ def test_the_compose_spark_cluster_requires_authentication():
         "spark.authenticate.secret": "s",
     }
     assert auth_conf(Settings()) == {}
+
+
+# -- EMR Serverless: what Terraform provisions and what the DAG sends agree (issue 16) ------------------------
+_REF = re.compile(r"\$\{(local|var|aws_s3_object)\.([A-Za-z0-9_.]+)\}")
+
+
+def _policy(parsed: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    """The statements of `data "aws_iam_policy_document" "<name>"`."""
+    for block in parsed.get("data", []):
+        for kind, named in block.items():
+            for found, body in named.items():
+                if unquote(kind) == "aws_iam_policy_document" and unquote(found) == name:
+                    return body["statement"]
+    raise AssertionError(f"no policy document {name}")
+
+
+def _render(text: str, scope: dict[str, str]) -> str:
+    """Substitute `${local.x}`, `${var.x}`, `${aws_s3_object.r.key}` from `scope` until none is left."""
+    text = unquote(text)
+    for _ in range(10):
+        rendered = _REF.sub(lambda m: scope[f"{m[1]}.{m[2]}"], text)
+        if rendered == text:
+            return text
+        text = rendered
+    raise AssertionError(f"unresolved references in {text!r}")
+
+
+def test_terraform_provisions_the_emr_job_runs_the_dag_submits():
+    from fnmatch import fnmatch
+    from importlib.metadata import version
+
+    from wenulake import emr
+    from wenulake.settings import Settings
+
+    compute = TERRAFORM / "modules" / "compute"
+    main = hcl2.loads((compute / "main.tf").read_text())
+    outputs = load_modules()[compute.resolve()].outputs
+    bucket = "wenulake-prod-dags"
+    scope = {f"local.{k}": unquote(v) for k, v in main["locals"][0].items() if k != "__is_block__"}
+    scope["var.code_bucket_name"] = bucket
+    objects = {
+        unquote(name): body
+        for block in main["resource"]
+        for kind, named in block.items()
+        if unquote(kind) == "aws_s3_object"
+        for name, body in named.items()
+    }
+    scope["aws_s3_object.package.key"] = objects["package"]["key"]
+    settings = Settings(
+        spark_mode="emr-serverless",
+        emr_application_id="00fakeapplication",
+        emr_job_role_arn="arn:aws:iam::123456789012:role/wenulake-prod-spark-job",
+        **{
+            f"emr_{name}": _render(outputs[name]["value"], scope)
+            for name in ("jobs_uri", "py_files_uri", "python_env_uri", "log_uri")
+        },
+    )
+    emr.check(settings)
+    # every Spark step's entry point is uploaded from jobs/ to the key the DAG submits
+    uploaded = set(re.findall(r'"(\w+)"', scope["local.entry_points"]))
+    assert uploaded == set(emr.SPARK_STEPS.values())
+    entry = objects["entry_point"]
+    for job in emr.SPARK_STEPS.values():
+        key = _render(entry["key"].replace("${each.key}", job), scope)
+        assert emr.entry_point(settings, job) == f"s3://{bucket}/{key}"
+        assert (ROOT / "jobs" / f"{job}.py").is_file()
+        assert entry["source"].replace("${each.key}", job).endswith(f'{{var.jobs_dir}}/{job}.py"')
+    # the archive sent as --py-files is the one `make package` builds, uploaded to that key
+    package_key = _render(objects["package"]["key"], scope)
+    assert settings.emr_py_files_uri == f"s3://{bucket}/{package_key}"
+    params = emr.spark_submit_parameters(settings).split()
+    assert params[:2] == ["--py-files", settings.emr_py_files_uri]
+    root_vars = load_modules()[TERRAFORM.resolve()].variables
+    assert unquote(root_vars["package_archive"]["default"]).endswith(
+        f"dist/wenulake-{version('wenulake')}.zip"
+    )
+    # the job role reads the code and writes the logs at those keys, reads the data and the keyring
+    statements = {unquote(s["sid"]): s for s in _policy(main, "job")}
+    scope['var.bucket_arns["dags"]'] = f"arn:aws:s3:::{bucket}"
+    dags_arn = scope['var.bucket_arns["dags"]']
+
+    def arns(sid: str) -> list[str]:
+        return [
+            _render(r.replace('${var.bucket_arns["dags"]}', dags_arn), scope)
+            for r in statements[sid]["resources"]
+        ]
+
+    code_keys = [emr.entry_point(settings, job) for job in emr.SPARK_STEPS.values()]
+    code_keys += [settings.emr_py_files_uri, settings.emr_python_env_uri or ""]
+    for uri in code_keys:
+        arn = "arn:aws:s3:::" + uri.removeprefix("s3://")
+        assert any(fnmatch(arn, pattern) for pattern in arns("ReadJobCode")), uri
+    log_object = "arn:aws:s3:::" + (settings.emr_log_uri or "").removeprefix("s3://") + "run/driver/stdout.gz"
+    assert any(fnmatch(log_object, pattern) for pattern in arns("WriteJobLogs"))
+    text = json.dumps(statements)
+    for needed in ('bucket_arns[\\"landing\\"]', 'bucket_arns[\\"lake\\"]', 'bucket_arns[\\"stage\\"]'):
+        assert needed in text
+    assert statements["ReadTheKeyring"]["resources"] == ["${var.keyring_secret_arn}"]
+    # MWAA exports the settings from the compute module's outputs
+    root = hcl2.loads((TERRAFORM / "main.tf").read_text())
+    fed = next(block["settings"] for block in root["locals"] if "settings" in block)
+    assert fed["WENULAKE_EMR_APPLICATION_ID"] == "${module.compute.application_id}"
+    assert fed["WENULAKE_EMR_JOB_ROLE_ARN"] == "${module.compute.job_role_arn}"
+    for name in ("jobs_uri", "py_files_uri", "python_env_uri", "log_uri"):
+        assert fed[f"WENULAKE_EMR_{name.upper()}"] == f"${{module.compute.{name}}}"
+    assert fed["WENULAKE_SPARK_MODE"] == "${var.spark_mode}"
+    assert unquote(root_vars["spark_mode"]["default"]) == "emr-serverless"
+    calls = load_modules()[TERRAFORM.resolve()].calls
+    assert calls["compute"]["code_bucket_name"] == '${module.storage.bucket_names["dags"]}'
+    assert calls["orchestration"]["spark_job_role_arn"] == "${module.compute.job_role_arn}"
+    assert calls["orchestration"]["spark_application_arn"] == "${module.compute.application_arn}"
+    # the Airflow role may do every call the provider's operator makes, and pass exactly the job role
+    orchestration = hcl2.loads((TERRAFORM / "modules" / "orchestration" / "main.tf").read_text())
+    policy = _policy(orchestration, "execution")
+    submit = next(s for s in policy if unquote(s["sid"]) == "SubmitSparkJobs")
+    actions = {unquote(a) for a in submit["actions"]}
+    called = {"StartJobRun", "GetJobRun", "CancelJobRun", "GetApplication", "StartApplication"}
+    assert {f"emr-serverless:{a}" for a in called} <= actions
+    passing = next(s for s in policy if unquote(s["sid"]) == "PassTheSparkJobRole")
+    assert passing["resources"] == ["${var.spark_job_role_arn}"]
+
+
+def test_terraform_points_the_tasks_at_the_redshift_backend_and_its_copy_role():
+    from wenulake.settings import Settings
+    from wenulake.warehouse import backend
+    from wenulake.warehouse.redshift_backend import RedshiftWarehouse
+
+    root = hcl2.loads((TERRAFORM / "main.tf").read_text())
+    fed = next(block["settings"] for block in root["locals"] if "settings" in block)
+    url = unquote(fed["WENULAKE_WAREHOUSE_URL"])
+    assert url.startswith("redshift://${module.warehouse.admin_username}@${module.warehouse.endpoint}:")
+    rendered = re.sub(r"\$\{[^}]+\}", "x", url)
+    assert isinstance(backend(Settings(warehouse_url=rendered)), RedshiftWarehouse)
+    assert fed["WENULAKE_WAREHOUSE_COPY_ROLE"] == "${module.warehouse.copy_role_arn}"
+    warehouse = hcl2.loads((TERRAFORM / "modules" / "warehouse" / "main.tf").read_text())
+    reads = next(s for s in _policy(warehouse, "copy") if unquote(s["sid"]) == "ReadStageFiles")
+    assert reads["resources"] == ['"${var.stage_bucket_arn}/*"']
+    outputs = load_modules()[(TERRAFORM / "modules" / "warehouse").resolve()].outputs
+    assert outputs["copy_role_arn"]["value"] == "${aws_iam_role.copy.arn}"

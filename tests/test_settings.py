@@ -73,3 +73,22 @@ def test_masked_leaves_values_without_secrets_alone():
     assert masked("s3://bucket/prefix") == "s3://bucket/prefix"
     assert masked(None) == "None"
     assert masked("https://user:@host/") == "https://user:@host/"
+
+
+def test_spark_mode_defaults_to_local_and_names_its_three_modes(monkeypatch):
+    assert Settings().spark_mode == "local"
+    assert Settings().spark_master == "local[2]"  # conftest's local master, untouched by the mode
+    monkeypatch.setenv("WENULAKE_SPARK_MODE", "emr-serverless")
+    assert Settings().spark_mode == "emr-serverless"
+    monkeypatch.setenv("WENULAKE_SPARK_MODE", "yarn")
+    with pytest.raises(ValidationError, match="spark_mode"):
+        Settings()
+
+
+def test_cluster_mode_needs_a_cluster_master(monkeypatch):
+    monkeypatch.setenv("WENULAKE_SPARK_MODE", "cluster")
+    with pytest.raises(ValidationError, match="WENULAKE_SPARK_MASTER=spark://"):
+        Settings()
+    monkeypatch.setenv("WENULAKE_SPARK_MASTER", "spark://127.0.0.1:7077")
+    settings = Settings()
+    assert (settings.spark_mode, settings.spark_master) == ("cluster", "spark://127.0.0.1:7077")

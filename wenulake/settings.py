@@ -10,7 +10,7 @@ import re
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +62,13 @@ class Settings(BaseSettings):
     )
     warehouse_url: str | None = Field(
         default=None,
-        description="Warehouse: unset = DuckDB file $WENULAKE_HOME/warehouse.duckdb; postgresql://... = that server.",
+        description="Warehouse: unset = DuckDB file $WENULAKE_HOME/warehouse.duckdb; postgresql://... = that server; "
+        "redshift://USER@HOST:5439/DB = Redshift (COPY from the S3 stage, MERGE).",
+    )
+    warehouse_copy_role: str = Field(
+        default="default",
+        description="Redshift warehouse only: the IAM role COPY assumes to read the stage files (IAM_ROLE of "
+        "`copy ... format as parquet`): a role ARN, or `default` = the namespace's default role.",
     )
     warehouse_reader_url: str | None = Field(
         default=None,
@@ -73,6 +79,15 @@ class Settings(BaseSettings):
     stage: str | None = Field(
         default=None,
         description="Warehouse stage files: local path or s3:// URL. Default $WENULAKE_LAKE/stage.",
+    )
+    spark_mode: str = Field(
+        default="local",
+        pattern=r"^(local|cluster|emr-serverless)$",
+        description="Where the sensors DAG's Spark steps (ingest_bronze, enrich_silver) run: local = an in-task "
+        "session on WENULAKE_SPARK_MASTER (local[*] by default); cluster = an in-task driver of the standalone "
+        "cluster WENULAKE_SPARK_MASTER=spark://HOST:7077 names (the package archive ships to its executors); "
+        "emr-serverless = each step is an EMR Serverless job run of jobs/<stage>.py --step stage "
+        "(WENULAKE_EMR_*), gates and publishing stay in Airflow.",
     )
     spark_master: str = Field(
         default="local[*]", description="Spark master URL: local[*] or spark://host:7077."
@@ -98,6 +113,45 @@ class Settings(BaseSettings):
     )
     spark_partitions: int = Field(
         default=0, ge=0, description="Tasks per bronze batch; 0 = the Spark default parallelism."
+    )
+    emr_application_id: str | None = Field(
+        default=None,
+        description="emr-serverless mode: the EMR Serverless application the Spark steps run on (Terraform "
+        "output spark_application_id).",
+    )
+    emr_job_role_arn: str | None = Field(
+        default=None,
+        description="emr-serverless mode: the job runtime role (executionRoleArn) of the Spark steps (Terraform "
+        "output spark_job_role_arn).",
+    )
+    emr_jobs_uri: str | None = Field(
+        default=None,
+        description="emr-serverless mode: s3:// prefix holding the entry points jobs/bronze.py and jobs/silver.py "
+        "(entryPoint = <prefix>/<stage>.py).",
+    )
+    emr_py_files_uri: str | None = Field(
+        default=None,
+        description="emr-serverless mode: s3:// URI of the package archive `make package` builds "
+        "(dist/wenulake-<version>.zip), passed as --py-files.",
+    )
+    emr_python_env_uri: str | None = Field(
+        default=None,
+        description="emr-serverless mode: s3:// URI of a packed Python environment (venv-pack .tar.gz of the "
+        "lock file's packages) unpacked as ./environment for the driver and executors; unset = the release's "
+        "own Python (which lacks deltalake, duckdb, ...).",
+    )
+    emr_log_uri: str | None = Field(
+        default=None,
+        description="emr-serverless mode: s3:// prefix of the job runs' logs (monitoringConfiguration).",
+    )
+    emr_poll_seconds: int = Field(
+        default=30, ge=1, description="emr-serverless mode: seconds between two checks of a job run's state."
+    )
+    emr_max_polls: int = Field(
+        default=240,
+        ge=1,
+        description="emr-serverless mode: checks before a job run still running is cancelled and the task "
+        "fails (240 x 30 s = 2 h).",
     )
     s3_endpoint_url: str | None = Field(
         default=None,
@@ -248,11 +302,26 @@ class Settings(BaseSettings):
         "spark_auth_secret",
         "secrets_endpoint_url",
         "service_secret",
+        "emr_application_id",
+        "emr_job_role_arn",
+        "emr_jobs_uri",
+        "emr_py_files_uri",
+        "emr_python_env_uri",
+        "emr_log_uri",
         mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _mode_matches_master(self) -> Settings:
+        if self.spark_mode == "cluster" and self.spark_master.startswith("local"):
+            raise ValueError(
+                "WENULAKE_SPARK_MODE=cluster needs WENULAKE_SPARK_MASTER=spark://HOST:PORT (it is "
+                f"{self.spark_master!r})"
+            )
+        return self
 
     @cached_property
     def landing_uri(self) -> str:

@@ -1,7 +1,9 @@
 """The SparkSession: one per process, configured from Settings (local[*] or a cluster).
 
-On a cluster (`WENULAKE_SPARK_MASTER=spark://HOST:7077`) the session ships the package archive to the
-executors; see docs/adr/0012-cluster-mode.md.
+`WENULAKE_SPARK_MODE`: `local` (default) = `WENULAKE_SPARK_MASTER` (`local[*]`); `cluster` = a standalone
+master (`spark://HOST:7077`), the session ships the package archive to the executors (docs/adr/0012-cluster-mode.md);
+`emr-serverless` = the session of a job run EMR Serverless started (spark-submit set master and archive;
+docs/adr/0017-emr-serverless-and-redshift.md).
 """
 
 from __future__ import annotations
@@ -27,10 +29,18 @@ def get_spark(settings: Settings, app_name: str = "wenulake") -> SparkSession:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
+    builder = SparkSession.builder
+    if settings.spark_mode == "emr-serverless":
+        # inside an EMR Serverless job run: spark-submit set the master, the archive (--py-files), memory and
+        # the Python of driver and executors (wenulake.emr); the session takes only the SQL settings below
+        archive = None
+    else:
+        builder = builder.master(settings.spark_master).config(
+            "spark.driver.memory", settings.spark_driver_memory
+        )
+        archive = None if settings.spark_master.startswith("local") else package_archive(settings)
     builder = (
-        SparkSession.builder.master(settings.spark_master)
-        .appName(app_name)
-        .config("spark.driver.memory", settings.spark_driver_memory)
+        builder.appName(app_name)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "20000")
@@ -40,7 +50,6 @@ def get_spark(settings: Settings, app_name: str = "wenulake") -> SparkSession:
         .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=warn")
         .config("spark.python.worker.reuse", "true")
     )
-    archive = None if settings.spark_master.startswith("local") else package_archive(settings)
     if archive:
         builder = builder.config("spark.executor.memory", settings.spark_executor_memory).config(
             "spark.pyspark.python", os.environ["PYSPARK_PYTHON"]

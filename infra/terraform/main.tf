@@ -24,18 +24,27 @@ locals {
     for role in values(local.firehose_role_names) : "arn:${data.aws_partition.current.partition}:iam::${local.account_id}:role/${role}"
   ]
   settings = {
-    WENULAKE_LANDING         = "s3://${module.storage.bucket_names["landing"]}/${var.landing_prefix}"
-    WENULAKE_LAKE            = "s3://${module.storage.bucket_names["lake"]}/lake"
-    WENULAKE_STAGE           = "s3://${module.storage.bucket_names["stage"]}/stage"
-    WENULAKE_KEYRING         = module.secrets.keyring_secret_arn
-    WENULAKE_S3_REGION       = var.region
-    WENULAKE_WAREHOUSE_URL   = "postgresql://${module.warehouse.admin_username}@${module.warehouse.endpoint}:${module.warehouse.port}/${module.warehouse.database}?sslmode=require"
-    WENULAKE_CATALOG_URL     = coalesce(var.catalog_url, module.catalog_service.catalog_url)
-    WENULAKE_STATS_SINK      = "dynamodb"
-    WENULAKE_STATS_TABLE     = module.stats.table_name
-    WENULAKE_ALARM_TOPIC_ARN = module.messaging.alarm_topic_arn
-    WENULAKE_SPARK_MASTER    = var.airflow_spark_master
-    WENULAKE_HOME            = "/usr/local/airflow/wenulake"
+    WENULAKE_LANDING             = "s3://${module.storage.bucket_names["landing"]}/${var.landing_prefix}"
+    WENULAKE_LAKE                = "s3://${module.storage.bucket_names["lake"]}/lake"
+    WENULAKE_STAGE               = "s3://${module.storage.bucket_names["stage"]}/stage"
+    WENULAKE_KEYRING             = module.secrets.keyring_secret_arn
+    WENULAKE_S3_REGION           = var.region
+    WENULAKE_WAREHOUSE_URL       = "redshift://${module.warehouse.admin_username}@${module.warehouse.endpoint}:${module.warehouse.port}/${module.warehouse.database}?sslmode=require"
+    WENULAKE_WAREHOUSE_COPY_ROLE = module.warehouse.copy_role_arn
+    WENULAKE_CATALOG_URL         = coalesce(var.catalog_url, module.catalog_service.catalog_url)
+    WENULAKE_STATS_SINK          = "dynamodb"
+    WENULAKE_STATS_TABLE         = module.stats.table_name
+    WENULAKE_ALARM_TOPIC_ARN     = module.messaging.alarm_topic_arn
+    WENULAKE_SPARK_MASTER        = var.airflow_spark_master
+    WENULAKE_SPARK_MODE          = var.spark_mode
+    # the EMR Serverless job runs of the Spark steps (wenulake/emr.py): what the job role and the code upload match
+    WENULAKE_EMR_APPLICATION_ID = module.compute.application_id
+    WENULAKE_EMR_JOB_ROLE_ARN   = module.compute.job_role_arn
+    WENULAKE_EMR_JOBS_URI       = module.compute.jobs_uri
+    WENULAKE_EMR_PY_FILES_URI   = module.compute.py_files_uri
+    WENULAKE_EMR_PYTHON_ENV_URI = module.compute.python_env_uri
+    WENULAKE_EMR_LOG_URI        = module.compute.log_uri
+    WENULAKE_HOME               = "/usr/local/airflow/wenulake"
   }
 }
 
@@ -133,6 +142,9 @@ module "compute" {
   security_group_id  = module.network.security_group_ids["spark"]
   release_label      = var.emr_release_label
   max_vcpu           = var.spark_max_vcpu
+  code_bucket_name   = module.storage.bucket_names["dags"]
+  jobs_dir           = "${path.root}/../../jobs"
+  package_archive    = var.package_archive
 }
 
 module "orchestration" {

@@ -160,3 +160,19 @@ variable "catalog_image" {
   description = "Container image of wenulake run by the catalog service (the repo's Dockerfile), pinned."
   type        = string
 }
+
+variable "spark_mode" {
+  description = "WENULAKE_SPARK_MODE of the tasks on MWAA: emr-serverless submits the Spark steps to the compute module's application; local runs them in the task (small deployments)."
+  type        = string
+  default     = "emr-serverless"
+  validation {
+    condition     = contains(["local", "emr-serverless"], var.spark_mode)
+    error_message = "spark_mode is local or emr-serverless (MWAA has no standalone Spark cluster)."
+  }
+}
+
+variable "package_archive" {
+  description = "The package archive `make package` builds, uploaded for the EMR Serverless job runs."
+  type        = string
+  default     = "../../dist/wenulake-0.1.0.zip"
+}

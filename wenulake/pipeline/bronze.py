@@ -305,4 +305,5 @@ def main(argv: list[str] | None = None) -> int:
     """spark-submit entry point: `jobs/bronze.py --start ISO --end ISO [--run-id ID] [--step ...]`."""
     from wenulake import jobs
 
-    return jobs.main(argv, "bronze", __doc__.splitlines()[0], {"stage": ingest, "publish": publish})
+    steps: dict[str, jobs.Step] = {"stage": ingest, "publish": publish}
+    return jobs.main(argv, "bronze", __doc__.splitlines()[0], steps, allow_missing_objects=True)

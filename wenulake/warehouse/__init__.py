@@ -1,10 +1,12 @@
 """The warehouse: a star schema loaded the Redshift way (stage files -> staging table -> COPY -> one transaction
-replacing exactly the touched keys). Two backends behind one interface (`Warehouse`, `backend(settings)`):
+replacing exactly the touched keys). Three backends behind one interface (`Warehouse`, `backend(settings)`):
 
 - `duckdb_backend`: the embedded default, `$WENULAKE_HOME/warehouse.duckdb`; loads go to a private loader file
   and are published as an atomic snapshot (ADR 0007);
 - `postgres_backend`: `WENULAKE_WAREHOUSE_URL=postgresql://...`; loads COPY into a run's staging schema and
-  are published by one merge transaction (ADR 0008).
+  are published by one merge transaction (ADR 0008);
+- `redshift_backend`: `WENULAKE_WAREHOUSE_URL=redshift://...`; the PostgreSQL backend's steps with COPY from the
+  S3 stage (`format as parquet`) and MERGE or delete + insert generated from the same definitions (ADR 0017).
 
 In both, `load` leaves the analysts' state untouched, the gold gate validates the loaded state through
 `gate_query`, and `publish` or `discard` ends the load.
@@ -268,9 +270,13 @@ def backend(settings: Settings) -> Warehouse:
         from wenulake.warehouse.postgres_backend import PostgresWarehouse
 
         return PostgresWarehouse(settings, url)
+    if url.split("://", 1)[0] == "redshift":
+        from wenulake.warehouse.redshift_backend import RedshiftWarehouse
+
+        return RedshiftWarehouse(settings, url)
     raise ConfigError(
-        f"WENULAKE_WAREHOUSE_URL: unsupported scheme {url.split(':', 1)[0]!r}; use postgresql://... "
-        "or unset it for the DuckDB file"
+        f"WENULAKE_WAREHOUSE_URL: unsupported scheme {url.split(':', 1)[0]!r}; use postgresql://..., "
+        "redshift://... or unset it for the DuckDB file"
     )
 
 

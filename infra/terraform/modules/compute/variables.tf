@@ -48,3 +48,18 @@ variable "security_group_id" {
   description = "Security group of the component (from the network module)."
   type        = string
 }
+
+variable "code_bucket_name" {
+  description = "Bucket holding the job runs' code and logs (the dags bucket, its ARN is bucket_arns[\"dags\"])."
+  type        = string
+}
+
+variable "jobs_dir" {
+  description = "Local folder of the entry points uploaded for the job runs (the repo's jobs/)."
+  type        = string
+}
+
+variable "package_archive" {
+  description = "Local path of the package archive `make package` builds (dist/wenulake-<version>.zip)."
+  type        = string
+}

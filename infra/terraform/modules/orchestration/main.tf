@@ -91,7 +91,7 @@ data "aws_iam_policy_document" "execution" {
   }
   statement {
     sid       = "SubmitSparkJobs"
-    actions   = ["emr-serverless:StartJobRun", "emr-serverless:GetJobRun", "emr-serverless:CancelJobRun", "emr-serverless:GetApplication"]
+    actions   = ["emr-serverless:StartJobRun", "emr-serverless:GetJobRun", "emr-serverless:CancelJobRun", "emr-serverless:GetApplication", "emr-serverless:StartApplication"]
     resources = [var.spark_application_arn, "${var.spark_application_arn}/jobruns/*"]
   }
   statement {

@@ -28,3 +28,8 @@ output "workgroup_arn" {
   value       = aws_redshiftserverless_workgroup.this.arn
 }
 
+
+output "copy_role_arn" {
+  description = "WENULAKE_WAREHOUSE_COPY_ROLE: the role COPY assumes to read the stage bucket (also the namespace's default)."
+  value       = aws_iam_role.copy.arn
+}
