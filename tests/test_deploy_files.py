@@ -581,7 +581,9 @@ def test_terraform_provisions_the_emr_job_runs_the_dag_submits():
     for name in ("jobs_uri", "py_files_uri", "python_env_uri", "log_uri"):
         assert fed[f"WENULAKE_EMR_{name.upper()}"] == f"${{module.compute.{name}}}"
     assert fed["WENULAKE_SPARK_MODE"] == "${var.spark_mode}"
-    assert unquote(root_vars["spark_mode"]["default"]) == "emr-serverless"
+    assert (
+        unquote(root_vars["spark_mode"]["default"]) == "local"
+    )  # EMR needs the packed Python environment first
     calls = load_modules()[TERRAFORM.resolve()].calls
     assert calls["compute"]["code_bucket_name"] == '${module.storage.bucket_names["dags"]}'
     assert calls["orchestration"]["spark_job_role_arn"] == "${module.compute.job_role_arn}"

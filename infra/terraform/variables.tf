@@ -162,9 +162,9 @@ variable "catalog_image" {
 }
 
 variable "spark_mode" {
-  description = "WENULAKE_SPARK_MODE of the tasks on MWAA: emr-serverless submits the Spark steps to the compute module's application; local runs them in the task (small deployments)."
+  description = "WENULAKE_SPARK_MODE of the tasks on MWAA: local runs the Spark steps in the task (works today, small deployments); emr-serverless submits them to the compute module's application (needs the packed Python environment, WENULAKE_EMR_PYTHON_ENV_URI, which this repository does not build yet)."
   type        = string
-  default     = "emr-serverless"
+  default     = "local"
   validation {
     condition     = contains(["local", "emr-serverless"], var.spark_mode)
     error_message = "spark_mode is local or emr-serverless (MWAA has no standalone Spark cluster)."
