@@ -33,6 +33,7 @@ import duckdb
 from wenulake.contracts.tables import TABLES
 from wenulake.errors import WenulakeError
 from wenulake.lake import Lake
+from wenulake.lakefiles import sql_literal
 from wenulake.settings import Settings, is_s3
 from wenulake.storage import split_s3_url
 
@@ -72,7 +73,7 @@ def extension_directory() -> str:
 
 
 def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+    return sql_literal(value)
 
 
 def load_extensions(con: duckdb.DuckDBPyConnection, settings: Settings, s3_locations: list[str]) -> None:

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from wenulake.errors import ConfigError, WenulakeError
+from wenulake.lakefiles import sql_literal
 from wenulake.settings import Settings
 from wenulake.storage import open_parquet
 from wenulake.warehouse import (
@@ -265,8 +266,8 @@ class PostgresWarehouse:
         local = duckdb_session(self.settings)
         try:
             local.execute("load postgres_scanner")
-            url = self.url.replace("'", "''")
-            local.execute(f"attach '{url}' as wh (type postgres, read_only, schema '{stage_schema(run_id)}')")
+            url, schema = sql_literal(self.url), sql_literal(stage_schema(run_id))
+            local.execute(f"attach {url} as wh (type postgres, read_only, schema {schema})")
             local.execute(f"use wh.{stage_schema(run_id)}")
             local.register("touched_keys", keys)
             return local.execute(sql).fetch_arrow_table()
@@ -358,9 +359,9 @@ class PostgresWarehouse:
 
         self.ensure()
         con.execute("load postgres_scanner")
-        url = self.url.replace("'", "''")
+        url = sql_literal(self.url)
         try:
-            con.execute(f"attach '{url}' as warehouse (type postgres, read_only)")
+            con.execute(f"attach {url} as warehouse (type postgres, read_only)")
         except duckdb.Error as exc:
             raise WarehouseUnavailable(
                 f"warehouse unreachable at {redacted(self.url)}: {' '.join(str(exc).split())}"
