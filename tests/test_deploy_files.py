@@ -475,3 +475,29 @@ def test_the_compose_spark_cluster_requires_authentication():
         "spark.authenticate.secret": "s",
     }
     assert auth_conf(Settings()) == {}
+
+
+def test_mwaa_exports_no_warehouse_password_and_loads_as_a_non_admin_iam_user():
+    root = load_modules()[TERRAFORM.resolve()]
+    orchestration = load_modules()[(TERRAFORM / "modules" / "orchestration").resolve()]
+    warehouse = load_modules()[(TERRAFORM / "modules" / "warehouse").resolve()]
+    (startup,) = orchestration.resources["aws_s3_object"]
+    script = str(startup["content"])
+    for leak in ("PGPASSWORD", "secretsmanager", "password\\"):
+        assert leak not in script, leak
+    # the execution role cannot read the admin secret; it gets temporary credentials of IAMR:<its name>
+    assert "warehouse_secret_arn" not in orchestration.text
+    assert "redshift-serverless:GetCredentials" in orchestration.text
+    assert "name               = var.execution_role_name" in orchestration.text
+    assert root.calls["orchestration"]["execution_role_name"] == "${local.airflow_role_name}"
+    assert root.calls["warehouse"]["loader_role_name"] == "${local.airflow_role_name}"
+    assert "admin_username" not in root.text.split("WENULAKE_WAREHOUSE_URL", 1)[1].split("\n", 1)[0]
+    assert "WENULAKE_WAREHOUSE_IAM_WORKGROUP = module.warehouse.workgroup_name" in root.text
+    # the admin only creates the group roles and users, once, through the Data API
+    statements = [str(s["sql"]) for s in warehouse.resources["aws_redshiftdata_statement"]]
+    assert any("create role ${each.key}" in s for s in statements)
+    assert any("grant role ${each.value} to" in s for s in statements)
+    assert 'loader_user  = "IAMR:${var.loader_role_name}"' in warehouse.text
+    assert '"wenulake_loader"' in warehouse.text
+    assert '"wenulake_reader"' in warehouse.text
+    assert "redshift-serverless:GetCredentials" in warehouse.text  # the analysts' reader policy

@@ -387,7 +387,7 @@ def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 def _attach_postgres_reader(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     from wenulake.errors import ConfigError
     from wenulake.warehouse import WarehouseUnavailable
-    from wenulake.warehouse.postgres_backend import PUBLIC, plain_url, redacted
+    from wenulake.warehouse.postgres_backend import PUBLIC, IamLogin, redacted
 
     url = settings.warehouse_reader_url
     if not url:
@@ -397,7 +397,8 @@ def _attach_postgres_reader(con: duckdb.DuckDBPyConnection, settings: Settings) 
         )
     con.execute("load postgres_scanner")
     try:
-        con.execute(f"attach {_sql_string(plain_url(url))} as warehouse (type postgres, read_only)")
+        login = IamLogin(settings).url(url)  # the analyst's own IAM role's reader user, when so configured
+        con.execute(f"attach {_sql_string(login)} as warehouse (type postgres, read_only)")
     except duckdb.Error as exc:
         raise WarehouseUnavailable(
             f"warehouse unreachable at {redacted(url)}: {' '.join(str(exc).split())}"

@@ -20,22 +20,26 @@ locals {
     sensors     = "${local.name}-firehose-sensors"
     work_orders = "${local.name}-firehose-work-orders"
   }
+  # MWAA's execution role is named here too: the warehouse makes IAMR:<it> the (non-admin) loader user
+  airflow_role_name = "${local.name}-airflow-execution"
   landing_writer_role_arns = [
     for role in values(local.firehose_role_names) : "arn:${data.aws_partition.current.partition}:iam::${local.account_id}:role/${role}"
   ]
   settings = {
-    WENULAKE_LANDING         = "s3://${module.storage.bucket_names["landing"]}/${var.landing_prefix}"
-    WENULAKE_LAKE            = "s3://${module.storage.bucket_names["lake"]}/lake"
-    WENULAKE_STAGE           = "s3://${module.storage.bucket_names["stage"]}/stage"
-    WENULAKE_KEYRING         = module.secrets.keyring_secret_arn
-    WENULAKE_S3_REGION       = var.region
-    WENULAKE_WAREHOUSE_URL   = "postgresql://${module.warehouse.admin_username}@${module.warehouse.endpoint}:${module.warehouse.port}/${module.warehouse.database}?sslmode=require"
-    WENULAKE_CATALOG_URL     = coalesce(var.catalog_url, module.catalog_service.catalog_url)
-    WENULAKE_STATS_SINK      = "dynamodb"
-    WENULAKE_STATS_TABLE     = module.stats.table_name
-    WENULAKE_ALARM_TOPIC_ARN = module.messaging.alarm_topic_arn
-    WENULAKE_SPARK_MASTER    = var.airflow_spark_master
-    WENULAKE_HOME            = "/usr/local/airflow/wenulake"
+    WENULAKE_LANDING       = "s3://${module.storage.bucket_names["landing"]}/${var.landing_prefix}"
+    WENULAKE_LAKE          = "s3://${module.storage.bucket_names["lake"]}/lake"
+    WENULAKE_STAGE         = "s3://${module.storage.bucket_names["stage"]}/stage"
+    WENULAKE_KEYRING       = module.secrets.keyring_secret_arn
+    WENULAKE_S3_REGION     = var.region
+    WENULAKE_WAREHOUSE_URL = "postgresql://${module.warehouse.endpoint}:${module.warehouse.port}/${module.warehouse.database}?sslmode=require"
+    # the loader's user and password: IAM temporary credentials of MWAA's role (GetCredentials), never the admin
+    WENULAKE_WAREHOUSE_IAM_WORKGROUP = module.warehouse.workgroup_name
+    WENULAKE_CATALOG_URL             = coalesce(var.catalog_url, module.catalog_service.catalog_url)
+    WENULAKE_STATS_SINK              = "dynamodb"
+    WENULAKE_STATS_TABLE             = module.stats.table_name
+    WENULAKE_ALARM_TOPIC_ARN         = module.messaging.alarm_topic_arn
+    WENULAKE_SPARK_MASTER            = var.airflow_spark_master
+    WENULAKE_HOME                    = "/usr/local/airflow/wenulake"
   }
 }
 
@@ -120,6 +124,8 @@ module "warehouse" {
   security_group_id = module.network.security_group_ids["warehouse"]
   base_capacity     = var.redshift_base_capacity
   max_capacity      = var.redshift_max_capacity
+  loader_role_name  = local.airflow_role_name
+  reader_role_names = var.warehouse_reader_role_names
 }
 
 module "compute" {
@@ -142,7 +148,7 @@ module "orchestration" {
   bucket_arns             = module.storage.bucket_arns
   dags_bucket_name        = module.storage.bucket_names["dags"]
   keyring_secret_arn      = module.secrets.keyring_secret_arn
-  warehouse_secret_arn    = module.warehouse.admin_secret_arn
+  execution_role_name     = local.airflow_role_name
   warehouse_workgroup_arn = module.warehouse.workgroup_arn
   stats_table_arn         = module.stats.table_arn
   alarm_topic_arn         = module.messaging.alarm_topic_arn

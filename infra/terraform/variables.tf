@@ -160,3 +160,9 @@ variable "catalog_image" {
   description = "Container image of wenulake run by the catalog service (the repo's Dockerfile), pinned."
   type        = string
 }
+
+variable "warehouse_reader_role_names" {
+  description = "IAM roles of the analysts who read the warehouse: each logs in as IAMR:<role>, a member of wenulake_reader (attach output warehouse_reader_policy_arn to them)."
+  type        = list(string)
+  default     = []
+}
