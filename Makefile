@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help venv chromium serve bench-catalog checkov-venv checkov package cluster cluster-stop run test test-fast lint format typecheck airflow bench lock clean clean-home
+.PHONY: help venv chromium serve bench-catalog checkov-venv checkov package cluster cluster-stop run test test-fast fuzz lint format typecheck airflow bench lock clean clean-home
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -70,6 +70,17 @@ test: $(STAMP) $(CHECKOV_STAMP) chromium ## Run the whole test suite (unit, Spar
 
 test-fast: $(STAMP) $(CHECKOV_STAMP) chromium ## Run the tests that need neither Spark nor Airflow
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# Fuzzing (atheris): the record parsers of the sensor landing, the work-order landing and legacy CSV files.
+# `make test` runs each target for 15 s (FUZZ_SECONDS=N changes it, 0 skips); this runs them longer, one after
+# the other, and keeps each corpus in FUZZ_WORK so a later run starts where this one stopped.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= sensors workorders legacy
+FUZZ_WORK ?= $(WENULAKE_HOME)/fuzz
+fuzz: $(STAMP) ## Fuzz the sensor, work-order and legacy CSV parsers for FUZZ_SECONDS each (crashes in FUZZ_WORK)
+	@for target in $(FUZZ_TARGETS); do \
+		$(BIN)/python -m tests.fuzz.run $$target --seconds $(FUZZ_SECONDS) --work "$(FUZZ_WORK)/$$target" || exit 1; \
+	done
 
 lint: $(STAMP) ## ruff, mypy on wenulake/, sqlfluff on sql/
 	$(BIN)/ruff check .

@@ -607,7 +607,7 @@ def test_terraform_points_the_tasks_at_the_redshift_backend_and_its_copy_role():
     root = hcl2.loads((TERRAFORM / "main.tf").read_text())
     fed = next(block["settings"] for block in root["locals"] if "settings" in block)
     url = unquote(fed["WENULAKE_WAREHOUSE_URL"])
-    assert url.startswith("redshift://${module.warehouse.admin_username}@${module.warehouse.endpoint}:")
+    assert url.startswith("redshift://${module.warehouse.endpoint}:")  # no user: IAM temporary credentials
     rendered = re.sub(r"\$\{[^}]+\}", "x", url)
     assert isinstance(backend(Settings(warehouse_url=rendered)), RedshiftWarehouse)
     assert fed["WENULAKE_WAREHOUSE_COPY_ROLE"] == "${module.warehouse.copy_role_arn}"
@@ -616,3 +616,29 @@ def test_terraform_points_the_tasks_at_the_redshift_backend_and_its_copy_role():
     assert reads["resources"] == ['"${var.stage_bucket_arn}/*"']
     outputs = load_modules()[(TERRAFORM / "modules" / "warehouse").resolve()].outputs
     assert outputs["copy_role_arn"]["value"] == "${aws_iam_role.copy.arn}"
+
+
+def test_mwaa_exports_no_warehouse_password_and_loads_as_a_non_admin_iam_user():
+    root = load_modules()[TERRAFORM.resolve()]
+    orchestration = load_modules()[(TERRAFORM / "modules" / "orchestration").resolve()]
+    warehouse = load_modules()[(TERRAFORM / "modules" / "warehouse").resolve()]
+    (startup,) = orchestration.resources["aws_s3_object"]
+    script = str(startup["content"])
+    for leak in ("PGPASSWORD", "secretsmanager", "password\\"):
+        assert leak not in script, leak
+    # the execution role cannot read the admin secret; it gets temporary credentials of IAMR:<its name>
+    assert "warehouse_secret_arn" not in orchestration.text
+    assert "redshift-serverless:GetCredentials" in orchestration.text
+    assert "name               = var.execution_role_name" in orchestration.text
+    assert root.calls["orchestration"]["execution_role_name"] == "${local.airflow_role_name}"
+    assert root.calls["warehouse"]["loader_role_name"] == "${local.airflow_role_name}"
+    assert "admin_username" not in root.text.split("WENULAKE_WAREHOUSE_URL", 1)[1].split("\n", 1)[0]
+    assert "WENULAKE_WAREHOUSE_IAM_WORKGROUP = module.warehouse.workgroup_name" in root.text
+    # the admin only creates the group roles and users, once, through the Data API
+    statements = [str(s["sql"]) for s in warehouse.resources["aws_redshiftdata_statement"]]
+    assert any("create role ${each.key}" in s for s in statements)
+    assert any("grant role ${each.value} to" in s for s in statements)
+    assert 'loader_user  = "IAMR:${var.loader_role_name}"' in warehouse.text
+    assert '"wenulake_loader"' in warehouse.text
+    assert '"wenulake_reader"' in warehouse.text
+    assert "redshift-serverless:GetCredentials" in warehouse.text  # the analysts' reader policy

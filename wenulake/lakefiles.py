@@ -271,6 +271,14 @@ def sql_literal(value: object) -> str:
     raise TypeError(f"no SQL literal for {type(value).__name__}")
 
 
+def sql_list(values: Iterable[object]) -> str:
+    """Values as a comma-separated list of SQL literals, for `column IN (...)` (each quoted by `sql_literal`)."""
+    literals = [sql_literal(v) for v in values]
+    if not literals:
+        raise ValueError("an SQL list needs at least one value")
+    return ", ".join(literals)
+
+
 @dataclass
 class CommitReport:
     table: str

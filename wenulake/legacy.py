@@ -205,6 +205,7 @@ def decode(key: str, data: bytes, limits: InputLimits = DEFAULT_LIMITS) -> str:
 _QUOTED_FIELD = re.compile(r'(?:(?<=,)|^)"[^",\r\n]*"(?=,|\r?$)', re.MULTILINE)
 _NAIVE_TS = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}$"
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_SEPARATORS = "[\x1c-\x1f]"
 
 
 def _flat(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -263,6 +264,8 @@ def _parse_clean(
         return None  # a nonexistent local time, or a date that does not exist
     values = []
     for channel in channels:
+        if pc.any(pc.match_substring_regex(table[channel], _SEPARATORS)).as_py():
+            return None  # Arrow trims U+001C..U+001F as whitespace, Python's float() does not
         cells = pc.utf8_trim_whitespace(table[channel])
         empty = pc.equal(cells, "")
         numeric = pc.or_(empty, pc.match_substring_regex(cells, _NUMBER))

@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from wenulake.contracts.tables import DQ_RESULT
 from wenulake.errors import ConfigError, GateFailed
-from wenulake.lakefiles import FileBatch, register
+from wenulake.lakefiles import FileBatch, register, sql_literal
 
 if TYPE_CHECKING:
     from wenulake.lake import Lake
@@ -233,7 +233,7 @@ def _spread_sample(data: Batch, rows: int, connect: Connect) -> pa.Table:
     try:
         con.execute("set TimeZone = 'UTC'")
         con.register("wanted", pa.table({"rn": indices}))
-        files = "[" + ", ".join("'" + u.replace("'", "''") + "'" for u in data.uris) + "]"
+        files = "[" + ", ".join(sql_literal(u) for u in data.uris) + "]"  # as FileBatch.scan_sql has it
         scan = data.scan_sql().replace(
             f"read_parquet({files}", f"read_parquet({files}, filename = true, file_row_number = true", 1
         )
@@ -307,7 +307,7 @@ def _literal(value: Any) -> str | None:
     if isinstance(value, int | float):
         return repr(value) if value == value else None
     if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
+        return sql_literal(value)
     return None
 
 
@@ -322,7 +322,7 @@ def _condition(kwargs: dict[str, Any]) -> str | None:
     column, value = found[1], found[2]
     literal = {"True": "true", "False": "false"}.get(value)
     if literal is None:
-        literal = "'" + value[1:-1].replace("'", "''") + "'" if value[0] in "'\"" else value
+        literal = sql_literal(value[1:-1]) if value[0] in "'\"" else value
     return f"{_ident(column)} = {literal}"
 
 

@@ -33,6 +33,7 @@ import duckdb
 from wenulake.contracts.tables import TABLES
 from wenulake.errors import WenulakeError
 from wenulake.lake import Lake
+from wenulake.lakefiles import sql_literal
 from wenulake.settings import Settings, is_s3
 from wenulake.storage import split_s3_url
 
@@ -72,7 +73,7 @@ def extension_directory() -> str:
 
 
 def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+    return sql_literal(value)
 
 
 def load_extensions(con: duckdb.DuckDBPyConnection, settings: Settings, s3_locations: list[str]) -> None:
@@ -386,7 +387,7 @@ def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 def _attach_postgres_reader(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     from wenulake.errors import ConfigError
     from wenulake.warehouse import WarehouseUnavailable
-    from wenulake.warehouse.postgres_backend import PUBLIC, plain_url, redacted
+    from wenulake.warehouse.postgres_backend import PUBLIC, IamLogin, redacted
 
     url = settings.warehouse_reader_url
     if not url:
@@ -396,7 +397,8 @@ def _attach_postgres_reader(con: duckdb.DuckDBPyConnection, settings: Settings) 
         )
     con.execute("load postgres_scanner")
     try:
-        con.execute(f"attach {_sql_string(plain_url(url))} as warehouse (type postgres, read_only)")
+        login = IamLogin(settings).url(url)  # the analyst's own IAM role's reader user, when so configured
+        con.execute(f"attach {_sql_string(login)} as warehouse (type postgres, read_only)")
     except duckdb.Error as exc:
         raise WarehouseUnavailable(
             f"warehouse unreachable at {redacted(url)}: {' '.join(str(exc).split())}"

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         "wenulake_reader, which the warehouse DDL creates and grants SELECT); `wenulake sql` reads the "
         "warehouse only through it.",
     )
+    warehouse_iam_workgroup: str | None = Field(
+        default=None,
+        description="Redshift Serverless only: the workgroup whose GetCredentials gives this process's IAM role "
+        "temporary database credentials (user IAMR:<role>, an expiring password); the warehouse URLs then carry "
+        "no user or password. The deployment sets it for MWAA, so no password is exported anywhere.",
+    )
     stage: str | None = Field(
         default=None,
         description="Warehouse stage files: local path or s3:// URL. Default $WENULAKE_LAKE/stage.",

@@ -20,6 +20,8 @@ locals {
     sensors     = "${local.name}-firehose-sensors"
     work_orders = "${local.name}-firehose-work-orders"
   }
+  # MWAA's execution role is named here too: the warehouse makes IAMR:<it> the (non-admin) loader user
+  airflow_role_name = "${local.name}-airflow-execution"
   landing_writer_role_arns = [
     for role in values(local.firehose_role_names) : "arn:${data.aws_partition.current.partition}:iam::${local.account_id}:role/${role}"
   ]
@@ -29,14 +31,16 @@ locals {
     WENULAKE_STAGE               = "s3://${module.storage.bucket_names["stage"]}/stage"
     WENULAKE_KEYRING             = module.secrets.keyring_secret_arn
     WENULAKE_S3_REGION           = var.region
-    WENULAKE_WAREHOUSE_URL       = "redshift://${module.warehouse.admin_username}@${module.warehouse.endpoint}:${module.warehouse.port}/${module.warehouse.database}?sslmode=require"
+    WENULAKE_WAREHOUSE_URL       = "redshift://${module.warehouse.endpoint}:${module.warehouse.port}/${module.warehouse.database}?sslmode=require"
     WENULAKE_WAREHOUSE_COPY_ROLE = module.warehouse.copy_role_arn
-    WENULAKE_CATALOG_URL         = coalesce(var.catalog_url, module.catalog_service.catalog_url)
-    WENULAKE_STATS_SINK          = "dynamodb"
-    WENULAKE_STATS_TABLE         = module.stats.table_name
-    WENULAKE_ALARM_TOPIC_ARN     = module.messaging.alarm_topic_arn
-    WENULAKE_SPARK_MASTER        = var.airflow_spark_master
-    WENULAKE_SPARK_MODE          = var.spark_mode
+    # the loader's user and password: IAM temporary credentials of MWAA's role (GetCredentials), never the admin
+    WENULAKE_WAREHOUSE_IAM_WORKGROUP = module.warehouse.workgroup_name
+    WENULAKE_CATALOG_URL             = coalesce(var.catalog_url, module.catalog_service.catalog_url)
+    WENULAKE_STATS_SINK              = "dynamodb"
+    WENULAKE_STATS_TABLE             = module.stats.table_name
+    WENULAKE_ALARM_TOPIC_ARN         = module.messaging.alarm_topic_arn
+    WENULAKE_SPARK_MASTER            = var.airflow_spark_master
+    WENULAKE_SPARK_MODE              = var.spark_mode
     # the EMR Serverless job runs of the Spark steps (wenulake/emr.py): what the job role and the code upload match
     WENULAKE_EMR_APPLICATION_ID = module.compute.application_id
     WENULAKE_EMR_JOB_ROLE_ARN   = module.compute.job_role_arn
@@ -129,6 +133,8 @@ module "warehouse" {
   security_group_id = module.network.security_group_ids["warehouse"]
   base_capacity     = var.redshift_base_capacity
   max_capacity      = var.redshift_max_capacity
+  loader_role_name  = local.airflow_role_name
+  reader_role_names = var.warehouse_reader_role_names
 }
 
 module "compute" {
@@ -154,7 +160,7 @@ module "orchestration" {
   bucket_arns             = module.storage.bucket_arns
   dags_bucket_name        = module.storage.bucket_names["dags"]
   keyring_secret_arn      = module.secrets.keyring_secret_arn
-  warehouse_secret_arn    = module.warehouse.admin_secret_arn
+  execution_role_name     = local.airflow_role_name
   warehouse_workgroup_arn = module.warehouse.workgroup_arn
   stats_table_arn         = module.stats.table_arn
   alarm_topic_arn         = module.messaging.alarm_topic_arn

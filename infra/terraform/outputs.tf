@@ -19,12 +19,12 @@ output "keyring_secret_arn" {
 }
 
 output "warehouse_url" {
-  description = "WENULAKE_WAREHOUSE_URL: the Redshift Serverless endpoint (password in warehouse_admin_secret_arn)."
+  description = "WENULAKE_WAREHOUSE_URL: the Redshift Serverless endpoint; user and password come from IAM temporary credentials (WENULAKE_WAREHOUSE_IAM_WORKGROUP)."
   value       = local.settings.WENULAKE_WAREHOUSE_URL
 }
 
 output "warehouse_admin_secret_arn" {
-  description = "Secrets Manager secret of the warehouse admin password (managed by Redshift)."
+  description = "Secrets Manager secret of the warehouse admin password (managed by Redshift; used by Terraform to create the loader and reader users, by nothing else)."
   value       = module.warehouse.admin_secret_arn
 }
 
@@ -76,4 +76,9 @@ output "wenulake_settings" {
 output "catalog_service_url" {
   description = "HTTPS URL of the catalog service's load balancer."
   value       = module.catalog_service.url
+}
+
+output "warehouse_reader_policy_arn" {
+  description = "IAM policy letting the analysts' roles (warehouse_reader_role_names) log in as their read-only warehouse users."
+  value       = module.warehouse.reader_policy_arn
 }

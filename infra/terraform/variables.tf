@@ -176,3 +176,9 @@ variable "package_archive" {
   type        = string
   default     = "../../dist/wenulake-0.1.0.zip"
 }
+
+variable "warehouse_reader_role_names" {
+  description = "IAM roles of the analysts who read the warehouse: each logs in as IAMR:<role>, a member of wenulake_reader (attach output warehouse_reader_policy_arn to them)."
+  type        = list(string)
+  default     = []
+}

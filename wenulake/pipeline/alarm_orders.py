@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from wenulake.contracts.tables import FACT_ALARM, WORK_ORDER_REQUEST
 from wenulake.contracts.workorders import SCHEMA_VERSION, WORKORDERS_STREAM, EventType
 from wenulake.lake import Lake
+from wenulake.lakefiles import sql_list
 from wenulake.landing import hour_prefix
 from wenulake.settings import Settings
 from wenulake.timeutil import floor_hour
@@ -126,7 +127,7 @@ def publish(settings: Settings, lake: Lake) -> int:
             done = _write_to_landing(settings, rows)
     finally:
         if done:
-            ids = ", ".join("'" + r["alarm_id"].replace("'", "''") + "'" for r in done)
+            ids = sql_list(r["alarm_id"] for r in done)
             lake.replace(
                 WORK_ORDER_REQUEST,
                 pa.Table.from_pylist(done, schema=WORK_ORDER_REQUEST.schema),

@@ -33,6 +33,7 @@ from wenulake.contracts.tables import (
     TS,
 )
 from wenulake.lake import Lake
+from wenulake.lakefiles import sql_list
 from wenulake.query import connect, query_arrow, run_local
 from wenulake.settings import Settings
 from wenulake.sqlfiles import load_sql
@@ -270,7 +271,7 @@ def reconcile(
         changed.append(row)
         outbox.append((alarm["alarm_id"], "retracted", row))
     if changed:
-        ids = ", ".join(f"'{r['alarm_id']}'" for r in changed)
+        ids = sql_list(r["alarm_id"] for r in changed)
         lake.replace(
             FACT_ALARM, pa.Table.from_pylist(changed, schema=FACT_ALARM.schema), f"alarm_id in ({ids})"
         )
@@ -366,7 +367,7 @@ def deliver(settings: Settings, run_id: str) -> dict[str, Any]:
     def record() -> None:
         nonlocal sent, delivered
         if sent:
-            ids = ", ".join(f"'{row['notification_id']}'" for row in sent)
+            ids = sql_list(row["notification_id"] for row in sent)
             lake.replace(
                 NOTIFICATION_OUTBOX,
                 pa.Table.from_pylist(sent, schema=NOTIFICATION_OUTBOX.schema),

@@ -45,12 +45,13 @@ from wenulake.contracts.tables import (
 )
 from wenulake.errors import ConfigError, PipelineFailed
 from wenulake.lake import Lake, conform, constant
+from wenulake.lakefiles import sql_literal
 from wenulake.landing import DEFAULT_LIMITS, InputLimits
 from wenulake.query import connect, query_arrow, run_local
 from wenulake.settings import Settings
 from wenulake.sqlfiles import load_sql
 from wenulake.storage import ObjectStore, StoreSpec
-from wenulake.timeutil import Interval, iso
+from wenulake.timeutil import Interval
 from wenulake.transforms import legacy as attribution
 from wenulake.transforms.silver import catalog_frames
 
@@ -285,13 +286,17 @@ def _publish_month(
     old = lake.read(SILVER_READING, filters=at_month, columns=[*TOUCH_COLUMNS, "source"])
     old = old.filter(pc.equal(pc.cast(old["source"], pa.string()), Source.LEGACY)).drop_columns(["source"])
     touched = _touched(pa.concat_tables([rows.select(list(TOUCH_COLUMNS)), old]), run_id, now)
-    lake.replace(SILVER_READING, rows, f"source = '{Source.LEGACY}' AND arrival_hour = '{iso(month_start)}'")
+    lake.replace(
+        SILVER_READING,
+        rows,
+        f"source = {sql_literal(Source.LEGACY)} AND arrival_hour = {sql_literal(month_start)}",
+    )
     lake.replace(
         QUARANTINE,
         quarantine,
-        f"stage = '{Stage.LEGACY.value}' AND arrival_date = '{month_start.date().isoformat()}'",
+        f"stage = {sql_literal(Stage.LEGACY.value)} AND arrival_date = {sql_literal(month_start.date())}",
     )
-    lake.replace(TOUCHED_PERIOD, touched, f"run_id = '{run_id}'")
+    lake.replace(TOUCHED_PERIOD, touched, f"run_id = {sql_literal(run_id)}")
     report.phases["publish"] = round(time.perf_counter() - tick, 3)
     return interval
 
@@ -473,7 +478,7 @@ def _record(lake: Lake, report: MonthReport, started_at: datetime) -> None:
     lake.replace(
         MIGRATION_LEDGER,
         pa.Table.from_pylist([row], schema=MIGRATION_LEDGER.schema),
-        f"month = '{report.month}'",
+        f"month = {sql_literal(report.month)}",
     )
 
 

@@ -27,7 +27,15 @@ from wenulake.catalog.store import CatalogStore
 from wenulake.contracts import Reason, Stage
 from wenulake.contracts.tables import QUARANTINE, SILVER_READING, TOUCHED_PERIOD, TS, Source
 from wenulake.lake import Lake, conform, constant, staging_batch
-from wenulake.lakefiles import FILE_SCHEMA, FileBatch, TableSink, read_parquet_files, register, sql_literal
+from wenulake.lakefiles import (
+    FILE_SCHEMA,
+    FileBatch,
+    TableSink,
+    Where,
+    read_parquet_files,
+    register,
+    sql_literal,
+)
 from wenulake.pipeline.bronze import PublishSummary, owned_hours
 from wenulake.query import connect, query_arrow
 from wenulake.settings import Settings, is_s3, join
@@ -63,7 +71,7 @@ def batch_name(run_id: str) -> str:
 
 def _hours_predicate(hours: Interval, alias: str = "") -> str:
     col = f"{alias}arrival_hour"
-    return f"{col} >= '{iso(hours.start)}' AND {col} < '{iso(hours.end)}'"
+    return Where.hours(col, hours.start, hours.end).sql()
 
 
 def _write_winners(lake: Lake, settings: Settings, hours: Interval, batch: str) -> tuple[list[str], int]:
@@ -276,7 +284,7 @@ def publish(settings: Settings, interval: Interval, run_id: str) -> PublishSumma
 
 
 #: a silver row of the landing (rows written before the `source` column existed have none)
-LIVE_TARGET = f"(t.source IS NULL OR t.source <> '{Source.LEGACY}')"
+LIVE_TARGET = f"(t.source IS NULL OR t.source <> {sql_literal(Source.LEGACY)})"
 
 
 def _merge_readings(lake: Lake, readings: pa.Table | FileBatch, hours: Interval) -> None:
@@ -285,7 +293,7 @@ def _merge_readings(lake: Lake, readings: pa.Table | FileBatch, hours: Interval)
     historical migration); delete this interval's live rows that no longer occur (never a legacy row)."""
     if readings.num_rows == 0:  # the merge's effect without its join: drop the interval's live rows
         lake.table(SILVER_READING).delete(
-            f"({_hours_predicate(hours)}) AND (source IS NULL OR source <> '{Source.LEGACY}')"
+            f"({_hours_predicate(hours)}) AND (source IS NULL OR source <> {sql_literal(Source.LEGACY)})"
         )
         return
     _merge(lake, readings, hours)
@@ -343,7 +351,7 @@ def _merge(lake: Lake, readings: pa.Table | FileBatch, hours: Interval) -> None:
             .when_matched_delete(predicate=f"s._delete AND {target_in_hours}")
             .when_matched_update(
                 columns,
-                predicate=f"NOT s._delete AND (({target_in_hours}) OR t.source = '{Source.LEGACY}' OR ({earlier}))",
+                predicate=f"NOT s._delete AND (({target_in_hours}) OR t.source = {sql_literal(Source.LEGACY)} OR ({earlier}))",
             )
             .when_not_matched_insert(columns, predicate="NOT s._delete")
             .execute()
@@ -401,7 +409,9 @@ def _replace_quarantine(lake: Lake, new: pa.Table, hours: Interval, run_id: str,
     final = pa.concat_tables(
         [conform(new, QUARANTINE), conform(kept.drop_columns(["replaced", "seen"]), QUARANTINE)]
     )
-    lake.replace(QUARANTINE, final, f"stage = '{Stage.SILVER.value}' AND {_hours_predicate(hours)}")
+    lake.replace(
+        QUARANTINE, final, f"stage = {sql_literal(Stage.SILVER.value)} AND {_hours_predicate(hours)}"
+    )
 
 
 def _delete_stale(lake: Lake, stale: pa.Table) -> None:
@@ -413,7 +423,7 @@ def _delete_stale(lake: Lake, stale: pa.Table) -> None:
     for start in range(0, len(pairs), 200):
         chunk = pairs[start : start + 200]
         keys = " OR ".join(f"(object_key = {sql_literal(k)} AND record_index = {int(i)})" for k, i in chunk)
-        table.delete(f"stage = '{Stage.SILVER.value}' AND resolved_at IS NULL AND ({keys})")
+        table.delete(f"stage = {sql_literal(Stage.SILVER.value)} AND resolved_at IS NULL AND ({keys})")
 
 
 def run(settings: Settings, interval: Interval, run_id: str | None = None) -> SilverSummary:

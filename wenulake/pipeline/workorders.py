@@ -48,6 +48,7 @@ from wenulake.contracts.tables import (
 )
 from wenulake.contracts.workorders import WORKORDERS_STREAM, EventStatus
 from wenulake.lake import Lake, conform, staging_batch
+from wenulake.lakefiles import Where, sql_list, sql_literal
 from wenulake.landing import (
     DEFAULT_LIMITS,
     CorruptObject,
@@ -63,7 +64,7 @@ from wenulake.pipeline.landing_guard import check_landing
 from wenulake.query import run_local
 from wenulake.settings import Settings
 from wenulake.storage import StoreSpec, md5_hex
-from wenulake.timeutil import Interval, iso
+from wenulake.timeutil import Interval
 from wenulake.transforms.workorders import RECORD_STARTS, build_orders, classify
 
 log = logging.getLogger(__name__)
@@ -76,11 +77,6 @@ WAREHOUSE_TABLES = ("dim_technician", "dim_material", "fact_work_order", "fact_w
 
 def batch_name(step: str, run_id: str) -> str:
     return staging_batch(f"{Stage.WORKORDERS.value}-{step}", run_id)
-
-
-def sql_list(values: list[str]) -> str:
-    """A quoted SQL list for a delta-rs predicate (quotes doubled)."""
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
 # -- ingest ----------------------------------------------------------------------------------------------------
@@ -252,18 +248,14 @@ def publish_events(settings: Settings, interval: Interval, run_id: str) -> Publi
     )
     before = lake.read(WORK_ORDER_EVENT_COPY, filters=in_hours, columns=["order_id"])["order_id"]
     orders = sorted(set(before.to_pylist()) | set(copies["order_id"].to_pylist()))
-    predicate = f"arrival_hour >= '{iso(hours.start)}' AND arrival_hour < '{iso(hours.end)}'"
+    predicate = Where.hours("arrival_hour", hours.start, hours.end).sql()
     lake.replace(
         QUARANTINE,
         quarantine,
-        f"stage = '{Stage.WORKORDERS.value}' AND reason IN ({sql_list(list(PARSE_REASONS))}) AND {predicate}",
+        f"stage = {sql_literal(Stage.WORKORDERS.value)} AND reason IN ({sql_list(PARSE_REASONS)}) AND {predicate}",
     )
     lake.replace(WORK_ORDER_EVENT_COPY, copies, predicate)
-    now = datetime.now(UTC)
-    touched = pa.Table.from_pylist(
-        [{"run_id": run_id, "order_id": o, "recorded_at": now} for o in orders], schema=TOUCHED_ORDER.schema
-    )
-    lake.replace(TOUCHED_ORDER, touched, f"run_id = '{run_id.replace(chr(39), chr(39) * 2)}'")
+    record_touched_orders(lake, run_id, orders)
     lake.replace(WORK_ORDER_LEDGER, ledger, predicate)  # last: the ledger marks the hours done
     lake.drop_staging(batch)
     return PublishSummary(
@@ -274,6 +266,20 @@ def publish_events(settings: Settings, interval: Interval, run_id: str) -> Publi
 
 
 # -- lifecycle -------------------------------------------------------------------------------------------------
+def record_touched_orders(lake: Lake, run_id: str, orders: list[str]) -> None:
+    """The run's touched orders replace whatever that run recorded before (a rerun), and nothing else."""
+    now = datetime.now(UTC)
+    touched = pa.Table.from_pylist(
+        [{"run_id": run_id, "order_id": o, "recorded_at": now} for o in orders], schema=TOUCHED_ORDER.schema
+    )
+    lake.replace(TOUCHED_ORDER, touched, Where((("run_id", run_id),)).sql())
+
+
+def of_orders_sql(orders: list[str]) -> str:
+    """`order_id IN (...)`, the predicate twin of `_of_orders`."""
+    return f"order_id IN ({sql_list(orders)})"
+
+
 def touched_orders(lake: Lake, run_id: str) -> list[str]:
     rows = lake.read(TOUCHED_ORDER, filters=ds.field("run_id") == run_id, columns=["order_id"])
     return sorted(set(rows["order_id"].to_pylist()))
@@ -369,7 +375,7 @@ def publish_orders(settings: Settings, interval: Interval, run_id: str) -> Publi
     touched = touched_orders(lake, run_id)
     for start in range(0, len(touched), 2000):
         chunk = touched[start : start + 2000]
-        in_orders = f"order_id IN ({sql_list(chunk)})"
+        in_orders = of_orders_sql(chunk)
         chunk_filter = _of_orders(chunk)
         _replace_state_quarantine(lake, quarantine.filter(pc.is_in(quarantine["order_id"], pa.array(chunk))),
                                   chunk_filter, in_orders, run_id)  # fmt: skip
@@ -410,7 +416,7 @@ def _replace_state_quarantine(
     lake.replace(
         QUARANTINE,
         conform(pa.Table.from_pylist(rows, schema=QUARANTINE.schema), QUARANTINE),
-        f"stage = '{Stage.WORKORDERS.value}' AND reason IN ({sql_list(list(STATE_REASONS))}) AND {in_orders}",
+        f"stage = {sql_literal(Stage.WORKORDERS.value)} AND reason IN ({sql_list(STATE_REASONS)}) AND {in_orders}",
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from wenulake.lakefiles import sql_literal
 from wenulake.settings import Settings
 from wenulake.stats_store import SERVING
 from wenulake.storage import atomic_copy
@@ -113,8 +114,7 @@ class DuckDBStatsStore:
         expired rows filtered out (they may wait for the next purge)."""
         if not self.published.exists():
             self.ensure()
-        path = str(self.published).replace("'", "''")
-        con.execute(f"attach '{path}' as stats_store (read_only)")
+        con.execute(f"attach {sql_literal(str(self.published))} as stats_store (read_only)")
         con.execute("create schema if not exists serving")
         for table in SERVING:
             con.execute(

@@ -184,6 +184,10 @@ def parse_event(parsed: Any) -> dict[str, Any]:
         sla = _number(event, "sla_hours", True)
         if sla is None or sla <= 0:
             raise Malformed("sla_hours: expected a positive number")
+        try:  # the order's sla_due_at must be a date: a huge sla_hours would fail the whole build later
+            row["occurred_at"] + timedelta(hours=sla)
+        except OverflowError:
+            raise Malformed("sla_hours: the due date passes the calendar (year 9999)") from None
         row["sla_hours"] = sla
         if row["source"] == "alarm" and not row.get("alarm_id"):
             raise Malformed("alarm_id: required when source is 'alarm'")

@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 
 from wenulake.errors import WenulakeError
+from wenulake.lakefiles import sql_literal
 from wenulake.settings import Settings
 from wenulake.storage import atomic_copy, open_parquet
 from wenulake.warehouse import COLUMNS, LOADS, LoadResult, LoadSpec, Staged, check_drift, type_family
@@ -241,8 +242,7 @@ class DuckDBWarehouse:
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> str:
         self.ensure_published()
-        path = str(self.published).replace("'", "''")
-        con.execute(f"attach '{path}' as warehouse (read_only)")
+        con.execute(f"attach {sql_literal(str(self.published))} as warehouse (read_only)")
         return "warehouse.main"
 
     def discard(self, run_id: str = "") -> None:
@@ -261,7 +261,7 @@ def _load_table(
     stage = f"stage_{spec.table}"
     # the stage is a view over the COPY source: DuckDB reads the Parquet once, straight into the target (a
     # staging table would write every row twice); the transaction keeps delete + insert atomic all the same
-    source = "'" + rows.replace("'", "''") + "'"
+    source = sql_literal(rows)
     con.execute(
         f"create or replace temporary view {stage} as "
         f"select {columns} from read_parquet({source}, union_by_name = true)"

@@ -21,14 +21,15 @@ import io
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from wenulake.errors import ConfigError, WenulakeError
+from wenulake.lakefiles import sql_literal
 from wenulake.settings import Settings
 from wenulake.storage import open_parquet
 from wenulake.warehouse import (
@@ -77,13 +78,64 @@ def _columns(table: str) -> str:
     return ", ".join(_quote(c) for c in COLUMNS[table])
 
 
+def with_login(url: str, user: str, password: str) -> str:
+    """The URL logging in as `user` with `password`, both percent-encoded (an IAM user is `IAMR:<role>`)."""
+    parts = urlsplit(plain_url(url))
+    host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+class IamLogin:
+    """Redshift Serverless temporary database credentials of this process's IAM role (GetCredentials on
+    WENULAKE_WAREHOUSE_IAM_WORKGROUP): user `IAMR:<role>`, a password that expires. Asked again when less than
+    `REFRESH_BEFORE` is left, so no password is ever configured, exported or stored."""
+
+    REFRESH_BEFORE = timedelta(minutes=5)
+    DURATION_SECONDS = 3600
+
+    def __init__(self, settings: Settings, client: Any = None) -> None:
+        self.settings = settings
+        self.workgroup = settings.warehouse_iam_workgroup
+        self._client = client
+        self._cache: dict[str, tuple[str, datetime]] = {}
+
+    def url(self, url: str) -> str:
+        """`url` with the role's current temporary user and password (unchanged when no workgroup is set)."""
+        if not self.workgroup:
+            return plain_url(url)
+        cached = self._cache.get(url)
+        if cached is None or cached[1] - datetime.now(UTC) < self.REFRESH_BEFORE:
+            if self._client is None:
+                import boto3
+
+                self._client = boto3.client("redshift-serverless", region_name=self.settings.s3_region)
+            request: dict[str, Any] = {
+                "workgroupName": self.workgroup,
+                "durationSeconds": self.DURATION_SECONDS,
+            }
+            database = urlsplit(plain_url(url)).path.lstrip("/")
+            if database:
+                request["dbName"] = database
+            answer = self._client.get_credentials(**request)
+            cached = (with_login(url, answer["dbUser"], answer["dbPassword"]), answer["expiration"])
+            self._cache[url] = cached
+        return cached[0]
+
+
 class PostgresWarehouse:
     kind = "postgres"
 
-    def __init__(self, settings: Settings, url: str) -> None:
+    def __init__(self, settings: Settings, url: str, iam: IamLogin | None = None) -> None:
         self.settings = settings
-        self.url = plain_url(url)
+        self.base_url = plain_url(url)
+        self.iam = iam or IamLogin(settings)
         self._ensured = False
+
+    @property
+    def url(self) -> str:
+        """The loader's URL; with WENULAKE_WAREHOUSE_IAM_WORKGROUP, with its IAM temporary credentials."""
+        return self.iam.url(self.base_url)
 
     # -- connections -------------------------------------------------------------------------------------------
     def connect(self) -> psycopg.Connection[Any]:
@@ -265,8 +317,8 @@ class PostgresWarehouse:
         local = duckdb_session(self.settings)
         try:
             local.execute("load postgres_scanner")
-            url = self.url.replace("'", "''")
-            local.execute(f"attach '{url}' as wh (type postgres, read_only, schema '{stage_schema(run_id)}')")
+            url, schema = sql_literal(self.url), sql_literal(stage_schema(run_id))
+            local.execute(f"attach {url} as wh (type postgres, read_only, schema {schema})")
             local.execute(f"use wh.{stage_schema(run_id)}")
             local.register("touched_keys", keys)
             return local.execute(sql).fetch_arrow_table()
@@ -358,9 +410,9 @@ class PostgresWarehouse:
 
         self.ensure()
         con.execute("load postgres_scanner")
-        url = self.url.replace("'", "''")
+        url = sql_literal(self.url)
         try:
-            con.execute(f"attach '{url}' as warehouse (type postgres, read_only)")
+            con.execute(f"attach {url} as warehouse (type postgres, read_only)")
         except duckdb.Error as exc:
             raise WarehouseUnavailable(
                 f"warehouse unreachable at {redacted(self.url)}: {' '.join(str(exc).split())}"

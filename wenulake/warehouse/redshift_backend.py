@@ -152,8 +152,7 @@ class RedshiftWarehouse(PostgresWarehouse):
     kind = "redshift"
 
     def __init__(self, settings: Settings, url: str) -> None:
-        super().__init__(settings, url)
-        self.url = connection_url(url)
+        super().__init__(settings, connection_url(url))  # IAM temporary credentials apply as for PostgreSQL
         self.copy_role = settings.warehouse_copy_role
 
     # -- schema ------------------------------------------------------------------------------------------------

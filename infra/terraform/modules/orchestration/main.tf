@@ -29,7 +29,7 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "execution" {
-  name               = "${var.name}-airflow-execution"
+  name               = var.execution_role_name
   assume_role_policy = data.aws_iam_policy_document.assume.json
 }
 
@@ -70,9 +70,9 @@ data "aws_iam_policy_document" "execution" {
     resources = [var.bucket_arns["landing"], var.bucket_arns["lake"], var.bucket_arns["stage"]]
   }
   statement {
-    sid       = "ReadTheKeyringAndWarehouseSecret"
+    sid       = "ReadTheKeyring"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.keyring_secret_arn, var.warehouse_secret_arn]
+    resources = [var.keyring_secret_arn]
   }
   statement {
     sid       = "ServeStats"
@@ -85,7 +85,7 @@ data "aws_iam_policy_document" "execution" {
     resources = [var.alarm_topic_arn]
   }
   statement {
-    sid       = "LoadTheWarehouse"
+    sid       = "LoadTheWarehouseAsIamrUser" # temporary credentials of IAMR:<this role>, never the admin's
     actions   = ["redshift-serverless:GetCredentials"]
     resources = [var.warehouse_workgroup_arn]
   }
@@ -126,8 +126,7 @@ resource "aws_s3_object" "startup" {
   content = join("\n", concat(
     ["#!/bin/sh", "# Written by Terraform (infra/terraform/modules/orchestration): the tasks' WENULAKE_* settings."],
     [for k in sort(keys(var.wenulake_settings)) : "export ${k}='${var.wenulake_settings[k]}'"],
-    ["# the warehouse password: read at start from the secret Redshift manages, never written anywhere",
-    "export PGPASSWORD=\"$(aws secretsmanager get-secret-value --secret-id '${var.warehouse_secret_arn}' --query SecretString --output text | python3 -c 'import json, sys; print(json.load(sys.stdin)[\"password\"])')\"", ""],
+    ["# no warehouse password: tasks log in with IAM temporary credentials (WENULAKE_WAREHOUSE_IAM_WORKGROUP)", ""],
   ))
 }
 

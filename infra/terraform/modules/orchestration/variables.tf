@@ -18,8 +18,8 @@ variable "keyring_secret_arn" {
   type        = string
 }
 
-variable "warehouse_secret_arn" {
-  description = "Secrets Manager secret of the warehouse admin password."
+variable "execution_role_name" {
+  description = "Name of the MWAA execution role (the warehouse module makes IAMR:<name> its loader user)."
   type        = string
 }
 

@@ -76,3 +76,66 @@ resource "aws_redshiftserverless_workgroup" "this" {
     parameter_value = "true"
   }
 }
+
+# -- database users: the loader and the analysts are not the admin ---------------------------------------------
+# Both log in with IAM temporary credentials (redshift-serverless:GetCredentials): a role's database user is
+# "IAMR:<role name>", and no password of theirs exists anywhere. The admin (its password managed by Redshift in
+# Secrets Manager, used here through the Data API only) creates the two group roles and the users and grants
+# the roles once; the loader owns the tables it creates and grants SELECT on them to wenulake_reader on every
+# DDL pass (sql/warehouse/postgres/91_reader_grants.sql). The statements run once, at apply, through the Data API.
+locals {
+  loader_user  = "IAMR:${var.loader_role_name}"
+  reader_users = [for role in var.reader_role_names : "IAMR:${role}"]
+  memberships = merge(
+    { (local.loader_user) = "wenulake_loader" },
+    { for user in local.reader_users : user => "wenulake_reader" },
+  )
+}
+
+resource "aws_redshiftdata_statement" "group_roles" {
+  for_each       = toset(["wenulake_loader", "wenulake_reader"])
+  workgroup_name = aws_redshiftserverless_workgroup.this.workgroup_name
+  database       = var.database
+  secret_arn     = aws_redshiftserverless_namespace.this.admin_password_secret_arn
+  sql            = "create role ${each.key}"
+}
+
+resource "aws_redshiftdata_statement" "loader_may_create" {
+  workgroup_name = aws_redshiftserverless_workgroup.this.workgroup_name
+  database       = var.database
+  secret_arn     = aws_redshiftserverless_namespace.this.admin_password_secret_arn
+  sql            = "grant create on database ${var.database} to role wenulake_loader"
+  depends_on     = [aws_redshiftdata_statement.group_roles]
+}
+
+resource "aws_redshiftdata_statement" "users" {
+  for_each       = local.memberships
+  workgroup_name = aws_redshiftserverless_workgroup.this.workgroup_name
+  database       = var.database
+  secret_arn     = aws_redshiftserverless_namespace.this.admin_password_secret_arn
+  sql            = "create user \"${each.key}\" password disable"
+}
+
+resource "aws_redshiftdata_statement" "memberships" {
+  for_each       = local.memberships
+  workgroup_name = aws_redshiftserverless_workgroup.this.workgroup_name
+  database       = var.database
+  secret_arn     = aws_redshiftserverless_namespace.this.admin_password_secret_arn
+  sql            = "grant role ${each.value} to \"${each.key}\""
+  depends_on     = [aws_redshiftdata_statement.group_roles, aws_redshiftdata_statement.users]
+}
+
+# what an analysts' IAM role needs to log in as its reader user: attach this policy to each of reader_role_names
+data "aws_iam_policy_document" "reader" {
+  statement {
+    sid       = "LogInAsTheReaderUser"
+    actions   = ["redshift-serverless:GetCredentials"]
+    resources = [aws_redshiftserverless_workgroup.this.arn]
+  }
+}
+
+resource "aws_iam_policy" "reader" {
+  name        = "${var.name}-warehouse-reader"
+  description = "Temporary credentials of the warehouse reader users (IAMR:<role>, members of wenulake_reader)."
+  policy      = data.aws_iam_policy_document.reader.json
+}

@@ -33,3 +33,18 @@ output "copy_role_arn" {
   description = "WENULAKE_WAREHOUSE_COPY_ROLE: the role COPY assumes to read the stage bucket (also the namespace's default)."
   value       = aws_iam_role.copy.arn
 }
+
+output "workgroup_name" {
+  description = "Name of the workgroup (WENULAKE_WAREHOUSE_IAM_WORKGROUP: GetCredentials gives the temporary database user)."
+  value       = aws_redshiftserverless_workgroup.this.workgroup_name
+}
+
+output "loader_user" {
+  description = "Database user of the loader (IAM temporary credentials, a member of wenulake_loader)."
+  value       = local.loader_user
+}
+
+output "reader_policy_arn" {
+  description = "IAM policy to attach to the analysts' roles (reader_role_names) so they can log in as their reader users."
+  value       = aws_iam_policy.reader.arn
+}

@@ -49,3 +49,14 @@ variable "security_group_id" {
   description = "Security group of the component (from the network module)."
   type        = string
 }
+
+variable "loader_role_name" {
+  description = "IAM role that loads the warehouse (MWAA's execution role): its temporary database user IAMR:<name> is a member of wenulake_loader, not an admin."
+  type        = string
+}
+
+variable "reader_role_names" {
+  description = "IAM roles of analysts: each gets the database user IAMR:<name>, a member of wenulake_reader (SELECT on the published tables)."
+  type        = list(string)
+  default     = []
+}
