@@ -179,6 +179,16 @@ class Settings(BaseSettings):
     airflow_home: Path | None = Field(
         default=None, description="AIRFLOW_HOME. Default $WENULAKE_HOME/airflow."
     )
+    airflow_api_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="Airflow's API server (REST API v2): queued reprocessing is handed to it as a backfill when a "
+        "scheduler of this Airflow home runs.",
+    )
+    airflow_api_username: str = Field(default="admin", description="User of Airflow's API server.")
+    airflow_api_password: str | None = Field(
+        default=None,
+        description="Its password; default: the simple auth manager's generated password file in the Airflow home.",
+    )
     gx_sample_rows: int = Field(
         default=20_000,
         ge=0,
@@ -248,6 +258,7 @@ class Settings(BaseSettings):
         "spark_auth_secret",
         "secrets_endpoint_url",
         "service_secret",
+        "airflow_api_password",
         mode="before",
     )
     @classmethod
@@ -304,7 +315,7 @@ _QUERY_SECRET = re.compile(r"(?i)([?&](?:password|passwd|pwd|token|secret|sslpas
 
 
 #: settings whose whole value is a secret: shown as *** when set
-SECRET_SETTINGS = frozenset({"spark_auth_secret"})
+SECRET_SETTINGS = frozenset({"spark_auth_secret", "service_secret", "airflow_api_password"})
 
 
 def masked(value: object) -> str:

@@ -590,7 +590,7 @@ def quarantine(
 @router.get("/jobs", response_model=list[JobOut], operation_id="list_jobs", tags=["jobs"])
 def list_jobs(
     request: Request,
-    status: Literal["queued", "running", "done", "failed"] | None = Query(None),
+    status: Literal["queued", "running", "submitted", "done", "failed"] | None = Query(None),
     _user: User = READ,
 ) -> Any:
     """Queued work and its status, newest first."""
