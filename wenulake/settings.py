@@ -228,6 +228,11 @@ class Settings(BaseSettings):
     service_secure_cookies: bool = Field(
         default=False, description="Catalog service: session cookies only over HTTPS (true behind a TLS ALB)."
     )
+    service_login_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed sign-ins allowed per user name and per client address within a minute; more get 429.",
+    )
     service_run_jobs: bool = Field(
         default=True,
         description="Catalog service: run queued catalog work (replays) in the server; false = leave it to "

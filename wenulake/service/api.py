@@ -629,10 +629,10 @@ def me(user: User = READ) -> Any:
     "/tokens", response_model=TokenOut, status_code=201, operation_id="create_token", tags=["users"],
     responses={422: {"model": ErrorOut}},
 )  # fmt: skip
-def create_token(request: Request, body: TokenIn, _user: User = ADMIN) -> Any:
+def create_token(request: Request, body: TokenIn, user: User = ADMIN) -> Any:
     """A new API token for a user (admins only); the token is in this answer and nowhere else."""
     try:
-        token = users.create_token(catalog(request).engine, body.username, body.name)
+        token = users.create_token(catalog(request).engine, body.username, body.name, user.username)
     except WenulakeError as exc:
         raise ApiError(422, str(exc)) from None
     return {"username": body.username, "name": body.name, "token": token}

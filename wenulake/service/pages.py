@@ -140,11 +140,22 @@ async def login(request: Request) -> Response:
         return render(
             request, "login.html", 403, next=target, error="The form expired: please sign in again."
         )
-    user = users.authenticate(
-        catalog(request).engine, str(form.get("username", "")), str(form.get("password", ""))
-    )
+    username = str(form.get("username", ""))
+    address = request.client.host if request.client else "unknown"
+    limiter: users.LoginLimiter = request.app.state.login_limiter
+    wait = limiter.retry_after(username, address)
+    if wait:
+        response = render(
+            request, "login.html", 429, next=target,
+            error=f"Too many failed sign-ins for this user or from this address: try again in {wait} seconds.",
+        )  # fmt: skip
+        response.headers["Retry-After"] = str(wait)
+        return response
+    user = users.authenticate(catalog(request).engine, username, str(form.get("password", "")))
     if user is None:
+        limiter.failed(username, address)
         return render(request, "login.html", 401, next=target, error="Wrong user name or password.")
+    limiter.succeeded(username)
     request.session.clear()
     request.session["user"] = user.username
     request.session["csrf"] = secrets.token_urlsafe(32)
