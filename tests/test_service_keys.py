@@ -286,3 +286,14 @@ def test_a_write_that_lost_the_race_is_redone_on_the_new_document(tmp_path: Path
         store.update(ours)
         assert sorted(store.read()["keys"]) == ["ours", "seed", "theirs"], location
         assert len(attempts) == 2, location
+
+
+def test_the_device_form_previews_the_quarantined_readings_a_registration_resolves(file_svc: Service) -> None:
+    """Pre-filled from the inbox, the new device form says what registering it would resolve (none here: an
+    empty lake; the slow suite registers quarantined devices end to end)."""
+    with closing(page_session(file_svc, "operator")) as page:
+        form = page.get("/devices/new", params={"device_id": "dev-never-seen"})
+        assert form.status_code == 200
+        assert "Quarantined readings of dev-never-seen" in form.text
+        assert "No quarantined reading of this device id" in form.text
+        assert 'id="preview"' not in page.get("/devices/new").text

@@ -292,9 +292,15 @@ def new_page(request: Request, name: str) -> Response:
     values = {f: request.query_params.get(f, "") for f in _form_fields(r, True)}
     if r.name == "technicians" and not values.get("active"):
         values["active"] = "true"
+    preview = None
+    if r.name == "devices" and values.get("device_id"):  # what registering it would resolve
+        groups, error = _quarantine(request, values["device_id"])
+        preview = {"groups": groups, "error": error, "readings": sum(g["readings"] for g in groups),
+                   "channels": sorted({g["channel"] for g in groups if g["channel"]})}  # fmt: skip
     return render(
-        request, "form.html", user=user, r=r, fields=_form_fields(r, True), values=values, errors={}
-    )
+        request, "form.html", user=user, r=r, fields=_form_fields(r, True), values=values, errors={},
+        preview=preview,
+    )  # fmt: skip
 
 
 def _errors(problems: list[FieldProblem]) -> dict[str, list[str]]:
