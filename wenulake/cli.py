@@ -613,15 +613,17 @@ def catalog_apply() -> None:
 
     replay: the enrichment quarantine against today's catalog (the server runs these itself unless
     WENULAKE_SERVICE_RUN_JOBS=false). reprocess: the sensors DAG (then alarms) over the arrival hours holding a
-    changed sensor's readings, queued when a calibration change or end date touches processed data; only this
-    command runs those. Exits non-zero if a job failed.
+    changed sensor's readings, queued when a calibration change or end date touches processed data: handed to
+    Airflow's REST API as a backfill when a scheduler of this Airflow home runs, else run here (the catalog_sync
+    DAG does the same). Exits non-zero if a job failed.
     """
     from wenulake.catalog.store import CatalogStore
-    from wenulake.service.jobs import run_pending
+    from wenulake.service.jobs import SERVER_KINDS, apply_reprocessing, run_pending
 
     store = CatalogStore(Settings())
     store.migrate()
-    finished = run_pending(Settings(), store.engine)
+    finished = run_pending(Settings(), store.engine, SERVER_KINDS)
+    finished += apply_reprocessing(Settings(), store.engine)
     for job in finished:
         click.echo(f"job {job['job_id']} {job['kind']}: {job['status']}: {job['result']}")
     if not finished:

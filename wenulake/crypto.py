@@ -228,7 +228,9 @@ def _read_secret(source: KeyringSource) -> bytes:
     region = source.location.split(":")[3] or source.region
     client = boto3.client("secretsmanager", region_name=region, endpoint_url=source.secrets_endpoint_url)
     try:
-        secret = client.get_secret_value(SecretId=source.location)
+        # AWSCURRENT named explicitly (AWS's default): moto's default version does not follow the stage moves
+        # of `wenulake.keystore`'s compare-and-set writes
+        secret = client.get_secret_value(SecretId=source.location, VersionStage="AWSCURRENT")
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "ResourceNotFoundException":

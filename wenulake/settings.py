@@ -239,6 +239,16 @@ class Settings(BaseSettings):
     airflow_home: Path | None = Field(
         default=None, description="AIRFLOW_HOME. Default $WENULAKE_HOME/airflow."
     )
+    airflow_api_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="Airflow's API server (REST API v2): queued reprocessing is handed to it as a backfill when a "
+        "scheduler of this Airflow home runs.",
+    )
+    airflow_api_username: str = Field(default="admin", description="User of Airflow's API server.")
+    airflow_api_password: str | None = Field(
+        default=None,
+        description="Its password; default: the simple auth manager's generated password file in the Airflow home.",
+    )
     gx_sample_rows: int = Field(
         default=20_000,
         ge=0,
@@ -278,6 +288,11 @@ class Settings(BaseSettings):
     service_secure_cookies: bool = Field(
         default=False, description="Catalog service: session cookies only over HTTPS (true behind a TLS ALB)."
     )
+    service_login_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed sign-ins allowed per user name and per client address within a minute; more get 429.",
+    )
     service_run_jobs: bool = Field(
         default=True,
         description="Catalog service: run queued catalog work (replays) in the server; false = leave it to "
@@ -314,6 +329,7 @@ class Settings(BaseSettings):
         "emr_py_files_uri",
         "emr_python_env_uri",
         "emr_log_uri",
+        "airflow_api_password",
         mode="before",
     )
     @classmethod
@@ -379,7 +395,7 @@ _QUERY_SECRET = re.compile(r"(?i)([?&](?:password|passwd|pwd|token|secret|sslpas
 
 
 #: settings whose whole value is a secret: shown as *** when set
-SECRET_SETTINGS = frozenset({"spark_auth_secret"})
+SECRET_SETTINGS = frozenset({"spark_auth_secret", "service_secret", "airflow_api_password"})
 
 
 def masked(value: object) -> str:

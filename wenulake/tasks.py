@@ -275,6 +275,41 @@ def load_catalog(context: dict[str, Any]) -> dict[str, Any]:
     return {"path": str(path), "report": str(report)}
 
 
+def apply_catalog_jobs(context: dict[str, Any]) -> dict[str, Any]:
+    """Task `apply_catalog_jobs` of the catalog_sync DAG: the catalog service's queued work. Replays run here;
+    reprocessing is handed to Airflow's REST API as a backfill when a scheduler runs (as under `make airflow`),
+    else run here; jobs already handed over are followed to their end."""
+    from wenulake.catalog.store import CatalogStore
+    from wenulake.service import jobs
+
+    settings = Settings()
+    store = CatalogStore(settings)
+    store.migrate()
+    finished = jobs.run_pending(settings, store.engine, jobs.SERVER_KINDS)
+    finished += jobs.apply_reprocessing(settings, store.engine)
+    for job in finished:
+        log.info("job %s %s: %s: %s", job["job_id"], job["kind"], job["status"], job["result"])
+    failed = [job["job_id"] for job in finished if job["status"] == "failed"]
+    if failed:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"catalog job(s) {failed} failed (see the backoffice's Work page)")
+    return {"jobs": {str(job["job_id"]): job["status"] for job in finished}}
+
+
+def load_catalog_on_demand(context: dict[str, Any]) -> dict[str, Any]:
+    """Task `load_catalog`: a manual run loads the directory; the scheduled runs (which drain the queue) skip it."""
+    dag_run = context.get("dag_run")
+    if dag_run is not None and str(getattr(dag_run, "run_type", "manual")) not in (
+        "manual",
+        "DagRunType.MANUAL",
+    ):
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException("scheduled run: only the queued catalog work is applied")
+    return load_catalog(context)
+
+
 def _migration_params(context: dict[str, Any]) -> dict[str, Any]:
     params = context.get("params") or {}
     source = str(params.get("source") or "").strip()

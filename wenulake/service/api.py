@@ -10,7 +10,7 @@ per-resource body models are local to `_add_resource`.
 
 import inspect
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
@@ -179,6 +179,35 @@ class TokenOut(BaseModel):
     token: str = Field(description="shown once; only its hash is kept")
 
 
+class RetiringKey(BaseModel):
+    key_id: str
+    retired_at: datetime
+
+
+class NewKeyOut(BaseModel):
+    key_id: str
+    device_id: str
+    key: str = Field(description="base64 of the 32-byte AES-256 key: shown in this answer only, never again")
+    created_at: datetime
+    retiring: list[RetiringKey] = Field(description="the device's keys this rotation retires, and when")
+
+
+class DeviceKeyOut(BaseModel):
+    key_id: str
+    device_id: str
+    retired_at: datetime | None
+    active: bool
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rotate: bool = Field(False, description="the device has a key: retire it after grace_hours")
+    grace_hours: float = Field(24, ge=0, le=720, description="how long rotated-out keys keep working")
+
+
+DeviceCreated = create_model("DeviceCreated", __base__=OUT_MODELS["devices"], key=(NewKeyOut | None, None))
+
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "no or bad credentials"},
     403: {"model": ErrorOut, "description": "the role does not allow it"},
@@ -267,6 +296,24 @@ def _queue_reprocessing(
     job = queue_reprocessing(request.app.state.settings, catalog(request), sensor_id, start, user.username)
     if job is not None:
         response.headers["X-Queued-Job"] = f"/api/v1/jobs/{job['job_id']}"
+
+
+def _provision(request: Request, device_id: str, user: User, rotate: bool, grace_hours: float) -> Any:
+    from datetime import timedelta
+
+    from wenulake.service.provisioning import provision
+
+    made = provision(
+        request.app.state.settings, catalog(request), device_id, user.username, rotate,
+        timedelta(hours=grace_hours),
+    )  # fmt: skip
+    return {
+        "key_id": made.key_id,
+        "device_id": made.device_id,
+        "key": made.key,
+        "created_at": made.created_at,
+        "retiring": [{"key_id": k, "retired_at": v} for k, v in sorted(made.retiring.items())],
+    }
 
 
 # -- routes ------------------------------------------------------------------------------------------------------
@@ -360,11 +407,33 @@ def _add_resource(r: Resource) -> None:
         response.headers["Location"] = f"/api/v1/{r.name}/{row[r.key]}"
         return _etag(response, row)
 
+    def create_device(
+        request: Request,
+        response: Response,
+        body: create_in,  # type: ignore[valid-type]
+        provision_key: bool = Query(False, description="also create the device's key (admins); shown once"),
+        user: User = EDIT,
+    ) -> Any:
+        if provision_key and not user.can("admin"):
+            raise HTTPException(403, f"role {user.role} may not create keys (needs admin)")
+        row = create(request, response, body, user)
+        if provision_key:
+            try:
+                row = {**row, "key": _provision(request, row[r.key], user, False, 0)}
+            except WenulakeError as exc:
+                raise ApiError(
+                    503,
+                    f"device {row[r.key]} was created, but its key could not be written ({exc}): create it "
+                    f"with POST /api/v1/devices/{row[r.key]}/keys",
+                ) from None
+        response.headers["Cache-Control"] = "no-store"
+        return row
+
     router.add_api_route(
         f"/{r.name}",
-        create,
+        create_device if r.name == "devices" else create,
         methods=["POST"],
-        response_model=out,
+        response_model=DeviceCreated if r.name == "devices" else out,
         status_code=201,
         operation_id=f"create_{r.singular}",
         summary=f"Create a {r.singular}",
@@ -521,7 +590,7 @@ def quarantine(
 @router.get("/jobs", response_model=list[JobOut], operation_id="list_jobs", tags=["jobs"])
 def list_jobs(
     request: Request,
-    status: Literal["queued", "running", "done", "failed"] | None = Query(None),
+    status: Literal["queued", "running", "submitted", "done", "failed"] | None = Query(None),
     _user: User = READ,
 ) -> Any:
     """Queued work and its status, newest first."""
@@ -560,10 +629,51 @@ def me(user: User = READ) -> Any:
     "/tokens", response_model=TokenOut, status_code=201, operation_id="create_token", tags=["users"],
     responses={422: {"model": ErrorOut}},
 )  # fmt: skip
-def create_token(request: Request, body: TokenIn, _user: User = ADMIN) -> Any:
+def create_token(request: Request, body: TokenIn, user: User = ADMIN) -> Any:
     """A new API token for a user (admins only); the token is in this answer and nowhere else."""
     try:
-        token = users.create_token(catalog(request).engine, body.username, body.name)
+        token = users.create_token(catalog(request).engine, body.username, body.name, user.username)
     except WenulakeError as exc:
         raise ApiError(422, str(exc)) from None
     return {"username": body.username, "name": body.name, "token": token}
+
+
+# -- device keys (admins) ------------------------------------------------------------------------------------------
+@router.get(
+    "/devices/{object_id}/keys", response_model=list[DeviceKeyOut], operation_id="list_device_keys",
+    tags=["devices"], responses=NOT_FOUND,
+)  # fmt: skip
+def list_device_keys(request: Request, object_id: str, _user: User = ADMIN) -> Any:
+    """The device's keys in the keyring (ids and retirement dates; never the keys)."""
+    from wenulake.service.provisioning import device_keys
+
+    catalog(request).get(RESOURCES["devices"], object_id)
+    return device_keys(request.app.state.settings, object_id)
+
+
+@router.post(
+    "/devices/{object_id}/keys", response_model=NewKeyOut, status_code=201, operation_id="create_device_key",
+    tags=["devices"], responses={**NOT_FOUND, **INVALID, 503: {"model": ErrorOut}},
+)  # fmt: skip
+def create_device_key(request: Request, response: Response, object_id: str, body: KeyIn | None = None,
+                      user: User = ADMIN) -> Any:  # fmt: skip
+    """Create the device's key (409 when it has an active one), or rotate it (`rotate`: a new key, the active
+    ones retired after `grace_hours`). The key is in this answer only."""
+    body = body or KeyIn()
+    response.headers["Cache-Control"] = "no-store"
+    return _provision(request, object_id, user, body.rotate, body.grace_hours)
+
+
+@router.post(
+    "/devices/{object_id}/keys/{key_id}/retire", response_model=DeviceKeyOut, operation_id="retire_device_key",
+    tags=["devices"], responses={**NOT_FOUND, **INVALID, 503: {"model": ErrorOut}},
+)  # fmt: skip
+def retire_device_key(
+    request: Request, object_id: str, key_id: str, body: RetireIn | None = None, user: User = ADMIN
+) -> Any:
+    """Retire one key of the device (default now): records received from then on are refused."""
+    from wenulake.service.provisioning import retire_key
+
+    at = _instant((body or RetireIn()).at, "at")
+    when = retire_key(request.app.state.settings, catalog(request), object_id, key_id, user.username, at)
+    return {"key_id": key_id, "device_id": object_id, "retired_at": when, "active": when > datetime.now(UTC)}

@@ -22,8 +22,9 @@ from starlette.middleware.sessions import SessionMiddleware
 from wenulake.catalog.changes import Catalog, Conflict, Invalid, NotFound, StaleVersion
 from wenulake.catalog.store import CatalogStore
 from wenulake.errors import WenulakeError
-from wenulake.service import api, pages
+from wenulake.service import admin_pages, api, pages
 from wenulake.service.jobs import Worker
+from wenulake.service.users import LoginLimiter
 from wenulake.settings import Settings
 
 HERE = Path(__file__).resolve().parent
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalog = catalog
     app.state.worker = Worker(settings, catalog.engine) if settings.service_run_jobs else None
+    app.state.login_limiter = LoginLimiter(settings.service_login_failures, 60.0)
     app.add_middleware(
         SessionMiddleware,
         secret_key=session_secret(settings),
@@ -132,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(api.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(admin_pages.router)  # before pages: /users and /tokens are not catalog resources
     app.include_router(pages.router)  # last: its /{resource} pages would shadow the paths above
     return app
 

@@ -1,13 +1,19 @@
 """Work a catalog change needs, queued in the catalog database and run one at a time.
 
-A job is a row of catalog_jobs: queued -> running -> done | failed, with its result. The server runs queued
-jobs in a worker thread (WENULAKE_SERVICE_RUN_JOBS), and `wenulake catalog apply` runs them from the CLI (or a
-scheduled task); a job is claimed by one runner only (status compare-and-set).
+A job is a row of catalog_jobs: queued -> running -> done | failed, with its result; a reprocess job handed to
+Airflow is queued -> submitted (an Airflow backfill, its id in the params) -> done | failed once the backfill
+completes. The server runs queued replays in a worker thread (WENULAKE_SERVICE_RUN_JOBS); reprocess jobs are
+- handed to Airflow through its REST API when a scheduler of this Airflow home runs (`wenulake.backfill
+  .scheduler_alive`): by the server's worker (when the Airflow home exists), the `catalog_sync` DAG's
+  `apply_catalog_jobs` task or `wenulake catalog apply`;
+- else run in-process (the sensors DAG with dag.test) by that task or that command.
+A job is claimed by one runner only (status compare-and-set).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +28,8 @@ from wenulake.settings import Settings
 #: reprocess: the sensors DAG over a range of arrival hours (Spark and Airflow: `wenulake catalog apply` runs it)
 KINDS = ("replay", "reprocess")
 SERVER_KINDS = ("replay",)
+STATUSES = ("queued", "running", "submitted", "done", "failed")
+log = logging.getLogger(__name__)
 REPLAY_REASONS = ("unknown_device", "unknown_channel")
 
 
@@ -122,6 +130,101 @@ def run_pending(settings: Settings, engine: Engine, kinds: tuple[str, ...] = KIN
     return finished
 
 
+def _finish(
+    engine: Engine, job_id: int, status: str, result: str, params: dict[str, Any] | None = None
+) -> None:
+    j = schema.catalog_jobs
+    values: dict[str, Any] = {"status": status, "result": result}
+    if status in ("done", "failed"):
+        values["finished_at"] = datetime.now(UTC)
+    if params is not None:
+        values["params"] = json.dumps(params, sort_keys=True)
+    with engine.begin() as connection:
+        connection.execute(update(j).where(j.c.job_id == job_id).values(**values))
+
+
+def submit_to_airflow(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
+    """Hand every queued reprocess job to Airflow as a backfill of the sensors DAG over its hours (reprocess
+    behaviour `completed`: hours already run are run again); the jobs become `submitted`."""
+    from wenulake.airflow_api import AirflowApi
+    from wenulake.timeutil import Interval, parse_instant
+
+    submitted = []
+    api = AirflowApi(settings)
+    try:
+        while (job := _claim(engine, ("reprocess",))) is not None:
+            params = job["params"]
+            interval = Interval(parse_instant(params["start"]), parse_instant(params["end"]))
+            try:
+                backfill = api.create_backfill("sensors", interval)
+            except WenulakeError as exc:
+                _finish(engine, job["job_id"], "failed", f"{type(exc).__name__}: {exc}")
+            else:
+                params = {**params, "airflow_backfill_id": int(backfill["id"])}
+                _finish(
+                    engine, job["job_id"], "submitted",
+                    f"Airflow backfill {backfill['id']} of sensors from {params['start']} to {params['end']}",
+                    params,
+                )  # fmt: skip
+            submitted.append(get(engine, job["job_id"]))
+    finally:
+        api.close()
+    return submitted
+
+
+def follow_submitted(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
+    """Update submitted jobs from their Airflow backfills: done (or failed, if a run failed) once completed."""
+    from wenulake.airflow_api import AirflowApi
+    from wenulake.timeutil import parse_instant
+
+    changed = []
+    api = AirflowApi(settings)
+    try:
+        for job in recent(engine, limit=200, status="submitted"):
+            backfill_id = int(job["params"]["airflow_backfill_id"])
+            try:
+                backfill = api.backfill(backfill_id)
+                states = api.backfill_runs(
+                    "sensors", parse_instant(backfill["from_date"]), parse_instant(backfill["to_date"])
+                )
+            except WenulakeError as exc:
+                log.warning("job %s: %s", job["job_id"], exc)
+                continue
+            shown = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "no runs yet"
+            if backfill.get("completed_at"):
+                status = "failed" if states.get("failed") else "done"
+                _finish(engine, job["job_id"], status, f"Airflow backfill {backfill_id} completed: {shown}")
+            else:
+                _finish(
+                    engine, job["job_id"], "submitted", f"Airflow backfill {backfill_id} running: {shown}"
+                )
+            changed.append(get(engine, job["job_id"]))
+    finally:
+        api.close()
+    return changed
+
+
+def scheduler_running(settings: Settings) -> bool:
+    """A scheduler of this Airflow home runs (heartbeat in its metadata DB); False when the home was never set
+    up (no Airflow import then: the service does not need Airflow)."""
+    if not (settings.airflow_home_path / ".db-migrated").exists():
+        return False
+    from wenulake.backfill import scheduler_alive
+
+    return scheduler_alive(settings)
+
+
+def apply_reprocessing(settings: Settings, engine: Engine, in_process: bool = True) -> list[dict[str, Any]]:
+    """The reprocess jobs: follow those submitted to Airflow; hand the queued ones to Airflow's REST API when a
+    scheduler runs, else (`in_process`) run them here, oldest first."""
+    done = follow_submitted(settings, engine) if recent(engine, limit=1, status="submitted") else []
+    if scheduler_running(settings):
+        return done + submit_to_airflow(settings, engine)
+    if in_process:
+        return done + run_pending(settings, engine, ("reprocess",))
+    return done
+
+
 class Worker:
     """A daemon thread of the server that runs queued replays; `wake()` after queueing one. Reprocessing runs
     Airflow's dag.test, which belongs in a process of its own (`wenulake catalog apply`), not a server thread."""
@@ -146,5 +249,9 @@ class Worker:
     def _loop(self) -> None:
         while not self._stop.is_set():
             run_pending(self.settings, self.engine, SERVER_KINDS)
+            try:  # reprocessing goes to Airflow when a scheduler runs; never run in this thread
+                apply_reprocessing(self.settings, self.engine, in_process=False)
+            except Exception:  # the worker keeps running; the jobs stay queued for the DAG or the CLI
+                log.exception("handing reprocess jobs to Airflow failed")
             self._wake.wait(self.poll_seconds)
             self._wake.clear()

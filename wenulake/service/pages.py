@@ -140,11 +140,22 @@ async def login(request: Request) -> Response:
         return render(
             request, "login.html", 403, next=target, error="The form expired: please sign in again."
         )
-    user = users.authenticate(
-        catalog(request).engine, str(form.get("username", "")), str(form.get("password", ""))
-    )
+    username = str(form.get("username", ""))
+    address = request.client.host if request.client else "unknown"
+    limiter: users.LoginLimiter = request.app.state.login_limiter
+    wait = limiter.retry_after(username, address)
+    if wait:
+        response = render(
+            request, "login.html", 429, next=target,
+            error=f"Too many failed sign-ins for this user or from this address: try again in {wait} seconds.",
+        )  # fmt: skip
+        response.headers["Retry-After"] = str(wait)
+        return response
+    user = users.authenticate(catalog(request).engine, username, str(form.get("password", "")))
     if user is None:
+        limiter.failed(username, address)
         return render(request, "login.html", 401, next=target, error="Wrong user name or password.")
+    limiter.succeeded(username)
     request.session.clear()
     request.session["user"] = user.username
     request.session["csrf"] = secrets.token_urlsafe(32)
@@ -281,9 +292,15 @@ def new_page(request: Request, name: str) -> Response:
     values = {f: request.query_params.get(f, "") for f in _form_fields(r, True)}
     if r.name == "technicians" and not values.get("active"):
         values["active"] = "true"
+    preview = None
+    if r.name == "devices" and values.get("device_id"):  # what registering it would resolve
+        groups, error = _quarantine(request, values["device_id"])
+        preview = {"groups": groups, "error": error, "readings": sum(g["readings"] for g in groups),
+                   "channels": sorted({g["channel"] for g in groups if g["channel"]})}  # fmt: skip
     return render(
-        request, "form.html", user=user, r=r, fields=_form_fields(r, True), values=values, errors={}
-    )
+        request, "form.html", user=user, r=r, fields=_form_fields(r, True), values=values, errors={},
+        preview=preview,
+    )  # fmt: skip
 
 
 def _errors(problems: list[FieldProblem]) -> dict[str, list[str]]:
@@ -315,6 +332,8 @@ async def create(request: Request, name: str) -> Response:
     except Conflict as exc:
         return render(request, "form.html", 409, user=user, r=r, fields=_form_fields(r, True), values=values,
                       errors={"_": [str(exc)]})  # fmt: skip
+    if r.name == "devices" and form.get("provision_key") and user.can("admin"):
+        return _show_new_key(request, user, row[r.key], False, 0, f"Device {row[r.key]} created.")
     _flash(request, f"{r.singular.capitalize()} {row[r.key]} created.")
     return RedirectResponse(f"/{r.name}/{row[r.key]}", status_code=303)
 
@@ -331,12 +350,22 @@ def _detail(
         child = RESOURCES[child_name]
         children = (child, catalog(request).list(child, filters={column: row[r.key]}, limit=100).rows, column)
     groups, quarantine_error = _quarantine(request, row["device_id"]) if r.name == "devices" else ([], None)
+    keys: list[dict[str, Any]] = []
+    keys_error = None
+    if r.name == "devices" and user.can("admin"):
+        from wenulake.service.provisioning import device_keys
+
+        try:
+            keys = device_keys(request.app.state.settings, row["device_id"])
+        except WenulakeError as exc:
+            keys_error = f"the keyring cannot be read: {exc}"
     return render(
         request, "detail.html", status, user=user, r=r, row=row, fields=fields,
         values=values or {f: _display(row[f]) for f in fields}, errors=errors or {},
         version=row["version"] if version is None else version, retired=r.is_retired(row),
         history=catalog(request).history(r.name, row[r.key], limit=50).rows, children=children,
-        groups=groups, quarantine_error=quarantine_error, impact=impact, impact_from=impact_from,
+        groups=groups, quarantine_error=quarantine_error, impact=impact, impact_from=impact_from, keys=keys,
+        keys_error=keys_error,
     )  # fmt: skip
 
 
@@ -465,6 +494,67 @@ async def retire(request: Request, name: str, object_id: str) -> Response:
     queued = _reprocess(request, object_id, retired["valid_to"], user) if r.name == "sensors" else ""
     _flash(request, f"{r.singular.capitalize()} {object_id} retired.{queued}")
     return RedirectResponse(f"/{r.name}/{object_id}", status_code=303)
+
+
+# -- device keys (admins) ------------------------------------------------------------------------------------------
+def _show_new_key(
+    request: Request, user: User, device_id: str, rotate: bool, grace_hours: float, done: str
+) -> Response:
+    """Create (or rotate) the device's key and show it on a page of its own, once: it is in this answer only
+    (not in the session, not cached)."""
+    from datetime import timedelta
+
+    from wenulake.service.provisioning import provision
+
+    try:
+        made = provision(
+            request.app.state.settings, catalog(request), device_id, user.username, rotate,
+            timedelta(hours=grace_hours),
+        )  # fmt: skip
+    except (Conflict, NotFound, WenulakeError) as exc:
+        _flash(request, f"{done} The key was not created: {exc}".strip())
+        return RedirectResponse(f"/devices/{device_id}", status_code=303)
+    response = render(request, "key_once.html", 201, user=user, made=made, done=done)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/devices/{device_id}/keys")
+async def device_key(request: Request, device_id: str) -> Response:
+    user = page_user(request)
+    form = await request.form()
+    if not _csrf_ok(request, form):
+        return forbidden(request, user, "The form expired (CSRF check): reload the page and try again.")
+    if not user.can("admin"):
+        return forbidden(request, user, f"Role {user.role} cannot create or rotate device keys.")
+    rotate = form.get("rotate") == "1"
+    try:
+        grace = float(str(form.get("grace_hours") or 24))
+    except ValueError:
+        grace = -1
+    if not 0 <= grace <= 720:
+        _flash(request, "The grace period must be between 0 and 720 hours.")
+        return RedirectResponse(f"/devices/{device_id}", status_code=303)
+    return _show_new_key(request, user, device_id, rotate, grace, "")
+
+
+@router.post("/devices/{device_id}/keys/{key_id}/retire")
+async def device_key_retire(request: Request, device_id: str, key_id: str) -> Response:
+    from wenulake.service.provisioning import retire_key
+
+    user = page_user(request)
+    form = await request.form()
+    if not _csrf_ok(request, form):
+        return forbidden(request, user, "The form expired (CSRF check): reload the page and try again.")
+    if not user.can("admin"):
+        return forbidden(request, user, f"Role {user.role} cannot retire device keys.")
+    try:
+        retire_key(request.app.state.settings, catalog(request), device_id, key_id, user.username)
+    except (NotFound, WenulakeError) as exc:
+        _flash(request, f"Key {key_id} was not retired: {exc}")
+    else:
+        _flash(request, f"Key {key_id} retired: records received from now on with it are refused.")
+    return RedirectResponse(f"/devices/{device_id}", status_code=303)
 
 
 templates.env.globals.update(CHOICES=CHOICES, HINTS=HINTS, urlencode=urlencode)
