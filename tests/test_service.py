@@ -457,7 +457,7 @@ def test_compose_runs_the_catalog_service():
     ]
     api = services["catalog-api"]
     assert api["command"][:2] == ["wenulake", "serve"]
-    assert "8000:8000" in api["ports"]
+    assert api["ports"] == ["127.0.0.1:8000:8000"]  # loopback only: nothing is published on other interfaces
     assert api["environment"]["WENULAKE_CATALOG_URL"].endswith("@postgres:5432/catalog")
     assert "/openapi.json" in api["healthcheck"]["test"][-1]
 
