@@ -1,4 +1,6 @@
-"""Shared fixtures: one SparkSession, one Airflow metadata DB, one generated sample landing per test session.
+"""Shared fixtures: one SparkSession, one Airflow metadata DB, one generated sample landing per test session,
+and one run of each kind over that sample (`range_run`, `hourly_run`, `reverse_hourly_run`) that every test
+needing that state copies (`ran_home`, `hourly_home`, `reverse_home`) instead of running the DAGs again.
 
 The environment is fixed here, before Spark or Airflow start, because both read it once per process:
 Spark's Python workers inherit it (AWS credentials for moto), Airflow reads AIRFLOW_* at import.
@@ -13,6 +15,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,9 @@ os.environ.update(
 )
 for _key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
     os.environ.pop(_key, None)
+
+#: WENULAKE_* as the session starts: what the shared runs see, whatever the requesting test changed.
+BASE_ENV = {k: v for k, v in os.environ.items() if k.startswith("WENULAKE_")}
 
 #: The session's sample: small enough for seconds per run, with every fault present (checked in tests).
 SAMPLE = {"devices": 10, "hours": 3, "seed": 7, "fault_rate": 0.03}
@@ -64,6 +70,104 @@ def home(tmp_path: Path, sample: dict[str, Any], monkeypatch: pytest.MonkeyPatch
     return tmp_path / "home"
 
 
+def _use_home(monkeypatch: pytest.MonkeyPatch, home: Path, sample: dict[str, Any]) -> None:
+    """Point WENULAKE_* at `home` reading the session's sample landing and keyring (nothing else set)."""
+    for key in [k for k in os.environ if k.startswith("WENULAKE_")]:
+        monkeypatch.delenv(key)
+    for key, value in BASE_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("WENULAKE_HOME", str(home))
+    monkeypatch.setenv("WENULAKE_LANDING", str(sample["dir"] / "landing"))
+    monkeypatch.setenv("WENULAKE_KEYRING", str(sample["dir"] / "keyring.json"))
+
+
+@contextmanager
+def _shared_home(name: str, sample: dict[str, Any]) -> Iterator[Path]:
+    """A session-wide home for one kind of run over the sample, its catalog loaded, in a clean environment."""
+    from wenulake.catalog.store import CatalogStore
+    from wenulake.settings import Settings
+
+    home = SESSION_DIR / "runs" / name / "home"
+    with pytest.MonkeyPatch.context() as patch:
+        _use_home(patch, home, sample)
+        CatalogStore(Settings()).load(sample["dir"] / "catalog")
+        yield home
+
+
+def _copy_of(
+    run: dict[str, Any], tmp_path: Path, sample: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A private copy of a shared run's finished home as this test's WENULAKE_HOME (tests may change it)."""
+    home = tmp_path / "home"
+    shutil.copytree(run["home"], home)
+    _use_home(monkeypatch, home, sample)
+    return home
+
+
+@pytest.fixture(scope="session")
+def range_run(sample: dict[str, Any]) -> dict[str, Any]:
+    """The sensors DAG (then alarms, as its assets schedule) once over the whole sample: `reports`, `home`."""
+    from tests.helpers import arrival_range
+    from wenulake.orchestrate import run_range
+    from wenulake.settings import Settings
+
+    with _shared_home("range", sample) as home:
+        reports = run_range(Settings(), "sensors", arrival_range(sample["manifest"]), hourly=False)
+    return {"home": home, "reports": reports}
+
+
+@pytest.fixture(scope="session")
+def hourly_run(sample: dict[str, Any]) -> dict[str, Any]:
+    """The sensors DAG (then alarms) once per arrival hour of the sample, as the schedule runs them."""
+    from tests.helpers import arrival_range
+    from wenulake.orchestrate import run_range
+    from wenulake.settings import Settings
+
+    with _shared_home("hourly", sample) as home:
+        reports = run_range(Settings(), "sensors", arrival_range(sample["manifest"]), hourly=True)
+    return {"home": home, "reports": reports}
+
+
+@pytest.fixture(scope="session")
+def reverse_hourly_run(sample: dict[str, Any]) -> dict[str, Any]:
+    """The sensors DAG alone once per arrival hour, last hour first (late data at its worst)."""
+    from tests.helpers import arrival_range
+    from wenulake.orchestrate import run_dag
+    from wenulake.settings import Settings
+
+    with _shared_home("reverse-hourly", sample) as home:
+        parts = reversed(arrival_range(sample["manifest"]).split_hourly())
+        reports = [run_dag(Settings(), "sensors", part) for part in parts]
+    return {"home": home, "reports": reports}
+
+
+@pytest.fixture
+def ran_home(
+    range_run: dict[str, Any], tmp_path: Path, sample: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """This test's copy of `range_run`'s home, set as WENULAKE_HOME."""
+    return _copy_of(range_run, tmp_path, sample, monkeypatch)
+
+
+@pytest.fixture
+def hourly_home(
+    hourly_run: dict[str, Any], tmp_path: Path, sample: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """This test's copy of `hourly_run`'s home, set as WENULAKE_HOME."""
+    return _copy_of(hourly_run, tmp_path, sample, monkeypatch)
+
+
+@pytest.fixture
+def reverse_home(
+    reverse_hourly_run: dict[str, Any],
+    tmp_path: Path,
+    sample: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """This test's copy of `reverse_hourly_run`'s home, set as WENULAKE_HOME."""
+    return _copy_of(reverse_hourly_run, tmp_path, sample, monkeypatch)
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     from wenulake.settings import Settings
@@ -72,6 +176,32 @@ def spark() -> Iterator[Any]:
     session = get_spark(Settings())
     yield session
     session.stop()
+
+
+#: Markers that follow from the fixtures a test uses (on top of any it declares): a test on a shared DAG run or a
+#: SparkSession is slow; tests/integration is slow as a whole, tests/unit never is.
+FIXTURE_MARKERS = {
+    "range_run": ("slow", "airflow", "spark"),
+    "hourly_run": ("slow", "airflow", "spark"),
+    "reverse_hourly_run": ("slow", "airflow", "spark"),
+    "spark": ("slow", "spark"),
+    "postgres_url": ("postgres",),
+    "moto_endpoint": ("s3",),
+}
+TESTS_DIR = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        markers = {m for fixture, marks in FIXTURE_MARKERS.items() if fixture in names for m in marks}
+        folder = item.path.relative_to(TESTS_DIR).parts[0] if item.path.is_relative_to(TESTS_DIR) else ""
+        if folder == "integration":
+            markers.add("slow")
+        elif folder == "unit" and "slow" in markers | {m.name for m in item.iter_markers()}:
+            raise pytest.UsageError(f"{item.nodeid}: tests/unit holds fast tests only (no Spark, no DAG run)")
+        for marker in sorted(markers - {m.name for m in item.iter_markers()}):
+            item.add_marker(marker)
 
 
 _EXIT_STATUS: list[int] = []
@@ -144,3 +274,9 @@ def moto_endpoint() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+def home_copy(run: dict[str, Any], dest: Path) -> Path:
+    """A private copy of a shared run's finished home at `dest` (for a second home beside the test's own)."""
+    shutil.copytree(run["home"], dest)
+    return dest

@@ -22,7 +22,7 @@ from wenulake.query import run_query
 from wenulake.settings import Settings
 from wenulake.timeutil import parse_instant
 
-pytestmark = [pytest.mark.slow, pytest.mark.airflow, pytest.mark.spark]
+# slow, airflow, spark: from the shared-run fixtures (conftest), or declared by a test that runs the DAGs itself
 
 
 def assert_alarms_match_truth(settings: Settings, sample_dir: Path) -> None:
@@ -38,10 +38,10 @@ def notifications(settings: Settings) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def test_alarms_find_every_injected_episode_once_and_notify_each_transition_once(home, sample):
+def test_alarms_find_every_injected_episode_once_and_notify_each_transition_once(ran_home, range_run, sample):
     settings = Settings()
     interval = arrival_range(sample["manifest"])
-    reports = run_range(settings, "sensors", interval, hourly=False)
+    reports = range_run["reports"]  # run_range(settings, "sensors", interval, hourly=False)
     assert [r.dag_id for r in reports] == ["sensors", "alarms"]  # the silver asset schedules alarms
     assert_alarms_match_truth(settings, sample["dir"])
     sent = notifications(settings)
@@ -62,10 +62,9 @@ def test_alarms_find_every_injected_episode_once_and_notify_each_transition_once
     assert Lake(settings).read(NOTIFICATION_OUTBOX).num_rows == len(sent)
 
 
-def test_hour_by_hour_gives_the_same_alarms(home, sample):
+def test_hour_by_hour_gives_the_same_alarms(hourly_home, sample):
     """Episodes spanning several hourly runs stay one alarm (opened in one run, closed in a later one)."""
-    settings = Settings()
-    run_range(settings, "sensors", arrival_range(sample["manifest"]), hourly=True)
+    settings = Settings()  # after run_range(settings, "sensors", arrival_range(...), hourly=True)
     assert_alarms_match_truth(settings, sample["dir"])
     spanning = [a for a in live_alarms(settings) if a["opened_run"] != a["closed_run"]]
     assert spanning, "no episode spanned two hourly runs in the sample"
@@ -75,10 +74,9 @@ def test_hour_by_hour_gives_the_same_alarms(home, sample):
     )
 
 
-def test_a_catalog_fix_retracts_alarms_that_lose_their_evidence(home, sample, tmp_path):
-    settings = Settings()
+def test_a_catalog_fix_retracts_alarms_that_lose_their_evidence(ran_home, sample, tmp_path):
+    settings = Settings()  # after run_range(settings, "sensors", interval, hourly=False)
     interval = arrival_range(sample["manifest"])
-    run_range(settings, "sensors", interval, hourly=False)
     thresholds = [a for a in live_alarms(settings) if a["rule"] == "threshold"]
     assert thresholds
     # the operator raises the co2 limits above the injected 1200 ppm, then the range is processed again
@@ -98,6 +96,9 @@ def test_a_catalog_fix_retracts_alarms_that_lose_their_evidence(home, sample, tm
     assert sorted(n["alarm_id"] for n in sent if n["transition"] == "retracted") == sorted(retracted)
 
 
+@pytest.mark.slow
+@pytest.mark.airflow
+@pytest.mark.spark
 def test_sns_gets_each_transition_exactly_once_across_reruns_and_an_outage(
     home, sample, moto_endpoint, monkeypatch
 ):

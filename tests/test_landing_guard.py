@@ -77,11 +77,10 @@ def quarantine_marks(settings: Settings) -> list[tuple[object, ...]]:
 @pytest.mark.airflow
 @pytest.mark.spark
 def test_a_rerun_against_an_empty_or_shrunk_landing_refuses_and_changes_nothing(
-    home, sample, tmp_path, monkeypatch
+    ran_home, sample, tmp_path, monkeypatch
 ):
-    settings = Settings()
+    settings = Settings()  # after run_range(settings, "sensors", interval, hourly=False)
     interval = arrival_range(sample["manifest"])
-    run_range(settings, "sensors", interval, hourly=False)
     lake, warehouse, marks = snapshots(settings), warehouse_snapshot(settings), quarantine_marks(settings)
     counts = accounting(settings, interval)
 

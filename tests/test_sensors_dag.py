@@ -8,10 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tests.conftest import reader_url
+from tests.conftest import home_copy, reader_url
 from tests.helpers import arrival_range, expected_accounting, snapshots, warehouse_snapshot
 from wenulake.accounting import accounting
-from wenulake.catalog.store import CatalogStore
 from wenulake.contracts.tables import DQ_RESULT, SENSOR_MESSAGE, SILVER_READING, TABLES
 from wenulake.errors import GateFailed, PipelineFailed
 from wenulake.lake import Lake
@@ -24,10 +23,10 @@ from wenulake.timeutil import HOUR, Interval, parse_instant
 pytestmark = [pytest.mark.slow, pytest.mark.airflow, pytest.mark.spark]
 
 
-def test_one_run_accounts_for_every_generated_record(home, sample):
+def test_one_run_accounts_for_every_generated_record(ran_home, range_run, sample):
     settings = Settings()
     interval = arrival_range(sample["manifest"])
-    report = run_dag(settings, "sensors", interval)
+    report = range_run["reports"][0]  # the sensors run (alarms follow it)
     assert report.ok, report.failure()
     assert [t.task_id for t in report.tasks] == [
         "ingest_bronze", "gate_bronze", "enrich_silver", "gate_silver", "stage_gold", "compute_stats",
@@ -58,30 +57,28 @@ def test_one_run_accounts_for_every_generated_record(home, sample):
     assert all(gates["success"].to_pylist())
 
 
-def test_rerun_and_hour_by_hour_give_identical_tables(home, sample):
+def test_rerun_and_hour_by_hour_give_identical_tables(ran_home, hourly_run, sample, tmp_path):
     settings = Settings()
     interval = arrival_range(sample["manifest"])
-    run_range(settings, "sensors", interval, hourly=False)
-    first = snapshots(settings)
+    first = snapshots(settings)  # after one run over the range
     first_warehouse = warehouse_snapshot(settings)
     run_range(settings, "sensors", interval, hourly=False)
     assert snapshots(settings) == first, "rerun changed the tables"
     assert warehouse_snapshot(settings) == first_warehouse, "rerun changed the warehouse"
 
-    hourly_home = home.parent / "hourly"
-    hourly = Settings(home=hourly_home)
-    CatalogStore(hourly).load(sample["dir"] / "catalog")
-    reports = run_range(hourly, "sensors", interval, hourly=True)
+    hourly = Settings(home=home_copy(hourly_run, tmp_path / "hourly"))  # the schedule's hour-by-hour runs
+    reports = hourly_run["reports"]
     assert [r.dag_id for r in reports] == ["sensors", "alarms"] * len(sample["manifest"]["by_hour"])
     assert snapshots(hourly) == first, "hour by hour differs from one run over the range"
     assert warehouse_snapshot(hourly) == first_warehouse, "hour by hour differs in the warehouse"
 
 
-def test_duplicates_resolve_the_same_whatever_order_the_hours_run_in(home, sample):
+def test_duplicates_resolve_the_same_whatever_order_the_hours_run_in(
+    reverse_home, reverse_hourly_run, sample
+):
     settings = Settings()
     interval = arrival_range(sample["manifest"])
-    for part in reversed(interval.split_hourly()):
-        report = run_dag(settings, "sensors", part)
+    for report in reverse_hourly_run["reports"]:  # one run per hour, last hour first
         assert report.ok, report.failure()
     assert accounting(settings, interval) == expected_accounting(sample["manifest"])
     for hour in sample["manifest"]["by_hour"]:
