@@ -1,0 +1,201 @@
+"""Every SQL file of sql/alarms/ on a few Arrow rows (DuckDB, no Spark, no Airflow): limits, the edges of each
+rule (an open episode, a run too short, a reset), the scope of a run and the readings the rules see.
+(tests/test_alarms.py checks all rules together on a longer series; tests/test_windows.py the windows' SQL.)"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from tests.unit.sqlcase import TS, run, t, table
+
+T0 = t("2026-04-04 00:00")
+THRESHOLDS = {"threshold_id": pa.string(), "sensor_id": pa.string(), "metric": pa.string(),
+              "min_value": pa.float64(), "max_value": pa.float64(), "severity": pa.string()}  # fmt: skip
+EPISODE = ("rule", "severity", "sensor_id", "device_id", "started_at", "ended_at", "peak_value")
+
+
+def minute(i: float) -> Any:
+    return T0 + timedelta(minutes=i)
+
+
+def series(
+    sensor: str, values: list[float | None], kind: str = "gauge", metric: str = "co2", **extra: Any
+) -> list[dict[str, Any]]:
+    """One reading a minute from T0; None leaves the minute out (a silence)."""
+    return [
+        {"sensor_id": sensor, "ts": minute(i), "value": v, "kind": kind, "metric": metric,
+         "device_id": extra.get("device_id", sensor.split("-")[0]), "site_id": "s1", "company_id": "c1"}
+        for i, v in enumerate(values)
+        if v is not None
+    ]  # fmt: skip
+
+
+def episodes(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [tuple(r[k] for k in EPISODE) for r in rows]
+
+
+def bounded(readings: list[dict[str, Any]], thresholds: list[dict[str, Any]]) -> pa.Table:
+    return table(
+        run("alarms/bounds", {"readings": table(readings), "thresholds": table(thresholds, THRESHOLDS)})
+    )
+
+
+DEFAULT_CO2 = {"threshold_id": "co2", "sensor_id": None, "metric": "co2", "min_value": None, "max_value": 1000.0,
+               "severity": "critical"}  # fmt: skip
+
+
+def test_bounds_take_the_sensors_own_threshold_over_the_metrics_default():
+    own = {"threshold_id": "own", "sensor_id": "a-co2", "metric": "co2", "min_value": 400.0, "max_value": 500.0,
+           "severity": "warning"}  # fmt: skip
+    readings = (
+        series("a-co2", [350.0, 450.0, 900.0])
+        + series("b-co2", [900.0, 1100.0])
+        + series("c-t", [5.0], metric="temperature")
+    )
+    rows = {(r["sensor_id"], r["value"]): r for r in bounded(readings, [DEFAULT_CO2, own]).to_pylist()}
+    assert {k: (r["severity"], r["min_value"], r["max_value"], r["outside"]) for k, r in rows.items()} == {
+        ("a-co2", 350.0): ("warning", 400.0, 500.0, True),
+        ("a-co2", 450.0): ("warning", 400.0, 500.0, False),
+        ("a-co2", 900.0): ("warning", 400.0, 500.0, True),
+        ("b-co2", 900.0): ("critical", None, 1000.0, False),  # an open lower limit
+        ("b-co2", 1100.0): ("critical", None, 1000.0, True),
+        ("c-t", 5.0): (None, None, None, False),  # no limit at all: never outside
+    }
+
+
+def test_threshold_episodes_end_at_the_first_reading_back_inside_or_stay_open():
+    readings = series("a-co2", [900.0, 1200.0, 1500.0, 800.0, 1100.0, 1050.0])
+    rows = run("alarms/threshold", {"readings": bounded(readings, [DEFAULT_CO2])})
+    assert episodes(rows) == [
+        ("threshold", "critical", "a-co2", "a", minute(1), minute(3), 1500.0),
+        ("threshold", "critical", "a-co2", "a", minute(4), None, 1100.0),  # still outside: open
+    ]
+    below = {**DEFAULT_CO2, "min_value": 100.0}
+    rows = run(
+        "alarms/threshold", {"readings": bounded(series("a-co2", [150.0, 50.0, 20.0, 150.0]), [below])}
+    )
+    assert episodes(rows) == [
+        ("threshold", "critical", "a-co2", "a", minute(1), minute(3), 20.0)
+    ]  # the lowest
+
+
+def test_counter_reset_is_one_closed_info_alarm_per_drop():
+    readings = series("m-e", [1.0, 5.0, 2.0, 3.0, 3.0, 0.5], kind="counter", metric="energy")
+    readings += series("g-co2", [9.0, 1.0])  # a gauge going down is no reset
+    rows = run("alarms/counter_reset", {"readings": table(readings)})
+    assert episodes(rows) == [
+        ("counter_reset", "info", "m-e", "m", minute(2), minute(2), 5.0),
+        ("counter_reset", "info", "m-e", "m", minute(5), minute(5), 3.0),
+    ]
+
+
+def test_flatline_needs_the_whole_duration_and_stays_open_while_flat():
+    values = [1.0, 2.0, 2.0, 2.0, 2.0, 3.0, 4.0, 4.0, 5.0, 6.0, 6.0, 6.0, 6.0, 6.0]
+    rows = run("alarms/flatline", {"readings": table(series("a-t", values))}, {"flatline_minutes": 3})
+    assert episodes(rows) == [
+        ("flatline", "warning", "a-t", "a", minute(1), minute(5), 2.0),  # 3 minutes flat, ended by the change
+        ("flatline", "warning", "a-t", "a", minute(9), None, 6.0),  # 4 minutes and going on: open
+    ]  # the 1-minute run at 4.0 is too short
+    counter = series("m-e", [1.0] * 10, kind="counter", metric="energy")
+    assert run("alarms/flatline", {"readings": table(counter)}, {"flatline_minutes": 3}) == []  # gauges only
+
+
+def test_gap_is_per_device_from_the_last_message_to_the_next_and_open_at_the_scopes_end():
+    readings = series("a-t", [1.0, 1.0, *[None] * 5, 1.0]) + series("a-h", [1.0, 1.0, *[None] * 5, 1.0])
+    newest = {
+        **readings[0],
+        "sensor_id": "z",
+        "device_id": "z",
+        "ts": minute(20),
+    }  # the scope's newest reading
+    readings += [*series("b-t", [1.0] * 3), newest]
+    rows = run("alarms/gap", {"readings": table(readings)}, {"gap_minutes": 5})
+    assert episodes(rows) == [
+        ("gap", "warning", None, "a", minute(1), minute(7), 6.0),  # one per device, not per sensor
+        ("gap", "warning", None, "a", minute(7), None, 13.0),  # silent again until the newest reading: open
+        ("gap", "warning", None, "b", minute(2), None, 18.0),  # silent until the newest reading: open
+    ]
+
+
+def test_anomaly_moving_keeps_gauges_inside_their_limits_without_repeats():
+    readings = series("a-co2", [500.0, 500.0, 510.0, 1500.0, 520.0]) + series(
+        "m-e", [1.0, 2.0], kind="counter", metric="energy"
+    )
+    rows = run("alarms/anomaly_moving", {"readings": bounded(readings, [DEFAULT_CO2])})
+    assert [(r["ts"], r["value"]) for r in rows] == [
+        (minute(0), 500.0),
+        (minute(2), 510.0),
+        (minute(4), 520.0),
+    ]
+
+
+def test_anomaly_flags_robust_outliers_once_enough_points_and_ends_at_the_first_normal_reading():
+    values = [10.0, 11.0, 10.0, 30.0, 31.0, 10.5, 40.0]
+    scored = [
+        {
+            "sensor_id": "a-t",
+            "ts": minute(i),
+            "value": v,
+            "center": 10.0,
+            "spread": 1.0,
+            "points": 5 if i else 1,
+        }
+        for i, v in enumerate(values)
+    ]
+    scored[1]["spread"] = 0.0
+    readings = table(series("a-t", values, metric="temperature"))
+    rows = run(
+        "alarms/anomaly",
+        {"scored": table(scored), "readings": readings},
+        {"anomaly_min_points": 3, "anomaly_z": 3.5},
+    )
+    assert episodes(rows) == [
+        ("anomaly", "warning", "a-t", "a", minute(3), minute(5), 31.0),  # two readings, one episode, peak 31
+        ("anomaly", "warning", "a-t", "a", minute(6), None, 40.0),  # the last reading: open
+    ]
+    few = [{**r, "points": 2} for r in scored]  # too few points in every window: nothing
+    assert (
+        run(
+            "alarms/anomaly",
+            {"scored": table(few), "readings": readings},
+            {"anomaly_min_points": 3, "anomaly_z": 3.5},
+        )
+        == []
+    )
+
+
+def test_scope_is_each_touched_sensor_once_with_the_runs_earliest_hour():
+    touched = table(
+        [
+            {"run_id": run_id, "sensor_id": s, "hour_utc": t(h)}
+            for run_id, s, h in [("r1", "a", "2026-04-04 05:00"), ("r1", "a", "2026-04-04 03:00"),
+                                 ("r2", "b", "2026-04-04 04:00"), ("r3", "c", "2026-04-04 01:00")]
+        ],
+        {"run_id": pa.string(), "sensor_id": pa.string(), "hour_utc": TS},
+    )  # fmt: skip
+    rows = run("alarms/scope", {"ops.touched_period": touched}, {"runs": ["r1", "r2"]})
+    assert rows == [
+        {"sensor_id": "a", "first_hour": t("2026-04-04 03:00")},
+        {"sensor_id": "b", "first_hour": t("2026-04-04 03:00")},
+    ]
+
+
+def test_readings_are_every_sensor_of_the_scopes_devices_inside_the_window():
+    silver = table(
+        series("a-co2", [1.0, 2.0, 3.0])
+        + series("a-t", [4.0, 5.0, 6.0], device_id="a")
+        + series("b-t", [7.0])
+    )
+    scope = table([{"sensor_id": "a-co2"}])
+    rows = run(
+        "alarms/readings",
+        {"scope": scope, "silver.reading": silver},
+        {"window_start": minute(1), "window_end": minute(2)},
+    )
+    assert [(r["sensor_id"], r["ts"], r["value"]) for r in rows] == [
+        ("a-co2", minute(1), 2.0),
+        ("a-t", minute(1), 5.0),
+    ]
