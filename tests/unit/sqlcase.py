@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from wenulake.contracts.tables import TableSpec
 from wenulake.settings import Settings
 from wenulake.sqlfiles import load_sql
 
@@ -41,13 +42,22 @@ def table(rows: list[dict[str, Any]], schema: dict[str, pa.DataType] | None = No
     return pa.Table.from_pylist([{n: r.get(n) for n in names} for r in rows], schema=arrow)
 
 
-def run(name: str, tables: dict[str, pa.Table], params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """Rows of sql/`name`.sql over `tables`, in a canonical order (every column, ascending, nulls first)."""
-    return run_text(sql(name), tables, params)
+def run(
+    name: str, tables: dict[str, pa.Table], params: dict[str, Any] | None = None, macros: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """Rows of sql/`name`.sql over `tables`, in a canonical order (every column, ascending, nulls first);
+    `macros` (sql/lake/macros/<name>.sql) are created first, as wenulake.query.connect does."""
+    return run_text(sql(name), tables, params, macros)
+
+
+def lake(spec: TableSpec, rows: list[dict[str, Any]]) -> pa.Table:
+    """A lake table of the contract's columns and types, from rows giving some of them (the rest null)."""
+    schema = pa.schema([field.with_nullable(True) for field in spec.schema])
+    return pa.Table.from_pylist([{n: r.get(n) for n in schema.names} for r in rows], schema=schema)
 
 
 def run_text(
-    text: str, tables: dict[str, pa.Table], params: dict[str, Any] | None = None
+    text: str, tables: dict[str, pa.Table], params: dict[str, Any] | None = None, macros: tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:
     con = duckdb.connect()
     try:
@@ -57,6 +67,8 @@ def run_text(
             if "." in key:
                 con.execute(f"create schema if not exists {key.split('.')[0]}")
                 con.execute(f"create view {key} as select * from {key.replace('.', '__')}")
+        for macro in macros:
+            con.execute(sql(f"lake/macros/{macro}"))
         result = con.execute(text, params or {}).fetch_arrow_table()
     finally:
         con.close()
