@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from wenulake.resources import resource_dir
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -300,9 +302,12 @@ class Settings(BaseSettings):
     )
     dags_folder: Path = Field(default=REPO_ROOT / "dags", description="Folder holding the DAG files.")
     expectations_dir: Path = Field(
-        default=REPO_ROOT / "expectations", description="Folder holding the Great Expectations suites."
+        default=resource_dir("expectations"),
+        description="Folder holding the Great Expectations suites (default: the package's, expectations/ here).",
     )
-    sql_dir: Path = Field(default=REPO_ROOT / "sql", description="Folder holding the SQL files.")
+    sql_dir: Path = Field(
+        default=resource_dir("sql"), description="Folder holding the SQL files (default: the package's, sql/ here)."
+    )
 
     @field_validator(
         "landing",
