@@ -3,7 +3,7 @@
 ingest_workorder_events -> gate_workorder_events -> build_work_orders -> gate_work_orders -> load_work_orders:
 - ingest_workorder_events parses the interval's objects (SNS envelopes or raw delivery, both framings) and stages
   the well-formed copies, the parse quarantine and the ledger;
-- gate_workorder_events validates them (workorder_event suite + accounting) and publishes the interval's hours;
+- gate_workorder_events validates them (bronze_work_order_event suite + accounting) and publishes the interval's hours;
 - build_work_orders rebuilds every order the interval touched from all its events (duplicates removed, in
   occurred_at order): the event statuses, the order snapshot, the lifecycle quarantine;
 - gate_work_orders validates (work_order suites) and replaces exactly those orders;

@@ -315,3 +315,29 @@ def test_the_gold_gate_reads_the_same_staged_state_as_on_postgres(postgres_url, 
     assert sorted({(r["sensor_id"], r["sensor_in_dim"]) for r in results[1].to_pylist()}) == [
         ("s1", True), ("s2", False)
     ]  # fmt: skip
+
+
+@pytest.mark.postgres
+def test_load_reports_the_rows_it_replaces_on_duckdb_and_postgresql_alike(postgres_url, tmp_path):
+    """`load` returns per table the rows deleted and inserted: the DuckDB backend deletes them in its loader
+    file, PostgreSQL at publish, and both report the same figures from `load` (and log them at publish)."""
+    from wenulake.warehouse.duckdb_backend import DuckDBWarehouse
+
+    settings = Settings(home=tmp_path / "home")
+    postgres, duck = PostgresWarehouse(settings, postgres_url), DuckDBWarehouse(settings)
+    for warehouse in (postgres, duck):
+        warehouse.ensure()
+    reported: dict[str, list[dict[str, tuple[int, int]]]] = {"postgres": [], "duckdb": []}
+    for load in (1, 2):
+        staged = _load_files(tmp_path, load)
+        for name, warehouse in (("postgres", postgres), ("duckdb", duck)):
+            results = warehouse.load(staged, f"run-{load}", [f"source-{load}"])
+            reported[name].append({r.table: (r.rows_deleted, r.rows_inserted) for r in results})
+            warehouse.publish(f"run-{load}")
+    assert reported["postgres"] == reported["duckdb"]
+    first, second = reported["postgres"]
+    assert first["fact_reading"] == (0, 8)  # an empty warehouse: nothing replaced
+    assert second["fact_reading"] == (4, 1)  # the 5 April partitions of s1 and s2 (2 readings each)
+    assert second["dim_company"] == (first["dim_company"][1], second["dim_company"][1])  # "all": every row
+    logged = [row for row in _tables(postgres_url)["warehouse_load"] if row[1] == "run-2"]
+    assert {table: (deleted, inserted) for table, _, deleted, inserted in logged} == second

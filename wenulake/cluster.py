@@ -61,14 +61,6 @@ def build_package(out: Path | None = None) -> Path:
     return out
 
 
-def package_is_stale(path: Path) -> bool:
-    """True when a source file is newer than the archive (or there is no archive)."""
-    if not path.exists():
-        return True
-    built = path.stat().st_mtime
-    return any(p.stat().st_mtime > built for p in PACKAGE_DIR.rglob("*.py"))
-
-
 # -- a standalone cluster on this machine ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class ClusterInfo:

@@ -43,7 +43,6 @@ from wenulake.landing import SENSORS_STREAM, hour_prefix
 from wenulake.timeutil import EPOCH, HOUR, floor_hour, iso
 
 TIMEZONES = ("Europe/Madrid", "America/Santiago", "America/New_York", "Asia/Tokyo", "Australia/Sydney", "UTC")
-BUFFER = timedelta(minutes=5)
 MAX_RECORDS_PER_OBJECT = 5000
 UNKNOWN_CHANNEL = "dbg"
 LATE_RATE = 0.01

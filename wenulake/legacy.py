@@ -49,7 +49,6 @@ from wenulake.landing import (
     too_big,
 )
 
-FORMAT_VERSION = "v0"
 EARLIEST = datetime(2015, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(hours=24)
 FILE_NAME = re.compile(r"^(?P<device_id>[^/]+?)\.csv(?P<gz>\.gz)?$")

@@ -306,7 +306,8 @@ class Settings(BaseSettings):
         description="Folder holding the Great Expectations suites (default: the package's, expectations/ here).",
     )
     sql_dir: Path = Field(
-        default=resource_dir("sql"), description="Folder holding the SQL files (default: the package's, sql/ here)."
+        default=resource_dir("sql"),
+        description="Folder holding the SQL files (default: the package's, sql/ here).",
     )
 
     @field_validator(
@@ -411,8 +412,3 @@ def masked(value: object) -> str:
     if matched and matched["password"]:
         text = f"{matched['head']}***{matched['tail']}"
     return _QUERY_SECRET.sub(r"\1***", text)
-
-
-def get_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit overrides (tests, CLI options) on top."""
-    return Settings(**overrides)  # type: ignore[arg-type]

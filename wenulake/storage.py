@@ -260,20 +260,6 @@ def arrow_filesystem(settings: Settings) -> Any:
     return fs.S3FileSystem(region=settings.s3_region, endpoint_override=host.rstrip("/"), scheme=scheme)
 
 
-def read_location(location: str, settings: Settings) -> bytes:
-    """Read one file given as a local path or an s3:// URL (the keyring, for instance)."""
-    if is_s3(location):
-        bucket, key = split_s3_url(location)
-        store = StoreSpec.from_settings(f"s3://{bucket}", settings).open()
-        return store.get(key)
-    try:
-        return Path(location).read_bytes()
-    except FileNotFoundError as exc:
-        raise StorageError(f"{location} does not exist") from exc
-    except OSError as exc:
-        raise StorageError(f"cannot read {location}: {exc.strerror}") from exc
-
-
 def open_parquet(location: str, settings: Settings) -> Any:
     """A pyarrow ParquetFile for a local path or an s3:// URL (stage files)."""
     import pyarrow.parquet as pq

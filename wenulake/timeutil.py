@@ -24,10 +24,6 @@ def iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def to_micros(value: datetime) -> int:
-    return (value - EPOCH) // ONE_US
-
-
 def floor_hour(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 

@@ -6,7 +6,7 @@ from wenulake.contracts.reasons import (
     Reason,
     Stage,
 )
-from wenulake.contracts.tables import TABLES, TableSpec, table
+from wenulake.contracts.tables import TABLES, TableSpec
 
 __all__ = [
     "BRONZE_MESSAGE_REASONS",
@@ -15,5 +15,4 @@ __all__ = [
     "Reason",
     "Stage",
     "TableSpec",
-    "table",
 ]

@@ -477,13 +477,6 @@ TABLES: dict[str, TableSpec] = {
 }
 
 
-def table(name: str) -> TableSpec:
-    try:
-        return TABLES[name]
-    except KeyError:
-        raise KeyError(f"unknown lake table {name!r}; known: {', '.join(sorted(TABLES))}") from None
-
-
 class LedgerStatus:
     INGESTED = "ingested"
     CORRUPT = "corrupt"

@@ -5,7 +5,7 @@
   every record piece (SNS envelope or raw delivery, detected per record) and stages the well-formed copies
   (`bronze.work_order_event`), the parse quarantine (`malformed_event`, `unknown_event_type`,
   `corrupt_object`) and the ledger (`ops.workorder_ledger`).
-- `publish_events(...)` (task `gate_workorder_events`): the `workorder_event` suite and the accounting
+- `publish_events(...)` (task `gate_workorder_events`): the `bronze_work_order_event` suite and the accounting
   invariants on the staged batch; pass -> replaces the interval's arrival hours in those tables and records the
   orders whose copies changed (`ops.touched_order`).
 - `build(...)` (task `build_work_orders`): for each touched order, all its copies -> the winning copy per
@@ -236,7 +236,7 @@ def publish_events(settings: Settings, interval: Interval, run_id: str) -> Publi
     results = quality.gate(
         lake,
         settings.expectations_dir,
-        [("workorder_event", WORK_ORDER_EVENT_COPY.name, copies)],
+        [("bronze_work_order_event", WORK_ORDER_EVENT_COPY.name, copies)],
         run_id=run_id,
         stage=Stage.WORKORDERS.value,
         interval=hours,

@@ -408,9 +408,9 @@ def decode_objects(
 
 
 def _limits_from_environment() -> InputLimits:
-    from wenulake.settings import get_settings
+    from wenulake.settings import Settings
 
-    return InputLimits.from_settings(get_settings())
+    return InputLimits.from_settings(Settings())
 
 
 def fetch_objects(

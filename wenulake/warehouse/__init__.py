@@ -166,9 +166,6 @@ COLUMNS["fact_work_order_event"] = (
     "arrival_hour",
 )
 
-#: the tables compute_stats stages (the others are staged by stage_gold)
-STATS_TABLES = ("stats_hourly", "stats_daily", "stats_daily_site", "stats_daily_company")
-
 
 @dataclass(frozen=True)
 class LoadSpec:

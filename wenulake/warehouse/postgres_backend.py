@@ -261,6 +261,7 @@ class PostgresWarehouse:
                     started = time.perf_counter()
                     con.execute(f"create unlogged table {schema}.{spec.table} (like {PUBLIC}.{spec.table})")
                     inserted = self._copy(con, f"{schema}.{spec.table}", COLUMNS[spec.table], rows)
+                    replaced = ""  # mode "all": publish deletes every row
                     if spec.mode == "keys":
                         key_source = keys or rows
                         key_columns = ", ".join(spec.key_columns)
@@ -269,8 +270,13 @@ class PostgresWarehouse:
                             f"select {key_columns} from {PUBLIC}.{spec.table} limit 0"
                         )
                         self._copy(con, f"{schema}.{spec.table}__keys", spec.key_columns, key_source)
+                        replaced = f" where ({key_columns}) in (select {key_columns} from {schema}.{spec.table}__keys)"
+                    # the rows publish will delete (one writer at a time: the DAG serialises loads), as the
+                    # DuckDB backend's load reports them
+                    found = con.execute(f"select count(*) from {PUBLIC}.{spec.table}{replaced}").fetchone()
+                    deleted = int(found[0]) if found else 0
                     results.append(
-                        LoadResult(spec.table, 0, inserted, round(time.perf_counter() - started, 3))
+                        LoadResult(spec.table, deleted, inserted, round(time.perf_counter() - started, 3))
                     )
         except WenulakeError as exc:
             if isinstance(exc, WarehouseUnavailable):
