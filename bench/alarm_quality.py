@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     from wenulake.catalog.store import CatalogStore
-    from wenulake.generator import generate
+    from wenulake.devtools.generator import generate
     from wenulake.orchestrate import run_range
     from wenulake.settings import Settings
     from wenulake.timeutil import Interval, parse_instant

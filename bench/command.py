@@ -75,7 +75,7 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
 def dataset(devices: int, hours: int, data_dir: Path) -> Path:
     folder = data_dir / f"command-{devices}x{hours}"
     if not (folder / "manifest.json").exists():
-        from wenulake.generator import generate
+        from wenulake.devtools.generator import generate
 
         print(f"generating {devices} devices x {hours} hours", file=sys.stderr, flush=True)
         generate(folder, devices=devices, hours=hours, seed=3)

@@ -77,7 +77,7 @@ class PeakRss:
 
 
 def dataset(size: str, data_dir: Path) -> Path:
-    from wenulake.generator import generate
+    from wenulake.devtools.generator import generate
 
     folder = data_dir / size
     if not (folder / "manifest.json").exists():

@@ -50,7 +50,7 @@ SAMPLE = {"devices": 10, "hours": 3, "seed": 7, "fault_rate": 0.03}
 @pytest.fixture(scope="session")
 def sample() -> dict[str, Any]:
     """A generated landing (+ catalog, keyring, manifest) shared read-only by the whole session."""
-    from wenulake.generator import generate
+    from wenulake.devtools.generator import generate
 
     out = SESSION_DIR / "sample"
     manifest = generate(out, **SAMPLE)  # type: ignore[arg-type]
@@ -82,7 +82,7 @@ def _use_home(monkeypatch: pytest.MonkeyPatch, home: Path, sample: dict[str, Any
 
 
 @contextmanager
-def _shared_home(name: str, sample: dict[str, Any]) -> Iterator[Path]:
+def shared_home(name: str, sample: dict[str, Any]) -> Iterator[Path]:
     """A session-wide home for one kind of run over the sample, its catalog loaded, in a clean environment."""
     from wenulake.catalog.store import CatalogStore
     from wenulake.settings import Settings
@@ -94,13 +94,15 @@ def _shared_home(name: str, sample: dict[str, Any]) -> Iterator[Path]:
         yield home
 
 
-def _copy_of(
+def copy_of(
     run: dict[str, Any], tmp_path: Path, sample: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> Path:
     """A private copy of a shared run's finished home as this test's WENULAKE_HOME (tests may change it)."""
     home = tmp_path / "home"
     shutil.copytree(run["home"], home)
-    _use_home(monkeypatch, home, sample)
+    monkeypatch.setenv("WENULAKE_HOME", str(home))  # the rest of the environment stays the test's
+    monkeypatch.setenv("WENULAKE_LANDING", str(sample["dir"] / "landing"))
+    monkeypatch.setenv("WENULAKE_KEYRING", str(sample["dir"] / "keyring.json"))
     return home
 
 
@@ -111,7 +113,7 @@ def range_run(sample: dict[str, Any]) -> dict[str, Any]:
     from wenulake.orchestrate import run_range
     from wenulake.settings import Settings
 
-    with _shared_home("range", sample) as home:
+    with shared_home("range", sample) as home:
         reports = run_range(Settings(), "sensors", arrival_range(sample["manifest"]), hourly=False)
     return {"home": home, "reports": reports}
 
@@ -123,7 +125,7 @@ def hourly_run(sample: dict[str, Any]) -> dict[str, Any]:
     from wenulake.orchestrate import run_range
     from wenulake.settings import Settings
 
-    with _shared_home("hourly", sample) as home:
+    with shared_home("hourly", sample) as home:
         reports = run_range(Settings(), "sensors", arrival_range(sample["manifest"]), hourly=True)
     return {"home": home, "reports": reports}
 
@@ -135,7 +137,7 @@ def reverse_hourly_run(sample: dict[str, Any]) -> dict[str, Any]:
     from wenulake.orchestrate import run_dag
     from wenulake.settings import Settings
 
-    with _shared_home("reverse-hourly", sample) as home:
+    with shared_home("reverse-hourly", sample) as home:
         parts = reversed(arrival_range(sample["manifest"]).split_hourly())
         reports = [run_dag(Settings(), "sensors", part) for part in parts]
     return {"home": home, "reports": reports}
@@ -146,7 +148,7 @@ def ran_home(
     range_run: dict[str, Any], tmp_path: Path, sample: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> Path:
     """This test's copy of `range_run`'s home, set as WENULAKE_HOME."""
-    return _copy_of(range_run, tmp_path, sample, monkeypatch)
+    return copy_of(range_run, tmp_path, sample, monkeypatch)
 
 
 @pytest.fixture
@@ -154,7 +156,7 @@ def hourly_home(
     hourly_run: dict[str, Any], tmp_path: Path, sample: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> Path:
     """This test's copy of `hourly_run`'s home, set as WENULAKE_HOME."""
-    return _copy_of(hourly_run, tmp_path, sample, monkeypatch)
+    return copy_of(hourly_run, tmp_path, sample, monkeypatch)
 
 
 @pytest.fixture
@@ -165,7 +167,7 @@ def reverse_home(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Path:
     """This test's copy of `reverse_hourly_run`'s home, set as WENULAKE_HOME."""
-    return _copy_of(reverse_hourly_run, tmp_path, sample, monkeypatch)
+    return copy_of(reverse_hourly_run, tmp_path, sample, monkeypatch)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 import hashlib
 
-from wenulake.generator import generate
+from wenulake.devtools.generator import generate
 
 REASONS = (
     "q_malformed_record",

@@ -166,7 +166,7 @@ def test_hourly_runs_in_reverse_order_give_the_same_stats(reverse_home, reverse_
 @pytest.mark.spark
 def test_a_santiago_dst_day_spans_25_hours(tmp_path, monkeypatch):
     from wenulake.catalog.store import CatalogStore
-    from wenulake.generator import generate
+    from wenulake.devtools.generator import generate
     from wenulake.timeutil import Interval
 
     out = tmp_path / "dst"

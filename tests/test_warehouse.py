@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import reader_url
+from tests.conftest import copy_of, reader_url, shared_home
 from tests.helpers import arrival_range, warehouse_snapshot, warehouse_tables
 from wenulake.errors import GateFailed, WenulakeError
 from wenulake.pipeline import bronze, gold, silver, stats
@@ -93,15 +93,25 @@ def warehouse_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
     return str(request.param)
 
 
-@pytest.fixture
-def loaded(home, sample, warehouse_kind) -> tuple[Settings, Interval]:
-    """The first hours loaded and published: the state later failures must leave whole."""
-    settings = Settings()
-    assert backend(settings).kind == warehouse_kind
+@pytest.fixture(scope="module")
+def first_silver(sample) -> dict:
+    """Bronze and silver of the first two arrival hours, run once for the module (each test copies the home and
+    loads its own warehouse from there)."""
     first = Interval(
         arrival_range(sample["manifest"]).start, arrival_range(sample["manifest"]).start + 2 * HOUR
     )
-    run_until_silver(settings, first, "first")
+    with shared_home("warehouse-first-silver", sample) as home:
+        run_until_silver(Settings(), first, "first")
+    return {"home": home, "interval": first}
+
+
+@pytest.fixture
+def loaded(first_silver, tmp_path, sample, monkeypatch, warehouse_kind) -> tuple[Settings, Interval]:
+    """The first hours loaded and published: the state later failures must leave whole."""
+    copy_of(first_silver, tmp_path, sample, monkeypatch)  # after run_until_silver(settings, first, "first")
+    settings = Settings()
+    assert backend(settings).kind == warehouse_kind
+    first = first_silver["interval"]
     run_gold(settings, first, "first")
     return settings, first
 

@@ -202,7 +202,7 @@ def test_events_of_an_order_never_created_wait_as_unknown_order():
 @pytest.fixture(scope="module")
 def wo_sample(sample, tmp_path_factory) -> dict[str, Any]:
     """Work-order events over the session sample's catalog (copied: the sample stays read-only)."""
-    from wenulake.generator_workorders import generate_workorders
+    from wenulake.devtools.generator_workorders import generate_workorders
 
     out = tmp_path_factory.mktemp("workorders")
     shutil.copytree(sample["dir"] / "catalog", out / "catalog")

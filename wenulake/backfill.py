@@ -253,7 +253,7 @@ def backfill_progress(settings: Settings, backfill_id: int) -> Progress:
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from wenulake.tasks import report_path
+    from wenulake.settings import report_path
 
     with create_session() as session:
         backfill = session.get(Backfill, backfill_id)

@@ -88,7 +88,7 @@ def landing_generate(
     Writes OUT/landing/sensors/YYYY/MM/DD/HH/..., OUT/catalog/*.csv, OUT/keyring.json and OUT/manifest.json
     (what the pipeline must count, in total and per arrival hour).
     """
-    from wenulake.generator import generate
+    from wenulake.devtools.generator import generate
 
     manifest = generate(
         out,
@@ -137,7 +137,7 @@ def landing_generate_workorders(
     plain, late and out-of-order), technicians.csv and materials.csv beside the sensor catalog, and
     OUT/workorders-manifest.json (the accounting the pipeline must produce) and OUT/truth/work_orders.csv.
     """
-    from wenulake.generator_workorders import generate_workorders
+    from wenulake.devtools.generator_workorders import generate_workorders
 
     manifest = generate_workorders(
         out, orders=orders, hours=hours, start=start, seed=seed, fault_rate=fault_rate

@@ -19,46 +19,19 @@ import subprocess
 import sys
 import time
 import urllib.request
-import zipfile
 from dataclasses import asdict, dataclass
-from importlib.metadata import version
 from pathlib import Path
 
 from wenulake.errors import ConfigError
-from wenulake.settings import REPO_ROOT, Settings
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+# the archive's functions live in wenulake.executor_package (spark.py needs them, and cluster imports spark)
+from wenulake.executor_package import PACKAGE_DIR as PACKAGE_DIR
+from wenulake.executor_package import build_package as build_package
+from wenulake.executor_package import default_package_path as default_package_path
+from wenulake.executor_package import package_path as package_path
+from wenulake.settings import Settings
+
 ROLES = ("master", "worker")
-#: a fixed timestamp for every archive entry: the same sources give the same bytes
-ZIP_TIME = (2020, 1, 1, 0, 0, 0)
-
-
-def default_package_path() -> Path:
-    return REPO_ROOT / "dist" / f"wenulake-{version('wenulake')}.zip"
-
-
-def package_path(settings: Settings) -> Path:
-    return Path(settings.spark_py_files) if settings.spark_py_files else default_package_path()
-
-
-def build_package(out: Path | None = None) -> Path:
-    """Zip the wenulake package (its .py files and package data, no caches) for `addPyFile`."""
-    out = out or default_package_path()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".zip.tmp")
-    files = sorted(
-        p
-        for p in PACKAGE_DIR.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in {".pyc", ".pyo"}
-    )
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in files:
-            info = zipfile.ZipInfo(f"wenulake/{path.relative_to(PACKAGE_DIR).as_posix()}", ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, path.read_bytes())
-    tmp.replace(out)
-    return out
 
 
 # -- a standalone cluster on this machine ---------------------------------------------------------------------

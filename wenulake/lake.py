@@ -169,7 +169,7 @@ class Lake:
 
     def duckdb(self) -> Any:
         """A DuckDB session (UTC) that reads this lake's files, S3 included; the gates read staged files with it."""
-        from wenulake.query import duckdb_session
+        from wenulake.duckdb_sessions import duckdb_session
 
         return duckdb_session(self.settings, [self.root] if is_s3(self.root) else [])
 

@@ -14,8 +14,7 @@ from typing import Any
 
 from wenulake.airflow_home import prepare
 from wenulake.errors import ConfigError, PipelineFailed
-from wenulake.settings import Settings
-from wenulake.tasks import report_path
+from wenulake.settings import Settings, report_path
 from wenulake.timeutil import Interval, iso
 
 

@@ -20,8 +20,6 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -31,11 +29,16 @@ from typing import Any
 import duckdb
 
 from wenulake.contracts.tables import TABLES
+from wenulake.duckdb_sessions import _sql_string, duckdb_session
+
+# the pipeline's sessions live in wenulake.duckdb_sessions; these names stay importable from here
+from wenulake.duckdb_sessions import extension_directory as extension_directory
+from wenulake.duckdb_sessions import load_extensions as load_extensions
+from wenulake.duckdb_sessions import local_session as local_session
+from wenulake.duckdb_sessions import run_local as run_local
 from wenulake.errors import WenulakeError
 from wenulake.lake import Lake
-from wenulake.lakefiles import sql_literal
 from wenulake.settings import Settings, is_s3
-from wenulake.storage import split_s3_url
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
 
@@ -64,55 +67,6 @@ REFUSED_FUNCTIONS = frozenset(
 _LEADING_COMMENTS = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOTALL)
 _PRAGMA = re.compile(r"\Apragma\b", re.IGNORECASE)
 _EXPLAIN = re.compile(r"\Aexplain\s*(?:analy[sz]e\b|\((?:[^()'\"]|'[^']*')*\))?", re.IGNORECASE)
-
-
-def extension_directory() -> str:
-    import duckdb_ext
-
-    return str(Path(next(iter(duckdb_ext.__path__))) / "extensions")
-
-
-def _sql_string(value: str) -> str:
-    return sql_literal(value)
-
-
-def load_extensions(con: duckdb.DuckDBPyConnection, settings: Settings, s3_locations: list[str]) -> None:
-    """Extensions from the duckdb-ext-* wheels (nothing downloads), and an S3 secret per bucket used."""
-    con.execute(f"set extension_directory = {_sql_string(extension_directory())}")
-    con.execute("set TimeZone = 'UTC'")
-    con.execute("load delta")
-    for location in dict.fromkeys(s3_locations):
-        _s3_secret(con, settings, location)
-
-
-def duckdb_session(settings: Settings, s3_locations: list[str] | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB session with the wheels' extensions, UTC, and S3 secrets for `s3_locations`."""
-    con = duckdb.connect(
-        config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
-    )
-    load_extensions(con, settings, s3_locations or [])
-    return con
-
-
-def run_local(frames: dict[str, Any], sql: str, params: dict[str, Any] | None = None) -> Any:
-    """Run SQL over in-memory Arrow tables (registered by name) in a fresh DuckDB session in UTC; return a
-    pyarrow Table."""
-    with local_session(frames) as con:
-        return con.execute(sql, params or {}).fetch_arrow_table()
-
-
-@contextmanager
-def local_session(frames: dict[str, Any]) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A fresh in-memory DuckDB session in UTC with the given Arrow tables registered by name: for several
-    queries over the same tables, or over views of them that need not be materialised."""
-    con = duckdb.connect()
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        for name, frame in frames.items():
-            con.register(name, frame)
-        yield con
-    finally:
-        con.close()
 
 
 def connect(settings: Settings, warehouse: bool = False) -> duckdb.DuckDBPyConnection:
@@ -146,33 +100,6 @@ def _attach_warehouse(con: duckdb.DuckDBPyConnection, settings: Settings) -> Non
     from wenulake.stats_store.duckdb_store import DuckDBStatsStore
 
     DuckDBStatsStore(settings).attach(con)
-
-
-def _s3_secret(con: duckdb.DuckDBPyConnection, settings: Settings, location: str) -> None:
-    """delta_scan ignores `SET s3_*`: it needs a secret. Credentials come from the standard AWS variables."""
-    import boto3
-
-    con.execute("load httpfs")
-    con.execute("load aws")
-    credentials = boto3.session.Session().get_credentials()
-    parts = ["type s3", f"region {_sql_string(settings.s3_region)}"]
-    if credentials is not None:
-        frozen = credentials.get_frozen_credentials()
-        parts += [
-            f"key_id {_sql_string(frozen.access_key or '')}",
-            f"secret {_sql_string(frozen.secret_key or '')}",
-        ]
-        if frozen.token:
-            parts.append(f"session_token {_sql_string(frozen.token)}")
-    if settings.s3_endpoint_url:
-        endpoint = settings.s3_endpoint_url
-        use_ssl = endpoint.startswith("https://")
-        host = endpoint.split("://", 1)[-1].rstrip("/")
-        parts += [f"endpoint {_sql_string(host)}", "url_style 'path'", f"use_ssl {str(use_ssl).lower()}"]
-    bucket, _ = split_s3_url(location)
-    parts.append(f"scope {_sql_string('s3://' + bucket)}")
-    name = "s3_" + "".join(c if c.isalnum() else "_" for c in bucket)
-    con.execute(f"create or replace secret {name} ({', '.join(parts)})")
 
 
 @dataclass

@@ -412,3 +412,9 @@ def masked(value: object) -> str:
     if matched and matched["password"]:
         text = f"{matched['head']}***{matched['tail']}"
     return _QUERY_SECRET.sub(r"\1***", text)
+
+
+def report_path(settings: Settings, run_id: str, task_id: str) -> Path:
+    """Where a task of a run writes its report (JSON): `$WENULAKE_HOME/runs/<run id>/<task id>.json`."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
+    return settings.home.absolute() / "runs" / safe / f"{task_id}.json"

@@ -79,7 +79,7 @@ def auth_conf(settings: Settings) -> dict[str, str]:
 
 def package_archive(settings: Settings) -> Path:
     """The archive cluster mode ships to executors; a clear error before any JVM starts when it is missing."""
-    from wenulake.cluster import package_path
+    from wenulake.executor_package import package_path
 
     archive = package_path(settings)
     if not archive.is_file():

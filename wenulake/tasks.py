@@ -14,7 +14,7 @@ from functools import wraps
 from typing import Any
 
 from wenulake.errors import ConfigError, GateFailed, KeyringError, LandingIncomplete
-from wenulake.settings import Settings
+from wenulake.settings import Settings, report_path
 from wenulake.timeutil import Interval, parse_instant
 
 log = logging.getLogger(__name__)
@@ -32,11 +32,6 @@ def interval_of(context: dict[str, Any]) -> Interval:
     if start or end:
         raise ConfigError("give both Params start and end, or neither")
     return Interval(context["data_interval_start"], context["data_interval_end"])
-
-
-def report_path(settings: Settings, run_id: str, task_id: str):  # type: ignore[no-untyped-def]
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
-    return settings.home.absolute() / "runs" / safe / f"{task_id}.json"
 
 
 def _task(

@@ -169,8 +169,8 @@ def _generate() -> dict[str, list[bytes]]:
         return _SEEDS
     import gzip
 
-    from wenulake.generator import generate
-    from wenulake.generator_workorders import generate_workorders
+    from wenulake.devtools.generator import generate
+    from wenulake.devtools.generator_workorders import generate_workorders
 
     seeds: dict[str, list[bytes]] = {"sensors": [], "workorders": [], "legacy": []}
     with tempfile.TemporaryDirectory() as tmp:

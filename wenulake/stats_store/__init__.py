@@ -10,27 +10,11 @@ design. Reads never return an expired row; `purge_stats` deletes them.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from wenulake.settings import Settings
 
-_STATS = ("n", "min_value", "max_value", "avg_value", "consumption", "metric", "unit", "kind", "device_id",
-          "site_id", "company_id", "period_end")  # fmt: skip
-#: serving table -> (period column, columns besides expires_at)
-SERVING: dict[str, tuple[str, tuple[str, ...]]] = {
-    "stats_hourly": ("hour_utc", ("sensor_id", "hour_utc", *_STATS)),
-    "stats_daily": ("local_date", ("sensor_id", "local_date", *_STATS)),
-}
-
-
-def with_expiry(rows: pa.Table, table: str, retention_days: float) -> pa.Table:
-    """The serving rows of a staged stats table: its serving columns plus expires_at = period_end + retention."""
-    columns = SERVING[table][1]
-    expires = pc.add(rows["period_end"], pa.scalar(timedelta(days=retention_days), pa.duration("us")))
-    return rows.select(list(columns)).append_column("expires_at", expires)
+# the serving rows' contract lives in .serving (the stores import it from there: no import cycle)
+from wenulake.stats_store.serving import SERVING as SERVING
+from wenulake.stats_store.serving import with_expiry as with_expiry
 
 
 def sinks(settings: Settings) -> list[object]:

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from wenulake.lakefiles import sql_literal
 from wenulake.settings import Settings
-from wenulake.stats_store import SERVING
+from wenulake.stats_store.serving import SERVING
 from wenulake.storage import atomic_copy
 
 DDL = {

@@ -125,7 +125,7 @@ class DuckDBWarehouse:
         os.replace(tmp, self.published)
 
     def connect_loader(self) -> duckdb.DuckDBPyConnection:
-        from wenulake.query import load_extensions
+        from wenulake.duckdb_sessions import load_extensions
         from wenulake.settings import is_s3
 
         self.ensure()
@@ -226,7 +226,7 @@ class DuckDBWarehouse:
             shutil.copyfile(self.published, tmp)
             con = duckdb.connect(str(tmp), config={"autoinstall_known_extensions": "false"})
             try:
-                from wenulake.query import load_extensions
+                from wenulake.duckdb_sessions import load_extensions
                 from wenulake.settings import is_s3
 
                 load_extensions(con, self.settings, [r for r in staged.values() if is_s3(r)][:1])

@@ -316,7 +316,7 @@ class PostgresWarehouse:
         postgres extension (binary COPY, no Python objects per row)."""
         import duckdb
 
-        from wenulake.query import duckdb_session
+        from wenulake.duckdb_sessions import duckdb_session
 
         with self._transaction("warehouse gate") as con:
             self._staged(con, run_id)

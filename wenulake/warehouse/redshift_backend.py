@@ -251,7 +251,7 @@ class RedshiftWarehouse(PostgresWarehouse):
         sensors) are fetched in batches over the connection and registered in a DuckDB session."""
         import duckdb
 
-        from wenulake.query import duckdb_session
+        from wenulake.duckdb_sessions import duckdb_session
 
         local = duckdb_session(self.settings)
         try:
