@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from wenulake.lakefiles import sql_literal
 from wenulake.settings import Settings
@@ -47,7 +48,7 @@ def duckdb_session(settings: Settings, s3_locations: list[str] | None = None) ->
     return con
 
 
-def run_local(frames: dict[str, Any], sql: str, params: dict[str, Any] | None = None) -> Any:
+def run_local(frames: dict[str, Any], sql: str, params: dict[str, Any] | None = None) -> pa.Table:
     """Run SQL over in-memory Arrow tables (registered by name) in a fresh DuckDB session in UTC; return a
     pyarrow Table."""
     with local_session(frames) as con:

@@ -13,13 +13,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from wenulake.contracts.tables import TABLES, TableSpec
+
+if TYPE_CHECKING:
+    import duckdb
 from wenulake.errors import StorageError
 from wenulake.lakefiles import (
     CommitReport,
@@ -167,7 +170,7 @@ class Lake:
             storage_options=self.options,
         )
 
-    def duckdb(self) -> Any:
+    def duckdb(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB session (UTC) that reads this lake's files, S3 included; the gates read staged files with it."""
         from wenulake.duckdb_sessions import duckdb_session
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from wenulake.contracts.tables import TABLES
 from wenulake.duckdb_sessions import _sql_string, duckdb_session
@@ -344,7 +345,7 @@ def execute(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any] |
     return Result([d[0] for d in description], [str(d[1]) for d in description], rows)
 
 
-def query_arrow(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any] | None = None) -> Any:
+def query_arrow(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any] | None = None) -> pa.Table:
     """Run a (pipeline-owned) query and return a pyarrow Table: no Python objects per row."""
     try:
         relation = con.execute(query, params) if params else con.execute(query)
@@ -411,10 +412,11 @@ def to_table(result: Result) -> str:
         table.add_column(name, justify="right" if numeric else "left")
     for row in result.rows:
         table.add_row(*("NULL" if v is None else _text(v) for v in row))
-    console = Console(file=io.StringIO(), width=200, color_system=None, force_terminal=False)
+    out = io.StringIO()
+    console = Console(file=out, width=200, color_system=None, force_terminal=False)
     console.print(table)
     console.print(f"({len(result.rows)} row{'s' if len(result.rows) != 1 else ''})")
-    return console.file.getvalue()  # type: ignore[attr-defined]
+    return out.getvalue()
 
 
 FORMATTERS = {"table": to_table, "csv": to_csv, "json": to_json}
