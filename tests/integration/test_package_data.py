@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 #: run by the wheel's interpreter, in a directory outside the checkout: one gate, passing then failing
 GATE = """
