@@ -3,6 +3,7 @@ into a scratch venv (its dependencies from this venv, not the checkout), and use
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -47,19 +48,13 @@ except GateFailed as exc:
 
 @pytest.mark.slow
 def test_the_installed_wheel_finds_its_sql_and_suites_outside_the_repository(tmp_path):
+    # built from a copy (setuptools builds in the source tree): the package with its data links followed
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "wenulake", source / "wenulake", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", source)
     dist = tmp_path / "dist"
-    build = [
-        sys.executable,
-        "-m",
-        "pip",
-        "wheel",
-        "--no-deps",
-        "--no-build-isolation",
-        "-q",
-        "-w",
-        str(dist),
-        str(ROOT),
-    ]
+    build = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist)]
+    build.append(str(source))
     subprocess.run(build, check=True, capture_output=True, cwd=tmp_path)
     [wheel] = dist.glob("wenulake-*.whl")
     venv = tmp_path / "venv"
