@@ -186,6 +186,7 @@ FIXTURE_MARKERS = {
     "range_run": ("slow", "airflow", "spark"),
     "hourly_run": ("slow", "airflow", "spark"),
     "reverse_hourly_run": ("slow", "airflow", "spark"),
+    "first_silver": ("slow", "spark"),  # test_warehouse: bronze and silver of the first hours
     "spark": ("slow", "spark"),
     "postgres_url": ("postgres",),
     "moto_endpoint": ("s3",),

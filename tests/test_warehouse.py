@@ -26,7 +26,7 @@ from wenulake.warehouse import SchemaDrift, WarehouseUnavailable, backend, check
 from wenulake.warehouse.duckdb_backend import DuckDBWarehouse
 from wenulake.warehouse.postgres_backend import stage_schema
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+# slow, spark: from the fixtures (conftest), for the tests on `loaded` (over the module's `first_silver`)
 
 
 def run_until_silver(settings: Settings, interval: Interval, run_id: str) -> None:
