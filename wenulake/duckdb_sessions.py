@@ -44,6 +44,8 @@ def duckdb_session(settings: Settings, s3_locations: list[str] | None = None) ->
     con = duckdb.connect(
         config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
     )
+    # no progress bar: DuckDB draws it on stdout for a query past 2 s, which `wenulake sql --format json` owns
+    con.execute("set enable_progress_bar = false")
     load_extensions(con, settings, s3_locations or [])
     return con
 
