@@ -25,6 +25,7 @@ def test_seeds_pass_the_target(target: str) -> None:
         targets.TARGETS[target](seed)
 
 
+@pytest.mark.slow  # FUZZ_SECONDS of atheris per target, by design: make test runs it, make test-fast does not
 @pytest.mark.timeout(SECONDS + 120)
 @pytest.mark.skipif(SECONDS <= 0, reason="FUZZ_SECONDS=0")
 @pytest.mark.parametrize("target", sorted(targets.TARGETS))
