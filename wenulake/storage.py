@@ -290,5 +290,8 @@ def atomic_copy(source: Path, target: Path) -> None:
     import shutil
 
     tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:  # a failed copy (a disk full) leaves no half-written file behind
+        tmp.unlink(missing_ok=True)
