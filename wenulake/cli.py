@@ -833,7 +833,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         code = 130
     except WenulakeError as exc:
-        click.echo(f"error: {one_line(str(exc))}", err=True)
+        click.echo(f"error: {one_line(str(explain(exc, _settings_or_none()) or exc))}", err=True)
         _traceback()
         code = 1
     except KeyboardInterrupt:

@@ -25,6 +25,8 @@ _UNREACHABLE = re.compile(
     r"dns error|failed to lookup address|connect timed out|connection timed out|unable to connect",
     re.IGNORECASE,
 )
+#: a project error wrapping a raw delta-rs / object-store message ("cannot create Delta table X: <chain>")
+_WRAPPED = re.compile(r"Kernel error|Generic S3 error|os error \d+|Generic LocalFileSystem error")
 _NO_BUCKET = re.compile(r"NoSuchBucket|The specified bucket does not exist", re.IGNORECASE)
 _NO_SPACE = re.compile(r"No space left on device|os error 28|ENOSPC", re.IGNORECASE)
 _BUCKET_IN_URL = re.compile(r"https?://[^/\s]+/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/")
@@ -39,15 +41,15 @@ def one_line(text: str) -> str:
 
 def explain(exc: BaseException, settings: Settings | None = None) -> WenulakeError | None:
     """The failure as an error that says what to do, or None when it is none of the known kinds."""
-    if isinstance(exc, WenulakeError):
-        return None
     text = one_line(str(exc))
+    if isinstance(exc, DiskFull) or (isinstance(exc, WenulakeError) and not _WRAPPED.search(text)):
+        return None  # already one of ours, not wrapping a raw failure of the layers underneath
     if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or _NO_SPACE.search(text):
         where = getattr(exc, "filename", None) or _first_path(text)
         on = f" writing {where}" if where else ""
         return DiskFull(
             f"disk full{on}: free space on that file system (or point WENULAKE_HOME / WENULAKE_LAKE elsewhere) "
-            "and rerun the interval; the failed run's leftovers are cleaned by the next run"
+            "and run the command again; a failed run's leftovers are cleaned by the next run"
         )
     endpoint = (settings.s3_endpoint_url if settings else None) or "AWS S3"
     if _NO_BUCKET.search(text):
@@ -60,7 +62,7 @@ def explain(exc: BaseException, settings: Settings | None = None) -> WenulakeErr
     if _UNREACHABLE.search(text) and ("S3" in text or "HTTP" in text or "http" in text):
         return StorageError(
             f"cannot reach the S3 endpoint {endpoint}: check that it is up and WENULAKE_S3_ENDPOINT_URL, then "
-            "rerun the interval"
+            "run the command again"
         )
     return None
 

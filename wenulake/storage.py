@@ -168,7 +168,10 @@ class S3Store:
         if isinstance(exc, ClientError):
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "NoSuchBucket" or (code == "404" and what.startswith("checking bucket")):
-                return ConfigError(f"bucket {self.bucket!r} does not exist at {where}")
+                return ConfigError(
+                    f"bucket {self.bucket!r} does not exist at {where}: create it, or fix the setting that names "
+                    "it (WENULAKE_LANDING, WENULAKE_LAKE, WENULAKE_STAGE, WENULAKE_KEYRING)"
+                )
             if code in ("NoSuchKey", "404"):
                 return StorageError(f"{what}: no such object")
             return StorageError(f"S3 error {code} while {what}: {exc}")
