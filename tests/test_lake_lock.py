@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from wenulake.errors import ConfigError, LakeLocked
@@ -259,3 +260,36 @@ def test_s3_lake_in_a_missing_bucket_fails_fast_in_one_line(moto_endpoint, tmp_p
         f"error: bucket 'no-such-lake-bucket' does not exist at {moto_endpoint}: create it"
     )
     assert time.monotonic() - started < 30
+
+
+COMMITTER = """
+import sys
+import pyarrow as pa
+from deltalake import write_deltalake
+from wenulake.settings import Settings
+settings = Settings()
+for i in range(5):
+    write_deltalake(settings.lake_uri + "/t", pa.table({"writer": [sys.argv[1]], "i": [i]}), mode="append",
+                    storage_options=settings.delta_storage_options())
+"""
+
+
+@pytest.mark.s3
+def test_concurrent_delta_commits_on_s3_lose_nothing_with_the_lake_storage_options(s3_lake):
+    """Two processes committing to one table at once (no lake lock): with the options the lake uses (conditional
+    put, no unsafe rename) every commit lands, each in its own version."""
+    from deltalake import DeltaTable, write_deltalake
+
+    settings = settings_of(s3_lake)
+    options = settings.delta_storage_options()
+    write_deltalake(
+        settings.lake_uri + "/t", pa.table({"writer": ["init"], "i": [0]}), storage_options=options
+    )
+    writers = [
+        subprocess.Popen([sys.executable, "-c", COMMITTER, name], env={**os.environ, **s3_lake})
+        for name in ("a", "b")
+    ]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0]
+    table = DeltaTable(settings.lake_uri + "/t", storage_options=options)
+    assert table.version() == 10
+    assert table.to_pyarrow_table().num_rows == 11

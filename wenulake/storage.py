@@ -163,7 +163,8 @@ class S3Store:
         where = self.spec.endpoint_url or "AWS S3"
         if isinstance(exc, EndpointConnectionError):
             return StorageError(
-                f"cannot reach the S3 endpoint {where} ({self.spec.max_attempts} attempts) while {what}"
+                f"cannot reach the S3 endpoint {where} ({self.spec.max_attempts} attempts) while {what}: check "
+                "that it is up and WENULAKE_S3_ENDPOINT_URL, then run the command again"
             )
         if isinstance(exc, ClientError):
             code = exc.response.get("Error", {}).get("Code", "")
