@@ -172,7 +172,10 @@ def test_catalog_show_and_a_bad_catalog_load(cli_home, tmp_path):
     done = cli("catalog", "load", str(bad), env=env, check=False)
     assert done.returncode == 1
     assert "sites.csv:2: timezone: expected an IANA time zone, got 'Nowhere/Land'" in done.stderr
-    assert done.stderr.strip().splitlines()[-1] == "error: catalog has 1 problem(s), nothing loaded"
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: catalog has 1 problem(s), nothing loaded; the first: sites.csv:2: timezone: expected an IANA time "
+        "zone, got 'Nowhere/Land'"
+    )
 
 
 @pytest.mark.slow

@@ -21,7 +21,11 @@ def test_s3_locations_and_endpoint(monkeypatch):
     options = Settings().delta_storage_options()
     assert options["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9000"
     assert options["AWS_ALLOW_HTTP"] == "true"
-    assert options["AWS_S3_ALLOW_UNSAFE_RENAME"] == "true"
+    # concurrent writers: commits by conditional put, no unsafe rename; bounded retries (fail in seconds)
+    assert options["AWS_CONDITIONAL_PUT"] == "etag"
+    assert "AWS_S3_ALLOW_UNSAFE_RENAME" not in options
+    assert options["max_retries"] == "3"
+    assert options["retry_timeout"] == "20000ms"
 
 
 def test_empty_variable_means_default(monkeypatch, tmp_path):

@@ -20,6 +20,7 @@ resumes where it stopped.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -123,9 +124,24 @@ def run_in_process(
     params: dict[str, Any] | None = None,
 ) -> Progress:
     """Run the chosen hours in order (each followed by its downstream DAGs); stops at the first failure.
-    `params` go to `dag_id`'s runs (e.g. allow_missing_objects)."""
-    from wenulake.orchestrate import DOWNSTREAM, run_hourly
+    `params` go to `dag_id`'s runs (e.g. allow_missing_objects). Holds the lake's writer lock throughout."""
+    from wenulake.lakelock import lake_lock
 
+    with lake_lock(settings, f"backfill {dag_id} {interval}", on_wait=logging.getLogger(__name__).warning):
+        return _run_in_process(settings, dag_id, interval, reprocess, on_hour, params)
+
+
+def _run_in_process(
+    settings: Settings,
+    dag_id: str,
+    interval: Interval,
+    reprocess: str,
+    on_hour: Callable[[Interval, Progress], None] | None,
+    params: dict[str, Any] | None,
+) -> Progress:
+    from wenulake.orchestrate import DOWNSTREAM, run_hourly, sweep_leftovers
+
+    sweep_leftovers(settings)
     hours = hours_of(interval)
     chosen = set(to_run(latest_states(settings, dag_id, hours), reprocess, in_process=True))
     progress = Progress(total=len(hours))

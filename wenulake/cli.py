@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 import click
 
 from wenulake.errors import WenulakeError
+from wenulake.failures import explain, one_line
 from wenulake.settings import Settings
 from wenulake.timeutil import Interval, parse_instant
 
@@ -40,13 +43,39 @@ def _interval(start: datetime, end: datetime) -> Interval:
         raise click.BadParameter(str(exc)) from None
 
 
+#: set by `wenulake --debug`: failures print their traceback after the one line
+DEBUG = {"on": False}
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="wenulake")
-def cli() -> None:
+@click.option("--debug", is_flag=True, help="On failure, print the traceback after the one-line error.")
+def cli(debug: bool) -> None:
     """wenulake: IoT sensor lakehouse. Firehose landing -> bronze -> silver -> gold, run by Airflow.
 
-    Settings come from WENULAKE_* environment variables (see `wenulake settings`).
+    Settings come from WENULAKE_* environment variables (see `wenulake settings`). Failures print one line
+    saying what to do and exit non-zero (docs/operations-failures.md); --debug adds the traceback.
     """
+    DEBUG["on"] = debug
+
+
+NO_WAIT_OPTION = click.option(
+    "--no-wait",
+    "no_wait",
+    is_flag=True,
+    help="Refuse at once (exit 1, naming the holder) when another run holds the lake's writer lock, instead of "
+    "waiting for it.",
+)
+
+
+@contextmanager
+def _lake_writer(settings: Settings, no_wait: bool) -> Iterator[None]:
+    """Hold the lake's writer lock (one writer per lake): wait with one line naming the holder, or refuse."""
+    from wenulake.lakelock import lake_lock
+
+    command = " ".join(["wenulake", *sys.argv[1:]])
+    with lake_lock(settings, command, wait=not no_wait, on_wait=lambda line: click.echo(line, err=True)):
+        yield
 
 
 # -- landing -------------------------------------------------------------------------------------------------
@@ -198,8 +227,14 @@ def _missing_objects_params(dag_id: str, allow: bool) -> dict[str, Any]:
 @click.option("--end", type=ISO, help="Interval end, exclusive; needed for sensors and workorders.")
 @click.option("--hourly", is_flag=True, help="One DAG run per UTC hour instead of one run over the range.")
 @ALLOW_MISSING_OPTION
+@NO_WAIT_OPTION
 def run_cmd(
-    dag_id: str, start: datetime | None, end: datetime | None, hourly: bool, allow_missing_objects: bool
+    dag_id: str,
+    start: datetime | None,
+    end: datetime | None,
+    hourly: bool,
+    allow_missing_objects: bool,
+    no_wait: bool,
 ) -> None:
     """Run a DAG in-process (dag.test: what the scheduler runs).
 
@@ -208,6 +243,8 @@ def run_cmd(
     workorders: the work-order events that arrived in [START, END); prints the work-order accounting.
     A rerun of hours already ingested refuses when the landing lists fewer of their objects than the ingest
     ledger recorded (see --allow-missing-objects). Exits non-zero if a task or gate failed.
+    One writer per lake: the run holds the lake's writer lock (<lake>.lock); while another run holds it, this
+    one waits, saying who holds it (or refuses with --no-wait).
     """
     from wenulake.accounting import accounting
     from wenulake.orchestrate import RunReport, run_range
@@ -229,7 +266,8 @@ def run_cmd(
                 _ingest_notes(report.interval, t.summary)
 
     params = _missing_objects_params(dag_id, allow_missing_objects)
-    run_range(settings, dag_id, interval, hourly, on_report=show, params=params)
+    with _lake_writer(settings, no_wait):
+        run_range(settings, dag_id, interval, hourly, on_report=show, params=params)
     if dag_id == "sensors":
         click.echo(_format_accounting(accounting(settings, interval), interval))
     elif dag_id == "workorders":
@@ -272,7 +310,10 @@ def _hours_bar(length: int, label: str, status: list[str]) -> Any:
     help="auto: an Airflow backfill if a scheduler of this Airflow home is running, else in-process.",
 )
 @click.option(
-    "--no-wait", is_flag=True, help="Scheduler: create the backfill and return without watching it."
+    "--no-wait",
+    is_flag=True,
+    help="Scheduler: create the backfill and return without watching it. In-process: refuse at once (exit 1, "
+    "naming the holder) when another run holds the lake's writer lock, instead of waiting for it.",
 )
 @click.option(
     "--unpause",
@@ -339,7 +380,7 @@ def backfill_cmd(
                 click.echo("\nstopped watching: the backfill continues in the scheduler", err=True)
                 raise
     else:
-        with _hours_bar(len(hours), f"backfill {dag_id}", status) as bar:
+        with _lake_writer(settings, no_wait), _hours_bar(len(hours), f"backfill {dag_id}", status) as bar:
 
             def hour_done(_hour: Interval, p: backfill.Progress) -> None:
                 status[0] = f"{p.records} records"
@@ -369,7 +410,8 @@ def backfill_cmd(
 @click.option(
     "--redo", is_flag=True, help="Migrate again months the ledger has as done (each replaces its rows)."
 )
-def migrate_cmd(source: str, first: str | None, last: str | None, redo: bool) -> None:
+@NO_WAIT_OPTION
+def migrate_cmd(source: str, first: str | None, last: str | None, redo: bool, no_wait: bool) -> None:
     """Migrate legacy CSV exports (docs/legacy-format.md) into silver, month by month, in this process.
 
     The same code as the historical_migration DAG's mapped tasks. Each month replaces what its previous
@@ -396,7 +438,10 @@ def migrate_cmd(source: str, first: str | None, last: str | None, redo: bool) ->
     months = src.months()
     total = sum(len(months.get(m, [])) for m in todo)
     reports = []
-    with click.progressbar(length=total, label=f"migrating {len(todo)} month(s)", show_eta=True) as bar:
+    with (
+        _lake_writer(settings, no_wait),
+        click.progressbar(length=total, label=f"migrating {len(todo)} month(s)", show_eta=True) as bar,
+    ):
         for month in todo:
             report = migrate.migrate_month(settings, source, month, on_file=lambda _key: bar.update(1))
             reports.append(report)
@@ -467,16 +512,25 @@ def accounting_cmd(start: datetime, end: datetime, stream: str, fmt: str) -> Non
 
     workorders: objects, corrupt_objects, records, duplicates, events_valid, q_malformed_event,
     q_unknown_event_type, q_unknown_order, q_invalid_transition; records = events_valid + duplicates + the q_*.
+
+    Exits 1 (after printing the counts) when the interval is NOT BALANCED.
     """
-    from wenulake.accounting import accounting, workorder_accounting
+    from wenulake.accounting import accounting, imbalance, workorder_accounting, workorder_imbalance
 
     interval = _interval(start, end)
     if stream == "workorders":
         counts = workorder_accounting(Settings(), interval)
         click.echo(json.dumps(counts) if fmt == "json" else _format_workorder_accounting(counts, interval))
-        return
-    counts = accounting(Settings(), interval)
-    click.echo(json.dumps(counts) if fmt == "json" else _format_accounting(counts, interval))
+        gap = workorder_imbalance(counts)
+    else:
+        counts = accounting(Settings(), interval)
+        click.echo(json.dumps(counts) if fmt == "json" else _format_accounting(counts, interval))
+        gap = imbalance(counts)
+    if gap:
+        raise WenulakeError(
+            f"{stream} accounting of {interval} is NOT BALANCED: {gap} records unaccounted for; rerun the interval "
+            "(`wenulake run`), and if it stays unbalanced, report it with this output"
+        )
 
 
 # -- sql -----------------------------------------------------------------------------------------------------
@@ -528,12 +582,13 @@ def sql_cmd(query: str | None, path: Path | None, fmt: str) -> None:
 )  # fmt: skip
 @click.option("--start", type=ISO, help="Only quarantine of arrival hours from START.")
 @click.option("--end", type=ISO, help="Only quarantine of arrival hours before END.")
-def replay_cmd(reasons: tuple[str, ...], start: datetime | None, end: datetime | None) -> None:
+@NO_WAIT_OPTION
+def replay_cmd(reasons: tuple[str, ...], start: datetime | None, end: datetime | None, no_wait: bool) -> None:
     """Re-enrich quarantined readings against today's catalog (after `wenulake catalog load`).
 
     Arrival hours holding unresolved quarantine are enriched again: what now resolves moves to silver.reading
     and its quarantine rows are kept, marked resolved (resolved_at, resolved_by_run). The accounting still
-    balances. Run it while no pipeline run writes silver.
+    balances. Holds the lake's writer lock (waits for a run that holds it, or refuses with --no-wait).
     """
     from wenulake.pipeline.replay import replay
 
@@ -542,7 +597,9 @@ def replay_cmd(reasons: tuple[str, ...], start: datetime | None, end: datetime |
         if not (start and end):
             raise click.BadParameter("give both --start and --end, or neither")
         interval = _interval(start, end)
-    click.echo(str(replay(Settings(), list(reasons) or None, interval)))
+    settings = Settings()
+    with _lake_writer(settings, no_wait):
+        click.echo(str(replay(settings, list(reasons) or None, interval)))
 
 
 # -- catalog -------------------------------------------------------------------------------------------------
@@ -568,7 +625,9 @@ def catalog_load(directory: Path) -> None:
     except CatalogInvalid as invalid:
         for problem in invalid.problems:
             click.echo(str(problem), err=True)
-        raise WenulakeError(f"catalog has {len(invalid.problems)} problem(s), nothing loaded") from None
+        raise WenulakeError(
+            f"catalog has {len(invalid.problems)} problem(s), nothing loaded; the first: {invalid.problems[0]}"
+        ) from None
     click.echo(str(report))
 
 
@@ -608,7 +667,8 @@ def catalog_show(table: str | None, fmt: str) -> None:
 
 
 @catalog.command("apply")
-def catalog_apply() -> None:
+@NO_WAIT_OPTION
+def catalog_apply(no_wait: bool) -> None:
     """Run the catalog work queued by the catalog service, oldest first.
 
     replay: the enrichment quarantine against today's catalog (the server runs these itself unless
@@ -620,10 +680,12 @@ def catalog_apply() -> None:
     from wenulake.catalog.store import CatalogStore
     from wenulake.service.jobs import SERVER_KINDS, apply_reprocessing, run_pending
 
-    store = CatalogStore(Settings())
+    settings = Settings()
+    store = CatalogStore(settings)
     store.migrate()
-    finished = run_pending(Settings(), store.engine, SERVER_KINDS)
-    finished += apply_reprocessing(Settings(), store.engine)
+    with _lake_writer(settings, no_wait):
+        finished = run_pending(settings, store.engine, SERVER_KINDS)
+        finished += apply_reprocessing(settings, store.engine)
     for job in finished:
         click.echo(f"job {job['job_id']} {job['kind']}: {job['status']}: {job['result']}")
     if not finished:
@@ -742,6 +804,21 @@ def settings_cmd() -> None:
         click.echo(f"WENULAKE_{name.upper():<22} {shown:<60} {info.description}")
 
 
+def _traceback() -> None:
+    """With --debug: the traceback of the failure being handled, after its one line."""
+    if DEBUG["on"]:
+        import traceback
+
+        traceback.print_exc()
+
+
+def _settings_or_none() -> Settings | None:
+    try:
+        return Settings()
+    except Exception:  # invalid settings are reported by the command itself
+        return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one-line errors and exit codes (1 = failure, 2 = usage)."""
     code = 0
@@ -756,13 +833,19 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         code = 130
     except WenulakeError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {one_line(str(explain(exc, _settings_or_none()) or exc))}", err=True)
+        _traceback()
         code = 1
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         code = 130
-    except Exception as exc:  # a bug, not a user error: still one line, with where to look
-        click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
+    except Exception as exc:  # what the layers underneath raise: one line saying what to do, when known
+        known = explain(exc, _settings_or_none())
+        if known is not None:
+            click.echo(f"error: {one_line(str(known))}", err=True)
+        else:  # a bug, not a user error: still one line, with where to look
+            click.echo(f"error: unexpected {type(exc).__name__}: {one_line(str(exc))}", err=True)
+        _traceback()
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()

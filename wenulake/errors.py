@@ -28,3 +28,7 @@ class PipelineFailed(WenulakeError):
 class LandingIncomplete(WenulakeError):
     """The landing lists fewer objects for an ingested hour than the ingest ledger recorded: reprocessing the
     hour would delete rows that nothing can rebuild."""
+
+
+class LakeLocked(WenulakeError):
+    """Another run holds the lake's writer lock and the caller asked not to wait (--no-wait)."""

@@ -139,6 +139,14 @@ def run_with_conf(
     return report
 
 
+def sweep_leftovers(settings: Settings) -> None:
+    """Drop what failed runs left (staging batches, temporary warehouse copies); under the lake lock."""
+    from wenulake.backfill import scheduler_alive
+    from wenulake.leftovers import sweep
+
+    sweep(settings, scheduler_alive(settings))
+
+
 def run_range(
     settings: Settings,
     dag_id: str,
@@ -149,14 +157,19 @@ def run_range(
 ) -> list[RunReport]:
     """One run over the range, or one per UTC hour, each followed by the DAGs its assets schedule (sensors ->
     alarms), as the scheduler would; stops at the first failed run and raises. `params` go to `dag_id`'s runs
-    (e.g. allow_missing_objects), not to the DAGs downstream of it."""
+    (e.g. allow_missing_objects), not to the DAGs downstream of it. Holds the lake's writer lock throughout
+    (re-entrant: the CLI takes it first, to wait or refuse with --no-wait)."""
+    from wenulake.lakelock import lake_lock
+
     reports = []
-    for part in interval.split_hourly() if hourly else [interval]:
-        for current in (dag_id, *DOWNSTREAM.get(dag_id, ())):
-            report = run_dag(settings, current, part, params if current == dag_id else None)
-            reports.append(report)
-            if on_report:
-                on_report(report)
-            if not report.ok:
-                raise PipelineFailed(report.failure())
+    with lake_lock(settings, f"run_range {dag_id} {interval}", on_wait=logging.getLogger(__name__).warning):
+        sweep_leftovers(settings)
+        for part in interval.split_hourly() if hourly else [interval]:
+            for current in (dag_id, *DOWNSTREAM.get(dag_id, ())):
+                report = run_dag(settings, current, part, params if current == dag_id else None)
+                reports.append(report)
+                if on_report:
+                    on_report(report)
+                if not report.ok:
+                    raise PipelineFailed(report.failure())
     return reports

@@ -329,7 +329,8 @@ def _attach_postgres_reader(con: duckdb.DuckDBPyConnection, settings: Settings) 
         con.execute(f"attach {_sql_string(login)} as warehouse (type postgres, read_only)")
     except duckdb.Error as exc:
         raise WarehouseUnavailable(
-            f"warehouse unreachable at {redacted(url)}: {' '.join(str(exc).split())}"
+            f"warehouse unreachable at {redacted(url)}: start PostgreSQL or fix WENULAKE_WAREHOUSE_READER_URL "
+            f"({' '.join(str(exc).split())})"
         ) from exc
     return f"warehouse.{PUBLIC}"
 

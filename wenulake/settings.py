@@ -170,6 +170,23 @@ class Settings(BaseSettings):
         default=4, ge=1, description="Attempts per S3 call before failing (with backoff)."
     )
     s3_connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for an S3 connection.")
+    s3_retry_timeout: float = Field(
+        default=20.0,
+        gt=0,
+        description="Seconds a lake (delta-rs) S3 call may spend retrying before the run fails with one line.",
+    )
+    staging_grace_hours: float = Field(
+        default=6.0,
+        ge=0,
+        description="Staging batches of failed runs are dropped by the next in-process run; while a scheduler "
+        "runs too, only those untouched for this many hours.",
+    )
+    lake_lock_ttl: float = Field(
+        default=120.0,
+        ge=3,
+        description="Lake on S3: seconds the writer lock object lives without its holder's heartbeat (a holder "
+        "killed with -9 blocks other runs this long at most).",
+    )
     warehouse_connect_timeout: float = Field(
         default=10.0, ge=1, description="Seconds to wait for a PostgreSQL warehouse connection."
     )
@@ -388,7 +405,17 @@ class Settings(BaseSettings):
         """Options for delta-rs when the lake is on S3 (credentials still come from AWS_* variables)."""
         if not is_s3(self.lake_uri):
             return {}
-        options = {"AWS_REGION": self.s3_region, "AWS_S3_ALLOW_UNSAFE_RENAME": "true"}
+        # Concurrent writers: delta-rs 1.x writes each commit file with a conditional put (If-None-Match: *,
+        # object_store's `conditional_put`), so two commits of one version cannot both win; the DynamoDB locking
+        # provider (AWS_S3_LOCKING_PROVIDER) is gone in 1.x and AWS_S3_ALLOW_UNSAFE_RENAME is not needed.
+        # Retries are bounded so an unreachable endpoint fails in seconds, not minutes.
+        options = {
+            "AWS_REGION": self.s3_region,
+            "AWS_CONDITIONAL_PUT": "etag",
+            "max_retries": str(max(self.s3_max_attempts - 1, 0)),
+            "retry_timeout": f"{round(self.s3_retry_timeout * 1000)}ms",
+            "connect_timeout": f"{round(self.s3_connect_timeout * 1000)}ms",
+        }
         if self.s3_endpoint_url:
             options["AWS_ENDPOINT_URL"] = self.s3_endpoint_url
             if self.s3_endpoint_url.startswith("http://"):

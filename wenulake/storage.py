@@ -163,12 +163,16 @@ class S3Store:
         where = self.spec.endpoint_url or "AWS S3"
         if isinstance(exc, EndpointConnectionError):
             return StorageError(
-                f"cannot reach the S3 endpoint {where} ({self.spec.max_attempts} attempts) while {what}"
+                f"cannot reach the S3 endpoint {where} ({self.spec.max_attempts} attempts) while {what}: check "
+                "that it is up and WENULAKE_S3_ENDPOINT_URL, then run the command again"
             )
         if isinstance(exc, ClientError):
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "NoSuchBucket" or (code == "404" and what.startswith("checking bucket")):
-                return ConfigError(f"bucket {self.bucket!r} does not exist at {where}")
+                return ConfigError(
+                    f"bucket {self.bucket!r} does not exist at {where}: create it, or fix the setting that names "
+                    "it (WENULAKE_LANDING, WENULAKE_LAKE, WENULAKE_STAGE, WENULAKE_KEYRING)"
+                )
             if code in ("NoSuchKey", "404"):
                 return StorageError(f"{what}: no such object")
             return StorageError(f"S3 error {code} while {what}: {exc}")
@@ -276,5 +280,8 @@ def atomic_copy(source: Path, target: Path) -> None:
     import shutil
 
     tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:  # a failed copy (a disk full) leaves no half-written file behind
+        tmp.unlink(missing_ok=True)

@@ -61,14 +61,19 @@ def _wrap(
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             summary = func(settings, interval_from(context), run_id)
-        except Exception as exc:
+        except Exception as raw:
+            from wenulake.failures import DiskFull, explain
+
+            exc = explain(raw, settings) or raw
             path.write_text(
                 json.dumps({"task": task_id, "ok": False, "error": str(exc), "type": type(exc).__name__})
             )
-            if isinstance(exc, PERMANENT):
+            if isinstance(exc, (*PERMANENT, DiskFull)):
                 from airflow.sdk.exceptions import AirflowFailException
 
-                raise AirflowFailException(str(exc)) from exc
+                raise AirflowFailException(str(exc)) from raw
+            if exc is not raw:
+                raise exc from raw
             raise
         finally:
             _release_memory()

@@ -47,6 +47,15 @@ class _Reader:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.problems: list[Problem] = []
+        #: tables whose file could not be read (missing, empty, columns missing): the root cause of any
+        #: reference to them failing, so references to them are not checked (no follow-on errors)
+        self.unreadable: set[str] = set()
+
+    def known(self, table: str, ids: set[str]) -> Any:
+        """The lookup a reference to `table` checks against; everything passes when its file was unreadable."""
+        if table in self.unreadable:
+            return lambda _value: True
+        return ids.__contains__
 
     def problem(self, file: str, line: int, column: str, message: str) -> None:
         self.problems.append(Problem(file, line, column, message))
@@ -57,12 +66,14 @@ class _Reader:
         if not path.exists():
             if required:
                 self.problem(name, 0, "", f"file missing (expected columns {', '.join(CSV_COLUMNS[table])})")
+                self.unreadable.add(table)
             return []
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
             header = next(reader, None)
             if header is None:
                 self.problem(name, 1, "", "empty file: expected a header row")
+                self.unreadable.add(table)
                 return []
             header = [h.strip() for h in header]
             expected = CSV_COLUMNS[table]
@@ -73,6 +84,7 @@ class _Reader:
                 if column not in expected:
                     self.problem(name, 1, column, f"unknown column (expected {', '.join(expected)})")
             if any(c not in header for c in expected):
+                self.unreadable.add(table)
                 return []
             rows = []
             for line, values in enumerate(reader, start=2):
@@ -125,18 +137,18 @@ def read_catalog(folder: Path) -> Rows:
 
     r.unique("sites.csv", raw["sites"], "site_id")
     for line, row in raw["sites"]:
-        out["sites"].append(r.check("sites.csv", line, validation.site, row, companies.__contains__))
+        out["sites"].append(r.check("sites.csv", line, validation.site, row, r.known("companies", companies)))
     sites = {row["site_id"] for _, row in raw["sites"]}
 
     r.unique("devices.csv", raw["devices"], "device_id")
     for line, row in raw["devices"]:
-        out["devices"].append(r.check("devices.csv", line, validation.device, row, sites.__contains__))
+        out["devices"].append(r.check("devices.csv", line, validation.device, row, r.known("sites", sites)))
     devices = {row["device_id"] for _, row in raw["devices"]}
 
     r.unique("sensors.csv", raw["sensors"], "sensor_id")
     windows: dict[tuple[str, str], list[tuple[datetime, datetime | None, int, str]]] = defaultdict(list)
     for line, row in raw["sensors"]:
-        typed = r.check("sensors.csv", line, validation.sensor, row, devices.__contains__)
+        typed = r.check("sensors.csv", line, validation.sensor, row, r.known("devices", devices))
         valid_from, valid_to = typed["valid_from"], typed["valid_to"]
         if valid_from and not (valid_to and valid_to <= valid_from) and row["device_id"] and row["channel"]:
             windows[(row["device_id"], row["channel"])].append((valid_from, valid_to, line, row["sensor_id"]))
@@ -155,7 +167,7 @@ def read_catalog(folder: Path) -> Rows:
 
     seen_thresholds: dict[str, int] = {}
     for line, row in raw["thresholds"]:
-        typed = r.check("thresholds.csv", line, validation.threshold, row, sensors.__contains__)
+        typed = r.check("thresholds.csv", line, validation.threshold, row, r.known("sensors", sensors))
         key = typed["threshold_id"]
         if key in seen_thresholds:
             r.problem(

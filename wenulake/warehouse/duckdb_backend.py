@@ -115,14 +115,17 @@ class DuckDBWarehouse:
         """New tables of a newer DDL reach the analysts' snapshot without publishing unvalidated loads:
         copy, apply the DDL to the copy, swap it in."""
         tmp = self.published.with_name(self.published.name + f".{os.getpid()}.upgrade")
-        shutil.copyfile(self.published, tmp)
-        con = duckdb.connect(str(tmp))
         try:
-            _apply_ddl(con, self.settings)
-            con.execute("checkpoint")
+            shutil.copyfile(self.published, tmp)
+            con = duckdb.connect(str(tmp))
+            try:
+                _apply_ddl(con, self.settings)
+                con.execute("checkpoint")
+            finally:
+                con.close()
+            os.replace(tmp, self.published)
         finally:
-            con.close()
-        os.replace(tmp, self.published)
+            tmp.unlink(missing_ok=True)
 
     def connect_loader(self) -> duckdb.DuckDBPyConnection:
         from wenulake.duckdb_sessions import load_extensions
@@ -223,21 +226,24 @@ class DuckDBWarehouse:
             finally:
                 con.close()
             tmp = self.published.with_name(self.published.name + f".{os.getpid()}.replace")
-            shutil.copyfile(self.published, tmp)
-            con = duckdb.connect(str(tmp), config={"autoinstall_known_extensions": "false"})
             try:
-                from wenulake.duckdb_sessions import load_extensions
-                from wenulake.settings import is_s3
+                shutil.copyfile(self.published, tmp)
+                con = duckdb.connect(str(tmp), config={"autoinstall_known_extensions": "false"})
+                try:
+                    from wenulake.duckdb_sessions import load_extensions
+                    from wenulake.settings import is_s3
 
-                load_extensions(con, self.settings, [r for r in staged.values() if is_s3(r)][:1])
-                con.execute("begin transaction")
-                for table, rows in staged.items():
-                    _load_table(con, specs[table], rows, None, run_id)
-                con.execute("commit")
-                con.execute("checkpoint")
-            finally:
-                con.close()
-            os.replace(tmp, self.published)
+                    load_extensions(con, self.settings, [r for r in staged.values() if is_s3(r)][:1])
+                    con.execute("begin transaction")
+                    for table, rows in staged.items():
+                        _load_table(con, specs[table], rows, None, run_id)
+                    con.execute("commit")
+                    con.execute("checkpoint")
+                finally:
+                    con.close()
+                os.replace(tmp, self.published)
+            finally:  # a failed copy or load (a disk full) leaves no half-written copy behind
+                tmp.unlink(missing_ok=True)
         return results
 
     def attach(self, con: duckdb.DuckDBPyConnection) -> str:

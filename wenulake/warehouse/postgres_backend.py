@@ -149,7 +149,8 @@ class PostgresWarehouse:
             )
         except psycopg.OperationalError as exc:
             raise WarehouseUnavailable(
-                f"warehouse unreachable at {redacted(self.url)}: {' '.join(str(exc).split())}"
+                f"warehouse unreachable at {redacted(self.url)}: start PostgreSQL or fix WENULAKE_WAREHOUSE_URL, "
+                f"then rerun the interval (the next run catches up) ({' '.join(str(exc).split())})"
             ) from exc
 
     @contextmanager
@@ -421,6 +422,7 @@ class PostgresWarehouse:
             con.execute(f"attach {url} as warehouse (type postgres, read_only)")
         except duckdb.Error as exc:
             raise WarehouseUnavailable(
-                f"warehouse unreachable at {redacted(self.url)}: {' '.join(str(exc).split())}"
+                f"warehouse unreachable at {redacted(self.url)}: start PostgreSQL or fix WENULAKE_WAREHOUSE_URL, "
+                f"then rerun the interval (the next run catches up) ({' '.join(str(exc).split())})"
             ) from exc
         return f"warehouse.{PUBLIC}"
