@@ -25,7 +25,9 @@ from wenulake.settings import Settings
 T0 = datetime(2026, 4, 4, tzinfo=UTC)
 
 
-def silver_hour(hour: datetime, sensors: int = 4, per_hour: int = 6, run: str = "r", shift: float = 0.0) -> pa.Table:
+def silver_hour(
+    hour: datetime, sensors: int = 4, per_hour: int = 6, run: str = "r", shift: float = 0.0
+) -> pa.Table:
     """Readings of `sensors` sensors in one hour (every 10 minutes)."""
     rows = []
     for s in range(sensors):
@@ -112,7 +114,9 @@ def busy_lake(settings: Settings) -> Lake:
     return lake
 
 
-def test_maintenance_keeps_every_table_equal_and_compacts_partitions(busy_lake: Lake, settings: Settings) -> None:
+def test_maintenance_keeps_every_table_equal_and_compacts_partitions(
+    busy_lake: Lake, settings: Settings
+) -> None:
     before_rows = _sorted(busy_lake.read(SILVER_READING))
     before_quarantine = busy_lake.read(QUARANTINE).num_rows
     before = table_state(busy_lake, SILVER_READING)
@@ -155,7 +159,8 @@ def test_vacuum_never_deletes_a_file_the_current_snapshot_uses(busy_lake: Lake, 
     files = table_state(busy_lake, SILVER_READING)
     report = maintain(settings, warehouse=False)
     silver = next(t for t in report.tables if t.table == SILVER_READING.name)
-    assert silver.compacted_removed == 0 and silver.vacuumed == 0
+    assert silver.compacted_removed == 0
+    assert silver.vacuumed == 0
     assert _sorted(busy_lake.read(SILVER_READING)).equals(rows)
     assert table_state(busy_lake, SILVER_READING).files == files.files
 
@@ -177,19 +182,24 @@ def test_time_travel_within_the_retention_still_works(
 def test_time_travel_beyond_the_retention_is_gone(busy_lake: Lake, settings: Settings) -> None:
     """Retention 0 (tests only): versions older than the compaction lose their files."""
     maintain(settings, warehouse=False)
-    with pytest.raises(Exception):  # noqa: B017 - delta-rs reports the missing file as a generic error
+    with pytest.raises(OSError, match="(?i)not found|no such file"):
         DeltaTable(busy_lake.uri(SILVER_READING), version=3).to_pyarrow_table()
 
 
 def test_dry_run_changes_nothing(busy_lake: Lake, settings: Settings) -> None:
     old = _stale_staging(busy_lake)
     root = Path(busy_lake.root)
-    listing = sorted((p.relative_to(root).as_posix(), p.stat().st_mtime) for p in root.rglob("*") if p.is_file())
+    listing = sorted(
+        (p.relative_to(root).as_posix(), p.stat().st_mtime) for p in root.rglob("*") if p.is_file()
+    )
     report = maintain(settings, dry_run=True, warehouse=False)
     silver = next(t for t in report.tables if t.table == SILVER_READING.name)
-    assert silver.compacted_removed > 0 and silver.vacuumed > 0  # it says what it would do...
+    assert silver.compacted_removed > 0
+    assert silver.vacuumed > 0
     assert old in report.staging_deleted
-    after = sorted((p.relative_to(root).as_posix(), p.stat().st_mtime) for p in root.rglob("*") if p.is_file())
+    after = sorted(
+        (p.relative_to(root).as_posix(), p.stat().st_mtime) for p in root.rglob("*") if p.is_file()
+    )
     assert after == listing  # ...and does none of it
 
 
@@ -219,7 +229,8 @@ def test_staging_of_a_live_batch_is_kept(busy_lake: Lake, settings: Settings) ->
 
     report = maintain(settings, warehouse=False)  # retention 0: VACUUM would take any unreferenced file
 
-    assert report.staging_deleted == [stale] and live in report.staging_kept
+    assert report.staging_deleted == [stale]
+    assert live in report.staging_kept
     assert busy_lake.staged_files(live, SILVER_READING) == live_files
     for f in live_files:  # the live batch's data files survive VACUUM too
         assert Path(busy_lake.file_uri(SILVER_READING, f["path"])).is_file()
@@ -254,3 +265,61 @@ def test_duckdb_warehouse_maintenance_keeps_its_tables(settings: Settings) -> No
         assert con.execute("select count(*) from fact_reading").fetchone() == (0,)
     finally:
         con.close()
+
+
+# -- run metrics: the task wrapper records every try in ops.run_metric ---------------------------------------
+class _Dag:
+    dag_id = "sensors"
+
+
+class _Ti:
+    task_id = "fake_task"
+    try_number = 2
+
+
+def _context(run_id: str) -> dict[str, object]:
+    return {
+        "run_id": run_id,
+        "dag": _Dag(),
+        "ti": _Ti(),
+        "data_interval_start": T0,
+        "data_interval_end": T0 + timedelta(hours=1),
+        "params": {},
+    }
+
+
+def test_the_task_wrapper_records_run_metrics(settings: Settings) -> None:
+    from wenulake import tasks
+    from wenulake.contracts.tables import RUN_METRIC
+    from wenulake.timeutil import Interval
+
+    def work(s: Settings, interval: Interval, run_id: str) -> dict[str, object]:
+        Lake(s).append(QUARANTINE, quarantine_rows(interval.start, 5))
+        ballast = bytearray(64 * 1024 * 1024)  # the peak memory must show it
+        del ballast
+        return {"records": 7}
+
+    def broken(s: Settings, interval: Interval, run_id: str) -> dict[str, object]:
+        raise RuntimeError("disk on fire")
+
+    assert tasks._task(work)(_context("manual__one")) == {"records": 7}
+    with pytest.raises(RuntimeError):
+        tasks._task(broken)(_context("manual__two"))
+
+    rows = {r["run_id"]: r for r in Lake(settings).read(RUN_METRIC).to_pylist()}
+    ok, failed = rows["manual__one"], rows["manual__two"]
+    assert (ok["dag_id"], ok["task_id"], ok["try_number"], ok["state"]) == (
+        "sensors",
+        "fake_task",
+        2,
+        "success",
+    )
+    assert ok["rows_in"] == 7
+    assert ok["rows_out"] == 5
+    assert ok["interval_start"] == T0
+    assert ok["seconds"] > 0
+    assert ok["peak_memory_bytes"] > 64 * 1024 * 1024
+    assert ok["bytes_written"] > 0
+    assert failed["state"] == "failed"
+    assert "disk on fire" in failed["error"]
+    assert failed["rows_out"] == 0

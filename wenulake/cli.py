@@ -221,9 +221,17 @@ def run_cmd(
     interval = _interval(start, end)
 
     def show(report: RunReport) -> None:
+        from wenulake.runmetrics import for_run
+
+        metrics = for_run(settings, report.run_id)
         click.echo(f"{report.dag_id} {report.interval}: {report.state} in {report.seconds:.1f} s")
+        click.echo(
+            f"  {'task':<22} {'state':<8} {'seconds':>10} {'rows in':>9} {'rows out':>9} {'MB r/w':>13} {'peak MB':>8}"
+        )
         for t in report.tasks:
-            click.echo(f"  {t.task_id:<22} {t.state:<8} {t.seconds:8.2f} s")
+            click.echo(
+                f"  {t.task_id:<22} {t.state:<8} {t.seconds:8.2f} s" + _metric_columns(metrics.get(t.task_id))
+            )
         for t in report.tasks:
             if t.task_id in INGEST_TASKS and t.summary is not None:
                 _ingest_notes(report.interval, t.summary)
@@ -236,6 +244,24 @@ def run_cmd(
         from wenulake.accounting import workorder_accounting
 
         click.echo(_format_workorder_accounting(workorder_accounting(settings, interval), interval))
+
+
+def _metric_columns(metric: dict[str, Any] | None) -> str:
+    """A task's ops.run_metric figures as columns of `wenulake run`'s table (blank when not recorded)."""
+    if metric is None:
+        return ""
+
+    def number(value: Any) -> str:
+        return "-" if value is None else str(value)
+
+    def mb(value: Any) -> str:
+        return "-" if value is None else f"{value / 1e6:.1f}"
+
+    io = f"{mb(metric['bytes_read'])}/{mb(metric['bytes_written'])}"
+    return (
+        f" {number(metric['rows_in']):>9} {number(metric['rows_out']):>9} {io:>13} "
+        f"{mb(metric['peak_memory_bytes']):>8}"
+    )
 
 
 # -- backfills -------------------------------------------------------------------------------------------------
@@ -518,6 +544,41 @@ def sql_cmd(query: str | None, path: Path | None, fmt: str) -> None:
     text = path.read_text() if path is not None else str(query)
     output = FORMATTERS[fmt](run_query(Settings(), text))
     click.echo(output, nl=not output.endswith("\n"))
+
+
+# -- operations ----------------------------------------------------------------------------------------------
+@cli.command("maintain")
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    metavar="T",
+    help="Only this lake table (schema-qualified, e.g. silver.reading; repeatable). Staging and the warehouse "
+    "are then left alone.",
+)
+@click.option("--dry-run", is_flag=True, help="Report what would be compacted and deleted; change nothing.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def maintain_cmd(tables: tuple[str, ...], dry_run: bool, fmt: str) -> None:
+    """Compact, VACUUM and checkpoint the lake tables; delete finished staging; ANALYZE the warehouse.
+
+    Per table: small files of a partition merged (silver.reading z-ordered by sensor_id and ts), data files
+    replaced more than WENULAKE_VACUUM_RETENTION_HOURS ago deleted (default 168; never below
+    WENULAKE_LONGEST_READER_HOURS, default 24; files of the current snapshot never), a checkpoint. Staging batches
+    and stage files untouched for WENULAKE_STAGING_RETENTION_HOURS (default 48) are deleted, younger ones kept as
+    live. Warehouse: PostgreSQL VACUUM (ANALYZE), DuckDB ANALYZE + CHECKPOINT, Redshift ANALYZE. Quarantine rows
+    are never deleted. Prints files, bytes and versions before and after per table. The daily `maintenance` DAG
+    runs the same in the lake writers' pool; run this command only when no DAG is writing.
+    """
+    from wenulake.contracts import TABLES
+    from wenulake.maintenance import maintain
+
+    unknown = [t for t in tables if t not in TABLES]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown lake table {unknown[0]!r}; known: {', '.join(sorted(TABLES))}", param_hint="--table"
+        )
+    report = maintain(Settings(), tables=list(tables) or None, dry_run=dry_run)
+    click.echo(report.to_json() if fmt == "json" else report.table_text())
 
 
 # -- replay --------------------------------------------------------------------------------------------------

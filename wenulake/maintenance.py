@@ -100,7 +100,10 @@ class MaintenanceReport:
             f"{'table':<26} {'files':>13} {'max/part':>9} {'MB':>15} {'version':>11} {'log':>11} "
             f"{'stored':>13} {'vacuumed':>8}"
         )
-        lines = [("DRY RUN (nothing changed): " if self.dry_run else "") + "lake tables, before -> after", head]
+        lines = [
+            ("DRY RUN (nothing changed): " if self.dry_run else "") + "lake tables, before -> after",
+            head,
+        ]
         for t in self.tables:
             b, a = t.before, t.after
             lines.append(
@@ -197,7 +200,9 @@ def _files_in(lake: Lake, spec: TableSpec, partitions: list[str]) -> int:
     return sum(1 for row in actions if str(row.get(f"partition.{spec.partition_by[0]}")) in wanted)
 
 
-def vacuum(lake: Lake, spec: TableSpec, retention_hours: float, protected: set[str], dry_run: bool) -> list[str]:
+def vacuum(
+    lake: Lake, spec: TableSpec, retention_hours: float, protected: set[str], dry_run: bool
+) -> list[str]:
     """Delete the table's data files that neither the current snapshot nor any version younger than the retention
     references (delta-rs' full VACUUM lists them), except `protected` ones (a live batch's staged files).
     Returns the deleted (or, dry run, deletable) paths, relative to the table."""
@@ -259,7 +264,7 @@ def live_staged_files(lake: Lake, batches: list[str]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for batch in batches:
         for spec in TABLES.values():
-            files = lake._manifest(batch, spec)  # noqa: SLF001 - the lake's own manifest format
+            files = lake._manifest(batch, spec)
             if files:
                 out.setdefault(spec.name, set()).update(f["path"] for f in files)
     return out

@@ -478,8 +478,16 @@ RUN_METRIC = TableSpec(
             pa.field("error", pa.string()),
         ]
     ),
-    run_columns=("run_id", "try_number", "started_at", "finished_at", "seconds", "bytes_read",
-                 "bytes_written", "peak_memory_bytes"),  # fmt: skip
+    run_columns=(
+        "run_id",
+        "try_number",
+        "started_at",
+        "finished_at",
+        "seconds",
+        "bytes_read",
+        "bytes_written",
+        "peak_memory_bytes",
+    ),
 )
 
 TABLES: dict[str, TableSpec] = {

@@ -262,7 +262,6 @@ class Warehouse(Protocol):
         """The backend's own upkeep (statistics, space); returns what it did (or would do)."""
 
 
-
 def backend(settings: Settings) -> Warehouse:
     """The warehouse WENULAKE_WAREHOUSE_URL names: unset = the DuckDB file, postgresql:// = that server."""
     url = settings.warehouse_url

@@ -233,7 +233,9 @@ class PostgresWarehouse:
             con.autocommit = True
             for schema, table in names:
                 con.execute(
-                    sql.SQL(self.maintenance_verb + " {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+                    sql.SQL(self.maintenance_verb + " {}.{}").format(
+                        sql.Identifier(schema), sql.Identifier(table)
+                    )
                 )
         finally:
             con.close()
