@@ -581,6 +581,27 @@ def maintain_cmd(tables: tuple[str, ...], dry_run: bool, fmt: str) -> None:
     click.echo(report.to_json() if fmt == "json" else report.table_text())
 
 
+@cli.command("status")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def status_cmd(fmt: str) -> None:
+    """Is the pipeline healthy? Exit code 0 when nothing needs attention, 1 otherwise (for cron or a probe).
+
+    Shows, per DAG, the last successful interval and its lag behind now (late: more than its period plus an
+    hour) with the last run's metrics (ops.run_metric); landing hours of the last WENULAKE_STATUS_LOOKBACK_HOURS
+    with objects not ingested; quarantine rows per reason in the last 24 h against the daily average of the 7
+    days before (a spike: more than WENULAKE_STATUS_SPIKE_FACTOR times it and at least
+    WENULAKE_STATUS_SPIKE_MIN rows); open alarms; failed gates (ops.dq_result) not passed since; the stats
+    store's oldest period. JSON keys: now, healthy, attention, dags, backlog, quarantine, open_alarms,
+    failed_gates, stats_store.
+    """
+    from wenulake.status import status
+
+    result = status(Settings())
+    click.echo(result.to_json() if fmt == "json" else result.table_text())
+    if not result.healthy:
+        raise click.exceptions.Exit(1)
+
+
 # -- replay --------------------------------------------------------------------------------------------------
 @cli.command("replay")
 @click.option(
@@ -807,7 +828,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: one-line errors and exit codes (1 = failure, 2 = usage)."""
     code = 0
     try:
-        cli.main(args=argv, prog_name="wenulake", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="wenulake", standalone_mode=False)
+        if isinstance(result, int) and not isinstance(result, bool):
+            code = result  # click hands back an Exit's code in this mode (`status` exits 1 when unhealthy)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:

@@ -260,6 +260,11 @@ class Settings(BaseSettings):
         description="wenulake status: a quarantine reason spikes when its last 24 h count exceeds this many times "
         "its daily average over the previous 7 days (and WENULAKE_STATUS_SPIKE_MIN).",
     )
+    status_lookback_hours: int = Field(
+        default=72,
+        ge=1,
+        description="wenulake status: landing hours this far back are checked for objects not ingested yet.",
+    )
     status_spike_min: int = Field(
         default=20, ge=0, description="wenulake status: fewest rows in 24 h that can count as a spike."
     )
