@@ -182,7 +182,7 @@ def test_time_travel_within_the_retention_still_works(
 def test_time_travel_beyond_the_retention_is_gone(busy_lake: Lake, settings: Settings) -> None:
     """Retention 0 (tests only): versions older than the compaction lose their files."""
     maintain(settings, warehouse=False)
-    with pytest.raises(OSError, match="(?i)not found|no such file"):
+    with pytest.raises(OSError, match=r"(?i)not found|no such file"):
         DeltaTable(busy_lake.uri(SILVER_READING), version=3).to_pyarrow_table()
 
 

@@ -75,14 +75,31 @@ def land(settings: Settings, hour: datetime, name: str) -> str:
 
 
 def ledger(lake: Lake, hour: datetime, key: str) -> None:
-    row = {"object_key": key, "size": 3, "records": 1, "accepted": 1, "quarantined": 0, "status": "ingested",
-           "arrival_hour": hour, "run_id": "r"}  # fmt: skip
+    row = {
+        "object_key": key,
+        "size": 3,
+        "records": 1,
+        "accepted": 1,
+        "quarantined": 0,
+        "status": "ingested",
+        "arrival_hour": hour,
+        "run_id": "r",
+    }
     lake.append(INGEST_LEDGER, pa.Table.from_pylist([row], schema=INGEST_LEDGER.schema))
 
 
 def quarantine(lake: Lake, reason: str, hour: datetime, n: int) -> None:
-    rows = [{"reason": reason, "stage": "bronze", "object_key": "k", "record_index": i, "arrival_hour": hour,
-             "arrival_date": f"{hour:%Y-%m-%d}"} for i in range(n)]  # fmt: skip
+    rows = [
+        {
+            "reason": reason,
+            "stage": "bronze",
+            "object_key": "k",
+            "record_index": i,
+            "arrival_hour": hour,
+            "arrival_date": f"{hour:%Y-%m-%d}",
+        }
+        for i in range(n)
+    ]
     lake.append(QUARANTINE, pa.Table.from_pylist(rows, schema=QUARANTINE.schema))
 
 
@@ -148,8 +165,12 @@ def test_quarantine_spike_needs_attention(settings: Settings) -> None:
     quarantine(lake, "unknown_device", NOW - 3 * HOUR, 5)
     result = status(settings, now=NOW)
     by_reason = {q["reason"]: q for q in result.quarantine}
-    assert by_reason["decrypt_failed"] == {"reason": "decrypt_failed", "last_24h": 50, "daily_average_7d": 4.0,
-                                           "spike": True}  # fmt: skip
+    assert by_reason["decrypt_failed"] == {
+        "reason": "decrypt_failed",
+        "last_24h": 50,
+        "daily_average_7d": 4.0,
+        "spike": True,
+    }
     assert by_reason["unknown_device"]["spike"] is False
     assert [a for a in result.attention if "spikes" in a] == [
         "quarantine reason decrypt_failed spikes: 50 in 24 h, 4.0 a day before"

@@ -524,7 +524,7 @@ def sql_cmd(query: str | None, path: Path | None, fmt: str) -> None:
     Lake tables by schema-qualified name: bronze.sensor_message, silver.reading, ops.quarantine,
     ops.ingest_ledger, ops.dq_result, ops.touched_period, gold.fact_alarm, ops.notification_outbox,
     ops.alarm_coverage, bronze.work_order_event, silver.work_order_event, gold.work_order, ops.workorder_ledger,
-    ops.touched_order, ops.work_order_request. Warehouse tables by plain name: fact_reading,
+    ops.touched_order, ops.work_order_request, ops.run_metric. Warehouse tables by plain name: fact_reading,
     dim_sensor, dim_device, dim_site, dim_company, dim_threshold, dim_date, stats_hourly, stats_daily,
     stats_daily_site, stats_daily_company, fact_alarm, fact_work_order, fact_work_order_event, dim_technician,
     dim_material (and ops.warehouse_load, ops.warehouse_coverage), from the DuckDB

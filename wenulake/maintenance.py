@@ -188,9 +188,9 @@ def compact(lake: Lake, spec: TableSpec, dry_run: bool) -> tuple[int, int]:
     filters = None if crowded is None else [(spec.partition_by[0], "in", crowded)]
     columns = Z_ORDER.get(spec.name)
     if columns:
-        metrics = table.optimize.z_order(list(columns), partition_filters=filters)  # type: ignore[arg-type]
+        metrics = table.optimize.z_order(list(columns), partition_filters=filters)
     else:
-        metrics = table.optimize.compact(partition_filters=filters)  # type: ignore[arg-type]
+        metrics = table.optimize.compact(partition_filters=filters)
     return int(metrics.get("numFilesRemoved", 0)), int(metrics.get("numFilesAdded", 0))
 
 

@@ -210,14 +210,13 @@ def landing_backlog(lake: Lake, settings: Settings, now: datetime, status: Statu
         ingested = set(lake.read(ledger, filters=pc.field("arrival_hour") >= ts)["object_key"].to_pylist())
         waiting: Counter[datetime] = Counter(o.arrival_hour for o in objects if o.info.key not in ingested)
         for hour, count in sorted(waiting.items()):
-            overdue = hour + HOUR <= now - HOUR
             status.backlog.append(
-                {"stream": stream, "hour": _iso(hour), "objects": count, "overdue": overdue}
+                {"stream": stream, "hour": _iso(hour), "objects": count, "overdue": hour + HOUR <= now - HOUR}
             )
-        overdue = [b for b in status.backlog if b["stream"] == stream and b["overdue"]]
-        if overdue:
+        late = [b for b in status.backlog if b["stream"] == stream and b["overdue"]]
+        if late:
             status.flag(
-                f"{len(overdue)} {stream} landing hour(s) with objects not ingested, oldest {overdue[0]['hour']}"
+                f"{len(late)} {stream} landing hour(s) with objects not ingested, oldest {late[0]['hour']}"
             )
 
 
@@ -273,7 +272,7 @@ def failed_gates(lake: Lake, now: datetime, status: Status) -> None:
             "success",
             "failed_expectations",
             "validated_at",
-        ],  # fmt: skip
+        ],
     ).to_pylist()
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in sorted(rows, key=lambda r: r["validated_at"]):
