@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -208,7 +209,7 @@ def vacuum(
     Returns the deleted (or, dry run, deletable) paths, relative to the table."""
     table = lake.table(spec)
     candidates = table.vacuum(
-        retention_hours=int(retention_hours),
+        retention_hours=math.ceil(retention_hours),  # whole hours, never shorter than asked
         dry_run=True,
         enforce_retention_duration=False,
         full=True,
