@@ -323,3 +323,28 @@ def test_the_task_wrapper_records_run_metrics(settings: Settings) -> None:
     assert failed["state"] == "failed"
     assert "disk on fire" in failed["error"]
     assert failed["rows_out"] == 0
+
+
+@pytest.mark.postgres
+def test_postgres_warehouse_is_vacuumed_and_analyzed(
+    settings: Settings, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    from wenulake.warehouse import backend
+
+    monkeypatch.setenv("WENULAKE_WAREHOUSE_URL", postgres_url)
+    wh = backend(Settings())
+    assert wh.maintain(dry_run=True)[0].startswith("vacuum (analyze)")
+    with psycopg.connect(postgres_url) as con:
+        assert con.execute(
+            "select count(*) from pg_stat_user_tables where last_vacuum is not null"
+        ).fetchone() == (0,)
+    actions = wh.maintain()
+    assert "vacuum (analyze) public.fact_reading" in actions
+    with psycopg.connect(postgres_url) as con:
+        (vacuumed,) = con.execute(
+            "select count(*) from pg_stat_user_tables where last_vacuum is not null and last_analyze is not null "
+            "and relname = 'fact_reading'"
+        ).fetchone() or (0,)
+    assert vacuumed == 1
