@@ -93,14 +93,14 @@ class Status:
     def table_text(self) -> str:
         lines = [f"wenulake status at {self.now}: " + ("healthy" if self.healthy else "NEEDS ATTENTION")]
         lines.append(
-            f"  {'DAG':<12} {'last successful interval':<44} {'lag h':>8} {'last run':<10} {'s':>8} "
+            f"  {'DAG':<12} {'last successful interval':<44} {'lag h':>13} {'last run':<10} {'s':>8} "
             f"{'rows out':>9} {'peak MB':>8}"
         )
         for d in self.dags:
             interval = f"[{d.last_success_start}, {d.last_success_end})" if d.last_success_end else "never"
             lag = "-" if d.lag_hours is None else f"{d.lag_hours:.1f}" + (" LATE" if d.late else "")
             lines.append(
-                f"  {d.dag_id:<12} {interval:<44} {lag:>8} {d.last_run_state or '-':<10} "
+                f"  {d.dag_id:<12} {interval:<44} {lag:>13} {d.last_run_state or '-':<10} "
                 f"{_num(d.last_run_seconds):>8} {_num(d.last_run_rows_out):>9} {_num(d.last_run_peak_memory_mb):>8}"
             )
         lines.append(
