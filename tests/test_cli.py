@@ -50,6 +50,10 @@ def test_run_prints_tasks_and_balanced_accounting(cli_home):
     assert "gate_bronze" in out
     assert "gate_silver" in out
     assert "balanced: records = messages_valid + duplicates + quarantined" in out
+    # each task's run metrics (ops.run_metric) beside its seconds
+    assert "rows in  rows out        MB r/w  peak MB" in out
+    ingest = next(line for line in out.splitlines() if line.strip().startswith("ingest_bronze"))
+    assert len(ingest.split()) == 8  # task, state, seconds, "s", rows in, rows out, MB r/w, peak MB
 
 
 @pytest.mark.slow

@@ -124,3 +124,19 @@ def test_historical_migration_maps_one_task_per_month(dagbag):
     sensors = dagbag.get_dag("sensors")
     for publisher in ("gate_bronze", "gate_silver", "gate_stats", "load_warehouse", "gate_warehouse"):
         assert sensors.get_task(publisher).pool == LAKE_WRITERS_POOL  # one writer at a time, across DAGs
+
+
+def test_maintenance_dag_is_daily_in_the_lake_writers_pool(dagbag):
+    from wenulake.airflow_home import LAKE_WRITERS_POOL
+    from wenulake.status import DAGS
+
+    dag = dagbag.get_dag("maintenance")
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    assert set(dag.task_ids) == {"maintain"}
+    assert dag.get_task("maintain").pool == LAKE_WRITERS_POOL
+    assert dag.doc_md
+    # `wenulake status` knows each DAG's final tasks: they must be the DAGs' leaves
+    for dag_id, (_, finals) in DAGS.items():
+        leaves = {t.task_id for t in dagbag.get_dag(dag_id).tasks if not t.downstream_task_ids}
+        assert set(finals) == leaves, dag_id

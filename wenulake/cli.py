@@ -258,9 +258,17 @@ def run_cmd(
     interval = _interval(start, end)
 
     def show(report: RunReport) -> None:
+        from wenulake.runmetrics import for_run
+
+        metrics = for_run(settings, report.run_id)
         click.echo(f"{report.dag_id} {report.interval}: {report.state} in {report.seconds:.1f} s")
+        click.echo(
+            f"  {'task':<22} {'state':<8} {'seconds':>10} {'rows in':>9} {'rows out':>9} {'MB r/w':>13} {'peak MB':>8}"
+        )
         for t in report.tasks:
-            click.echo(f"  {t.task_id:<22} {t.state:<8} {t.seconds:8.2f} s")
+            click.echo(
+                f"  {t.task_id:<22} {t.state:<8} {t.seconds:8.2f} s" + _metric_columns(metrics.get(t.task_id))
+            )
         for t in report.tasks:
             if t.task_id in INGEST_TASKS and t.summary is not None:
                 _ingest_notes(report.interval, t.summary)
@@ -274,6 +282,24 @@ def run_cmd(
         from wenulake.accounting import workorder_accounting
 
         click.echo(_format_workorder_accounting(workorder_accounting(settings, interval), interval))
+
+
+def _metric_columns(metric: dict[str, Any] | None) -> str:
+    """A task's ops.run_metric figures as columns of `wenulake run`'s table (blank when not recorded)."""
+    if metric is None:
+        return ""
+
+    def number(value: Any) -> str:
+        return "-" if value is None else str(value)
+
+    def mb(value: Any) -> str:
+        return "-" if value is None else f"{value / 1e6:.1f}"
+
+    io = f"{mb(metric['bytes_read'])}/{mb(metric['bytes_written'])}"
+    return (
+        f" {number(metric['rows_in']):>9} {number(metric['rows_out']):>9} {io:>13} "
+        f"{mb(metric['peak_memory_bytes']):>8}"
+    )
 
 
 # -- backfills -------------------------------------------------------------------------------------------------
@@ -552,7 +578,7 @@ def sql_cmd(query: str | None, path: Path | None, fmt: str) -> None:
     Lake tables by schema-qualified name: bronze.sensor_message, silver.reading, ops.quarantine,
     ops.ingest_ledger, ops.dq_result, ops.touched_period, gold.fact_alarm, ops.notification_outbox,
     ops.alarm_coverage, bronze.work_order_event, silver.work_order_event, gold.work_order, ops.workorder_ledger,
-    ops.touched_order, ops.work_order_request. Warehouse tables by plain name: fact_reading,
+    ops.touched_order, ops.work_order_request, ops.run_metric. Warehouse tables by plain name: fact_reading,
     dim_sensor, dim_device, dim_site, dim_company, dim_threshold, dim_date, stats_hourly, stats_daily,
     stats_daily_site, stats_daily_company, fact_alarm, fact_work_order, fact_work_order_event, dim_technician,
     dim_material (and ops.warehouse_load, ops.warehouse_coverage), from the DuckDB
@@ -572,6 +598,62 @@ def sql_cmd(query: str | None, path: Path | None, fmt: str) -> None:
     text = path.read_text() if path is not None else str(query)
     output = FORMATTERS[fmt](run_query(Settings(), text))
     click.echo(output, nl=not output.endswith("\n"))
+
+
+# -- operations ----------------------------------------------------------------------------------------------
+@cli.command("maintain")
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    metavar="T",
+    help="Only this lake table (schema-qualified, e.g. silver.reading; repeatable). Staging and the warehouse "
+    "are then left alone.",
+)
+@click.option("--dry-run", is_flag=True, help="Report what would be compacted and deleted; change nothing.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def maintain_cmd(tables: tuple[str, ...], dry_run: bool, fmt: str) -> None:
+    """Compact, VACUUM and checkpoint the lake tables; delete finished staging; ANALYZE the warehouse.
+
+    Per table: small files of a partition merged (silver.reading z-ordered by sensor_id and ts), data files
+    replaced more than WENULAKE_VACUUM_RETENTION_HOURS ago deleted (default 168; never below
+    WENULAKE_LONGEST_READER_HOURS, default 24; files of the current snapshot never), a checkpoint. Staging batches
+    and stage files untouched for WENULAKE_STAGING_RETENTION_HOURS (default 48) are deleted, younger ones kept as
+    live. Warehouse: PostgreSQL VACUUM (ANALYZE), DuckDB ANALYZE + CHECKPOINT, Redshift ANALYZE. Quarantine rows
+    are never deleted. Prints files, bytes and versions before and after per table. The daily `maintenance` DAG
+    runs the same in the lake writers' pool; run this command only when no DAG is writing.
+    """
+    from wenulake.contracts import TABLES
+    from wenulake.maintenance import maintain
+
+    unknown = [t for t in tables if t not in TABLES]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown lake table {unknown[0]!r}; known: {', '.join(sorted(TABLES))}", param_hint="--table"
+        )
+    report = maintain(Settings(), tables=list(tables) or None, dry_run=dry_run)
+    click.echo(report.to_json() if fmt == "json" else report.table_text())
+
+
+@cli.command("status")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def status_cmd(fmt: str) -> None:
+    """Is the pipeline healthy? Exit code 0 when nothing needs attention, 1 otherwise (for cron or a probe).
+
+    Shows, per DAG, the last successful interval and its lag behind now (late: more than its period plus an
+    hour) with the last run's metrics (ops.run_metric); landing hours of the last WENULAKE_STATUS_LOOKBACK_HOURS
+    with objects not ingested; quarantine rows per reason in the last 24 h against the daily average of the 7
+    days before (a spike: more than WENULAKE_STATUS_SPIKE_FACTOR times it and at least
+    WENULAKE_STATUS_SPIKE_MIN rows); open alarms; failed gates (ops.dq_result) not passed since; the stats
+    store's oldest period. JSON keys: now, healthy, attention, dags, backlog, quarantine, open_alarms,
+    failed_gates, stats_store.
+    """
+    from wenulake.status import status
+
+    result = status(Settings())
+    click.echo(result.to_json() if fmt == "json" else result.table_text())
+    if not result.healthy:
+        raise click.exceptions.Exit(1)
 
 
 # -- replay --------------------------------------------------------------------------------------------------
@@ -823,7 +905,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: one-line errors and exit codes (1 = failure, 2 = usage)."""
     code = 0
     try:
-        cli.main(args=argv, prog_name="wenulake", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="wenulake", standalone_mode=False)
+        if isinstance(result, int) and not isinstance(result, bool):
+            code = result  # click hands back an Exit's code in this mode (`status` exits 1 when unhealthy)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:

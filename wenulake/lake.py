@@ -34,6 +34,7 @@ from wenulake.lakefiles import (
     read_file,
     write_files,
 )
+from wenulake.runmetrics import count_rows_out
 from wenulake.settings import Settings, is_s3, join
 from wenulake.storage import StoreSpec
 
@@ -151,6 +152,7 @@ class Lake:
 
     def replace(self, spec: TableSpec, data: pa.Table, predicate: str) -> None:
         """Replace the rows matching `predicate` by `data`, in one commit (an empty `data` deletes them)."""
+        count_rows_out(data.num_rows)
         write_deltalake(
             self.uri(spec),
             conform(data, spec),
@@ -162,6 +164,7 @@ class Lake:
         )
 
     def append(self, spec: TableSpec, data: pa.Table) -> None:
+        count_rows_out(data.num_rows)
         write_deltalake(
             self.uri(spec),
             conform(data, spec),
@@ -200,6 +203,7 @@ class Lake:
         key = self._manifest_key(batch, spec)
         previous = self._manifest(batch, spec)
         store.put(key, json.dumps({"table": spec.name, "files": files}).encode())
+        count_rows_out(sum(int(f.get("rows") or 0) for f in files))
         if previous is not None:
             kept = {f["path"] for f in files}
             self._delete_uncommitted(spec, [f for f in previous if f["path"] not in kept])
@@ -328,6 +332,7 @@ class Lake:
         table.create_write_transaction(
             actions, mode="append", schema=spec.schema, partition_by=list(spec.partition_by) or None
         )
+        count_rows_out(report.rows_added)
         report.version = table.version()
         return report
 

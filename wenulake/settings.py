@@ -255,6 +255,38 @@ class Settings(BaseSettings):
     retry_delay_seconds: float = Field(
         default=30.0, ge=0, description="First retry delay (doubles each retry, at most 10 minutes)."
     )
+    vacuum_retention_hours: float = Field(
+        default=168,
+        ge=0,
+        description="Maintenance: hours a data file replaced by a newer table version is kept before VACUUM deletes "
+        "it (time travel reaches back this far); never below WENULAKE_LONGEST_READER_HOURS.",
+    )
+    longest_reader_hours: float = Field(
+        default=24,
+        ge=0,
+        description="Maintenance: the longest a reader holds one table snapshot (a backfill's range run, a "
+        "Spark job, an analyst's time travel); VACUUM's retention may not be shorter.",
+    )
+    staging_retention_hours: float = Field(
+        default=48,
+        ge=0,
+        description="Maintenance: a staging batch or stage-file folder untouched this long belongs to a finished "
+        "run and is deleted (a younger one is treated as live and kept).",
+    )
+    status_spike_factor: float = Field(
+        default=3.0,
+        gt=0,
+        description="wenulake status: a quarantine reason spikes when its last 24 h count exceeds this many times "
+        "its daily average over the previous 7 days (and WENULAKE_STATUS_SPIKE_MIN).",
+    )
+    status_lookback_hours: int = Field(
+        default=72,
+        ge=1,
+        description="wenulake status: landing hours this far back are checked for objects not ingested yet.",
+    )
+    status_spike_min: int = Field(
+        default=20, ge=0, description="wenulake status: fewest rows in 24 h that can count as a spike."
+    )
     airflow_home: Path | None = Field(
         default=None, description="AIRFLOW_HOME. Default $WENULAKE_HOME/airflow."
     )
@@ -358,6 +390,16 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _retention_covers_readers(self) -> Settings:
+        if self.vacuum_retention_hours < self.longest_reader_hours:
+            raise ValueError(
+                f"WENULAKE_VACUUM_RETENTION_HOURS={self.vacuum_retention_hours:g} is shorter than "
+                f"WENULAKE_LONGEST_READER_HOURS={self.longest_reader_hours:g}: VACUUM would delete files a "
+                "running reader still needs"
+            )
+        return self
 
     @model_validator(mode="after")
     def _mode_matches_master(self) -> Settings:

@@ -1,5 +1,6 @@
 """What DAG tasks call. Each function takes the Airflow context, works out its interval, runs one step of a job
-and returns a small JSON-able summary (shown as the task's XCom in the UI).
+and returns a small JSON-able summary (shown as the task's XCom in the UI). The wrapper (`_wrap`) records every
+try's run metrics (rows, bytes, seconds, peak memory) in ops.run_metric (wenulake.runmetrics).
 
 Errors that a retry cannot fix (bad keyring, bad configuration, failed gate) fail the task at once
 (`AirflowFailException`); others (an S3 endpoint down) go through the DAG's retries.
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from wenulake import runmetrics
 from wenulake.errors import ConfigError, GateFailed, KeyringError, LandingIncomplete
 from wenulake.settings import Settings, report_path
 from wenulake.timeutil import Interval, parse_instant
@@ -59,8 +61,11 @@ def _wrap(
         task_id = context["ti"].task_id if context.get("ti") else (name or func.__name__)
         path = report_path(settings, run_id, task_id)
         path.parent.mkdir(parents=True, exist_ok=True)
+        meter = runmetrics.Meter()
+        interval = None
         try:
-            summary = func(settings, interval_from(context), run_id)
+            interval = interval_from(context)
+            summary = func(settings, interval, run_id)
         except Exception as raw:
             from wenulake.failures import DiskFull, explain
 
@@ -68,6 +73,7 @@ def _wrap(
             path.write_text(
                 json.dumps({"task": task_id, "ok": False, "error": str(exc), "type": type(exc).__name__})
             )
+            runmetrics.record(settings, meter.row(context, task_id, interval, None, exc))
             if isinstance(exc, (*PERMANENT, DiskFull)):
                 from airflow.sdk.exceptions import AirflowFailException
 
@@ -78,6 +84,7 @@ def _wrap(
         finally:
             _release_memory()
         path.write_text(json.dumps({"task": task_id, "ok": True, "summary": summary}, default=str))
+        runmetrics.record(settings, meter.row(context, task_id, interval, summary, None))
         return summary
 
     return run
@@ -221,6 +228,15 @@ def load_work_orders(settings: Settings, interval: Interval, run_id: str) -> dic
     from wenulake.pipeline import workorders
 
     return workorders.load_warehouse(settings, interval, run_id)
+
+
+@_task
+def maintain(settings: Settings, interval: Interval, run_id: str) -> dict[str, Any]:
+    from wenulake.maintenance import maintain as run_maintenance
+
+    report = run_maintenance(settings)
+    log.info("maintenance report:\n%s", report.table_text())
+    return report.as_dict()
 
 
 def _detect_alarms(settings: Settings, run_id: str) -> dict[str, Any]:

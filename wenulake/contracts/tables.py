@@ -454,6 +454,42 @@ WORK_ORDER_REQUEST = TableSpec(
 )
 
 
+RUN_METRIC = TableSpec(
+    name="ops.run_metric",
+    description="One row per task try (recorded by the task wrapper): rows in and out, bytes read and written, "
+    "seconds and peak memory of the task's process; wenulake status and `wenulake run` read it.",
+    schema=pa.schema(
+        [
+            pa.field("dag_id", pa.string(), nullable=False),
+            pa.field("run_id", pa.string(), nullable=False),
+            pa.field("task_id", pa.string(), nullable=False),
+            pa.field("try_number", pa.int64()),
+            pa.field("state", pa.string(), nullable=False),  # success | failed
+            pa.field("interval_start", TS),
+            pa.field("interval_end", TS),
+            pa.field("started_at", TS, nullable=False),
+            pa.field("finished_at", TS, nullable=False),
+            pa.field("seconds", pa.float64(), nullable=False),
+            pa.field("rows_in", pa.int64()),
+            pa.field("rows_out", pa.int64()),
+            pa.field("bytes_read", pa.int64()),
+            pa.field("bytes_written", pa.int64()),
+            pa.field("peak_memory_bytes", pa.int64()),
+            pa.field("error", pa.string()),
+        ]
+    ),
+    run_columns=(
+        "run_id",
+        "try_number",
+        "started_at",
+        "finished_at",
+        "seconds",
+        "bytes_read",
+        "bytes_written",
+        "peak_memory_bytes",
+    ),
+)
+
 TABLES: dict[str, TableSpec] = {
     t.name: t
     for t in (
@@ -473,6 +509,7 @@ TABLES: dict[str, TableSpec] = {
         WORK_ORDER_LEDGER,
         TOUCHED_ORDER,
         WORK_ORDER_REQUEST,
+        RUN_METRIC,
     )
 }
 

@@ -38,6 +38,7 @@ from wenulake.lakefiles import (
 )
 from wenulake.pipeline.bronze import PublishSummary, owned_hours
 from wenulake.query import connect, query_arrow
+from wenulake.runmetrics import count_rows_out
 from wenulake.settings import Settings, is_s3, join
 from wenulake.sqlfiles import load_sql
 from wenulake.storage import StoreSpec
@@ -339,7 +340,7 @@ def _merge(lake: Lake, readings: pa.Table | FileBatch, hours: Interval) -> None:
         )
         in_days = ", ".join(sql_literal(d) for d in days)
         columns = {c: f"s.{c}" for c in names}
-        (
+        merged = (
             lake.table(SILVER_READING)
             .merge(
                 source,
@@ -355,6 +356,9 @@ def _merge(lake: Lake, readings: pa.Table | FileBatch, hours: Interval) -> None:
             )
             .when_not_matched_insert(columns, predicate="NOT s._delete")
             .execute()
+        )
+        count_rows_out(
+            int(merged.get("num_target_rows_inserted", 0)) + int(merged.get("num_target_rows_updated", 0))
         )
     finally:
         con.close()

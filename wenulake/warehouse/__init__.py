@@ -255,6 +255,9 @@ class Warehouse(Protocol):
     def attach(self, con: duckdb.DuckDBPyConnection) -> str:
         """Attach the published warehouse read-only to a DuckDB session; return the schema holding its tables."""
 
+    def maintain(self, dry_run: bool = False) -> list[str]:
+        """The backend's own upkeep (statistics, space); returns what it did (or would do)."""
+
 
 def backend(settings: Settings) -> Warehouse:
     """The warehouse WENULAKE_WAREHOUSE_URL names: unset = the DuckDB file, postgresql:// = that server."""
@@ -275,6 +278,10 @@ def backend(settings: Settings) -> Warehouse:
         f"WENULAKE_WAREHOUSE_URL: unsupported scheme {url.split(':', 1)[0]!r}; use postgresql://..., "
         "redshift://... or unset it for the DuckDB file"
     )
+
+
+#: tables of the warehouse's ops schema (the rest are in the default schema, by plain name)
+OPS_TABLES = ("warehouse_load", "warehouse_coverage")
 
 
 # -- schema drift ----------------------------------------------------------------------------------------------

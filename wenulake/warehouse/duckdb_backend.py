@@ -246,6 +246,31 @@ class DuckDBWarehouse:
                 tmp.unlink(missing_ok=True)
         return results
 
+    def maintain(self, dry_run: bool = False) -> list[str]:
+        """ANALYZE and CHECKPOINT the loader's file and the analysts' (a copy swapped in atomically: readers keep
+        the snapshot they opened), under the writer lock."""
+        actions = [f"analyze + checkpoint {self.loader.name}", f"analyze + checkpoint {self.published.name}"]
+        if dry_run:
+            return actions
+        with writer_lock(self.settings):
+            self.ensure()
+            con = duckdb.connect(str(self.loader))
+            try:
+                con.execute("analyze")
+                con.execute("checkpoint")
+            finally:
+                con.close()
+            tmp = self.published.with_name(self.published.name + f".{os.getpid()}.maintain")
+            shutil.copyfile(self.published, tmp)
+            con = duckdb.connect(str(tmp))
+            try:
+                con.execute("analyze")
+                con.execute("checkpoint")
+            finally:
+                con.close()
+            os.replace(tmp, self.published)
+        return actions
+
     def attach(self, con: duckdb.DuckDBPyConnection) -> str:
         self.ensure_published()
         con.execute(f"attach {sql_literal(str(self.published))} as warehouse (read_only)")

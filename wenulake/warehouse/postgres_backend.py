@@ -218,6 +218,33 @@ class PostgresWarehouse:
         con.execute(sql.SQL("grant wenulake_reader to {}").format(user))
         con.execute(sql.SQL("alter role {} set default_transaction_read_only = on").format(user))
 
+    def maintain(self, dry_run: bool = False) -> list[str]:
+        """VACUUM (ANALYZE) every warehouse table (outside a transaction, as VACUUM requires)."""
+        from psycopg import sql
+
+        from wenulake.warehouse import COLUMNS, OPS_TABLES
+
+        names = [(PUBLIC, t) for t in COLUMNS] + [("ops", t) for t in OPS_TABLES]
+        actions = [f"{self.maintenance_verb} {schema}.{table}" for schema, table in names]
+        if dry_run:
+            return actions
+        self.ensure()
+        con = self.connect()
+        try:
+            con.autocommit = True
+            for schema, table in names:
+                con.execute(
+                    sql.SQL(self.maintenance_verb + " {}.{}").format(
+                        sql.Identifier(schema), sql.Identifier(table)
+                    )
+                )
+        finally:
+            con.close()
+        return actions
+
+    #: PostgreSQL reclaims dead rows and refreshes the planner's statistics in one command
+    maintenance_verb = "vacuum (analyze)"
+
     def table_columns(self) -> dict[str, dict[str, str]]:
         self.ensure()
         with self._transaction("reading the warehouse schema") as con:

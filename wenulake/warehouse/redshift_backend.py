@@ -150,6 +150,8 @@ def publish_sql(spec: LoadSpec, staged: str, strategy: str) -> list[str]:
 
 class RedshiftWarehouse(PostgresWarehouse):
     kind = "redshift"
+    #: Redshift vacuums (sorts and reclaims) automatically in the background; maintenance refreshes statistics
+    maintenance_verb = "analyze"
 
     def __init__(self, settings: Settings, url: str) -> None:
         super().__init__(settings, connection_url(url))  # IAM temporary credentials apply as for PostgreSQL
