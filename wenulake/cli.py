@@ -728,17 +728,10 @@ def users_token(username: str, name: str) -> None:
 @cli.command("settings")
 def settings_cmd() -> None:
     """Show every setting: environment variable, effective value (passwords in URLs masked), meaning."""
-    from wenulake.settings import SECRET_SETTINGS, masked
+    from wenulake.settings import effective_values
 
-    settings = Settings()
-    for name, info in Settings.model_fields.items():
-        value = getattr(settings, name)
-        resolved = {"landing": "landing_uri", "lake": "lake_uri", "keyring": "keyring_uri"}.get(name)
-        if resolved and value is None:
-            value = f"{getattr(settings, resolved)} (default)"
-        if name == "airflow_home" and value is None:
-            value = f"{settings.airflow_home_path} (default)"
-        shown = "***" if name in SECRET_SETTINGS and value else masked(value)
+    for name, shown in effective_values(Settings()).items():
+        info = Settings.model_fields[name]
         click.echo(f"WENULAKE_{name.upper():<22} {shown:<60} {info.description}")
 
 
