@@ -165,4 +165,4 @@ def test_a_missed_deadline_publishes_exactly_one_alert(probe_run):
                 assert ok, error
     late = [a for a in alerts(settings) if a["alert"] == "deadline_missed"]
     assert len(late) == 1
-    assert late[0]["run_id"] == run_id and late[0]["dag_id"] == "alert_probe"
+    assert (late[0]["run_id"], late[0]["dag_id"]) == (run_id, "alert_probe")

@@ -470,6 +470,13 @@ def accounting_cmd(start: datetime, end: datetime, stream: str, fmt: str) -> Non
     """
     from wenulake.accounting import accounting, workorder_accounting
 
+    for name, value in (("--start", start), ("--end", end)):
+        if (value.minute, value.second, value.microsecond) != (0, 0, 0):
+            raise click.BadParameter(
+                f"{value.isoformat().replace('+00:00', 'Z')} is not on the hour: the landing is partitioned by "
+                "arrival hour, so the accounting counts whole hours (e.g. 2026-04-04T05:00:00Z)",
+                param_hint=name,
+            )
     interval = _interval(start, end)
     if stream == "workorders":
         counts = workorder_accounting(Settings(), interval)
@@ -584,7 +591,11 @@ def catalog_export(directory: Path) -> None:
 
 @catalog.command("show")
 @click.argument(
-    "table", required=False, type=click.Choice(["companies", "sites", "devices", "sensors", "thresholds"])
+    "table",
+    required=False,
+    type=click.Choice(
+        ["companies", "sites", "devices", "sensors", "thresholds", "technicians", "materials"]
+    ),
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True

@@ -69,7 +69,7 @@ DOWNSTREAM: dict[str, tuple[str, ...]] = {"sensors": ("alarms",)}
 
 
 def load_dag(settings: Settings, dag_id: str) -> Any:
-    prepare(settings)
+    prepare(settings, logging_level="WARNING")
     from airflow.dag_processing.dagbag import DagBag
 
     logging.getLogger("airflow").setLevel(logging.WARNING)
