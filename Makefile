@@ -92,9 +92,16 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-airflow: $(STAMP) ## Serve the Airflow UI on http://127.0.0.1:8080 (loopback only) with these DAGs (airflow standalone)
+# airflow standalone runs in a process group of its own (setsid): Ctrl-C (or make being stopped) ends the whole
+# group, the scheduler, api-server, dag-processor, triggerer and the task processes with their Spark JVMs.
+airflow: $(STAMP) ## Serve the Airflow UI on http://127.0.0.1:8080 (loopback only) with these DAGs; Ctrl-C stops all of it
 	$(BIN)/python -m wenulake.airflow_home --print-login
-	source <($(BIN)/python -m wenulake.airflow_home --exports) && PATH="$(abspath $(BIN)):$$PATH" $(BIN)/airflow standalone
+	@source <($(BIN)/python -m wenulake.airflow_home --exports) && export PATH="$(abspath $(BIN)):$$PATH" && \
+	setsid $(BIN)/airflow standalone & pid=$$!; \
+	stop() { trap - INT TERM EXIT; echo "stopping Airflow (process group $$pid)"; \
+		kill -TERM -- -$$pid 2>/dev/null; for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- -$$pid 2>/dev/null || break; sleep 1; done; \
+		kill -KILL -- -$$pid 2>/dev/null; wait $$pid 2>/dev/null; true; }; \
+	trap stop INT TERM EXIT; wait $$pid
 
 # Cluster mode: the package archive executors import, and a standalone cluster on this machine.
 PACKAGE := dist/wenulake-$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml).zip

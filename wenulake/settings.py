@@ -254,20 +254,6 @@ class Settings(BaseSettings):
         le=4,
         description="Catch-up cap: runs of one hourly DAG at once (each starts a Spark JVM; 2 cores here).",
     )
-    lineage_transport: str = Field(
-        default="file",
-        pattern="^(file|console|http)$",
-        description="Where OpenLineage events go: file (WENULAKE_LINEAGE_FILE), console (the task log) or http "
-        "(Marquez at WENULAKE_OPENLINEAGE_URL).",
-    )
-    lineage_file: Path | None = Field(
-        default=None,
-        description="JSON-lines file of OpenLineage events (transport file). Default $WENULAKE_HOME/lineage.jsonl.",
-    )
-    openlineage_url: str | None = Field(
-        default=None,
-        description="OpenLineage HTTP endpoint (Marquez, e.g. http://127.0.0.1:5000) for transport http.",
-    )
     task_retries: int = Field(
         default=2, ge=0, description="Airflow retries of a task that failed transiently."
     )
@@ -370,8 +356,6 @@ class Settings(BaseSettings):
         "airflow_api_password",
         "ops_topic_arn",
         "sensors_catchup_start",
-        "lineage_file",
-        "openlineage_url",
         mode="before",
     )
     @classmethod
@@ -406,10 +390,6 @@ class Settings(BaseSettings):
     @cached_property
     def notifications_file_path(self) -> Path:
         return (self.notifications_file or self.home / "notifications.jsonl").absolute()
-
-    @cached_property
-    def lineage_file_path(self) -> Path:
-        return (self.lineage_file or self.home / "lineage.jsonl").absolute()
 
     @cached_property
     def airflow_home_path(self) -> Path:
@@ -467,7 +447,6 @@ _UNSET_MEANS: dict[str, str] = {
     "alarm_topic_arn": "unset: alarm notifications go to the notifications file",
     "workorder_topic_arn": "unset: orders go straight into the landing",
     "ops_topic_arn": "unset: operational alerts go to the notifications file",
-    "openlineage_url": "unset: lineage events go to the lineage file",
     "service_secret": "unset: a key generated in $WENULAKE_HOME",
     "airflow_api_password": "unset: the simple auth manager's generated password file",
     "sensors_catchup_start": "unset: the landing's first hour",
@@ -492,7 +471,6 @@ def effective_values(settings: Settings) -> dict[str, str]:
         "warehouse_url": lambda: f"duckdb {(settings.home / 'warehouse.duckdb').absolute()}",
         "notifications_file": lambda: settings.notifications_file_path,
         "airflow_home": lambda: settings.airflow_home_path,
-        "lineage_file": lambda: settings.lineage_file_path,
         "spark_py_files": lambda: f"{REPO_ROOT / 'dist'}/wenulake-<version>.zip",
     }
     shown: dict[str, str] = {}
