@@ -99,7 +99,8 @@ with DAG(
         doc_md=task_doc(
             "Publish one order.created per alarm of severity WENULAKE_WORKORDER_ALARM_SEVERITY, exactly once.",
             "gold.fact_alarm; ops.work_order_request.",
-            "WENULAKE_WORKORDER_TOPIC_ARN or the work-order landing (the hour the alarm's readings arrived in); "
+            "WENULAKE_WORKORDER_TOPIC_ARN or the work-order landing (the current arrival hour, as Firehose "
+            "would deliver it); "
             "ops.work_order_request.",
             "one order per alarm across reruns.",
             "requests stay recorded; clear the task to publish the rest.",

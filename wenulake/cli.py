@@ -593,9 +593,7 @@ def catalog_export(directory: Path) -> None:
 @click.argument(
     "table",
     required=False,
-    type=click.Choice(
-        ["companies", "sites", "devices", "sensors", "thresholds", "technicians", "materials"]
-    ),
+    type=click.Choice(["companies", "sites", "devices", "sensors", "thresholds", "technicians", "materials"]),
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True

@@ -185,7 +185,8 @@ def deadline_missed(context: dict[str, Any] | None = None, **_: Any) -> None:
 def sensors_deadline(settings: Settings, after_hour_end: timedelta | None = None) -> Any:
     """The sensors DAG's deadline: a run's logical date is its hour's start, so the deadline is one hour plus
     WENULAKE_SENSORS_DEADLINE_MINUTES after it."""
-    from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback
+    from airflow.sdk.definitions.callback import SyncCallback
+    from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
     late = after_hour_end or timedelta(minutes=settings.sensors_deadline_minutes)
     return DeadlineAlert(
