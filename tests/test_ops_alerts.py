@@ -101,12 +101,13 @@ def probe_run(tmp_path_factory) -> dict[str, Any]:
         mp.setenv("WENULAKE_HOME", str(base / "home"))
         mp.setenv("WENULAKE_DAGS_FOLDER", str(base / "dags"))
         settings = Settings()
+        began = datetime.now(UTC)
         logical = datetime(2026, 1, 2, tzinfo=UTC)
         report = run_with_conf(
             settings, "alert_probe", Interval(logical, logical.replace(hour=1)), {}, logical
         )
         after_run = alerts(settings)
-        yield {"settings": settings, "report": report, "after_run": after_run}
+        yield {"settings": settings, "report": report, "after_run": after_run, "began": began}
 
 
 @pytest.mark.slow
@@ -166,3 +167,21 @@ def test_a_missed_deadline_publishes_exactly_one_alert(probe_run):
     late = [a for a in alerts(settings) if a["alert"] == "deadline_missed"]
     assert len(late) == 1
     assert (late[0]["run_id"], late[0]["dag_id"]) == (run_id, "alert_probe")
+
+
+@pytest.mark.slow
+@pytest.mark.airflow
+def test_an_in_process_run_shows_its_real_interval_and_duration_in_the_ui(probe_run):
+    """`wenulake run`'s runs showed a one-hour interval and a duration of months (issue 21)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        run = session.scalars(select(DagRun).where(DagRun.run_id == probe_run["report"].run_id)).one()
+        assert (run.data_interval_start, run.data_interval_end) == (
+            datetime(2026, 1, 2, tzinfo=UTC),
+            datetime(2026, 1, 2, 1, tzinfo=UTC),
+        )
+        assert run.start_date >= probe_run["began"]
+        assert (run.end_date - run.start_date).total_seconds() < 600
