@@ -20,7 +20,15 @@ def dagbag():
     prepare(settings)
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(str(settings.dags_folder))
+    from wenulake import ops_alerts
+
+    # parsed as the scheduler parses them (in-process runs earlier in this session leave their DAGs without
+    # the deadline: wenulake.ops_alerts.IN_PROCESS)
+    saved, ops_alerts.IN_PROCESS = ops_alerts.IN_PROCESS, False
+    try:
+        return DagBag(str(settings.dags_folder))
+    finally:
+        ops_alerts.IN_PROCESS = saved
 
 
 def test_every_dag_file_imports(dagbag):

@@ -182,9 +182,20 @@ def deadline_missed(context: dict[str, Any] | None = None, **_: Any) -> None:
     )
 
 
-def sensors_deadline(settings: Settings, after_hour_end: timedelta | None = None) -> Any:
+#: set by wenulake.orchestrate before it parses the DAG files: in-process runs (`dag.test()`) have no scheduler
+#: to watch deadlines, and Airflow 3.3.2's in-process DAG sync failed on the sensors DAG's deadline when a second
+#: run followed in the same process ("'dict' object has no attribute 'hex'" loading deadline_alert), so DAGs
+#: parsed for in-process runs carry none.
+IN_PROCESS = False
+
+
+def sensors_deadline(
+    settings: Settings, after_hour_end: timedelta | None = None, in_process_too: bool = False
+) -> Any:
     """The sensors DAG's deadline: a run's logical date is its hour's start, so the deadline is one hour plus
-    WENULAKE_SENSORS_DEADLINE_MINUTES after it."""
+    WENULAKE_SENSORS_DEADLINE_MINUTES after it. None when parsed for in-process runs (unless in_process_too)."""
+    if IN_PROCESS and not in_process_too:
+        return None
     from airflow.sdk.definitions.callback import SyncCallback
     from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 

@@ -69,6 +69,9 @@ DOWNSTREAM: dict[str, tuple[str, ...]] = {"sensors": ("alarms",)}
 
 
 def load_dag(settings: Settings, dag_id: str) -> Any:
+    from wenulake import ops_alerts
+
+    ops_alerts.IN_PROCESS = True  # no scheduler here to watch deadlines (see ops_alerts.IN_PROCESS)
     prepare(settings, logging_level="WARNING")
     from airflow.dag_processing.dagbag import DagBag
 

@@ -19,7 +19,7 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     default_args=default_args(SETTINGS, retries=0, retry_delay=timedelta(seconds=0)),
-    deadline=sensors_deadline(SETTINGS, timedelta(seconds=1)),
+    deadline=sensors_deadline(SETTINGS, timedelta(seconds=1), in_process_too=True),
 ) as dag:
 
     @task(task_id="fine")
