@@ -57,12 +57,17 @@ SAMPLE_DEVICES ?= 60
 SAMPLE_END ?= 2026-04-04T09:00:00Z
 export WENULAKE_HOME ?= $(CURDIR)/.wenulake
 
+# The orders that alarms open arrive now (the wall-clock arrival hour, as Firehose would deliver them): the
+# workorders run also covers the hours since `make run` started, so they reach the work-order tables.
 run: $(STAMP) ## Generate a sample landing in .wenulake, run the sensors (+ alarms) and workorders DAGs over it; prints where every record went
+	@mkdir -p "$(WENULAKE_HOME)" && date -u +%Y-%m-%dT%H:00:00Z > "$(WENULAKE_HOME)/.run-started"
 	$(BIN)/wenulake landing generate --out "$(WENULAKE_HOME)" --start $(SAMPLE_START) --hours $(SAMPLE_HOURS) --devices $(SAMPLE_DEVICES)
 	$(BIN)/wenulake landing generate-workorders --out "$(WENULAKE_HOME)" --start $(SAMPLE_START) --hours $(SAMPLE_HOURS)
 	$(BIN)/wenulake catalog load "$(WENULAKE_HOME)/catalog"
 	$(BIN)/wenulake run sensors --start $(SAMPLE_START) --end $(SAMPLE_END)
 	$(BIN)/wenulake run workorders --start $(SAMPLE_START) --end $(SAMPLE_END)
+	$(BIN)/wenulake run workorders --start "$$(cat "$(WENULAKE_HOME)/.run-started")" --end "$$(date -u -d '+1 hour' +%Y-%m-%dT%H:00:00Z)"
+	@rm -f "$(WENULAKE_HOME)/.run-started"
 	@echo "Explore: $(BIN)/wenulake sql \"select metric, unit, count(*), avg(value) from silver.reading group by all\""
 
 test: $(STAMP) $(CHECKOV_STAMP) chromium ## Run the whole test suite (unit, Spark, Airflow, Delta, PostgreSQL, S3 server, lint, Terraform/checkov)
@@ -92,9 +97,16 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-airflow: $(STAMP) ## Serve the Airflow UI on http://127.0.0.1:8080 (loopback only) with these DAGs (airflow standalone)
+# airflow standalone runs in a process group of its own (setsid): Ctrl-C (or make being stopped) ends the whole
+# group, the scheduler, api-server, dag-processor, triggerer and the task processes with their Spark JVMs.
+airflow: $(STAMP) ## Serve the Airflow UI on http://127.0.0.1:8080 (loopback only) with these DAGs; Ctrl-C stops all of it
 	$(BIN)/python -m wenulake.airflow_home --print-login
-	source <($(BIN)/python -m wenulake.airflow_home --exports) && PATH="$(abspath $(BIN)):$$PATH" $(BIN)/airflow standalone
+	@source <($(BIN)/python -m wenulake.airflow_home --exports) && export PATH="$(abspath $(BIN)):$$PATH" && \
+	setsid $(BIN)/airflow standalone & pid=$$!; \
+	stop() { trap - INT TERM EXIT; echo "stopping Airflow (process group $$pid)"; \
+		kill -TERM -- -$$pid 2>/dev/null; for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 -- -$$pid 2>/dev/null || break; sleep 1; done; \
+		kill -KILL -- -$$pid 2>/dev/null; wait $$pid 2>/dev/null; true; }; \
+	trap stop INT TERM EXIT; wait $$pid
 
 # Cluster mode: the package archive executors import, and a standalone cluster on this machine.
 PACKAGE := dist/wenulake-$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml).zip

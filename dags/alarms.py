@@ -12,16 +12,18 @@ detect_alarms -> [load_alarms, deliver_notifications, open_work_orders]:
   or to the JSON-lines file WENULAKE_NOTIFICATIONS_FILE, with retries;
 - open_work_orders publishes one order.created per alarm of severity WENULAKE_WORKORDER_ALARM_SEVERITY (default
   critical), exactly once, to WENULAKE_WORKORDER_TOPIC_ARN or straight into the work-order landing.
+
+**Unpause this DAG** as well as `sensors`: DAGs are created paused, and a paused alarms DAG raises no alarm for
+runs made in the UI. Failures and retries publish one alert each (WENULAKE_OPS_TOPIC_ARN or the notifications file).
 """
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 import pendulum
 from airflow.sdk import DAG, Asset, task
 
 from wenulake.airflow_home import LAKE_WRITERS_POOL
+from wenulake.dag_defaults import default_args, task_doc
 from wenulake.settings import Settings
 
 SETTINGS = Settings()
@@ -34,40 +36,77 @@ with DAG(
     start_date=pendulum.datetime(2026, 4, 4, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "retries": SETTINGS.task_retries,
-        "retry_delay": timedelta(seconds=SETTINGS.retry_delay_seconds),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=10),
-    },
+    default_args=default_args(SETTINGS),
     tags=["alarms", "notifications"],
     doc_md=__doc__,
 ) as dag:
 
-    @task(task_id="detect_alarms", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
+    @task(
+        task_id="detect_alarms",
+        max_active_tis_per_dag=1,
+        pool=LAKE_WRITERS_POOL,
+        doc_md=task_doc(
+            "Evaluate the alarm rules on the silver periods not evaluated yet (ops.alarm_coverage).",
+            "silver.reading of new periods; thresholds from the catalog; gold.fact_alarm.",
+            "gold.fact_alarm (open/closed/retracted), ops.notification_outbox, ops.alarm_coverage.",
+            "threshold, flatline, gap, anomaly and counter_reset rules.",
+            "nothing is lost: the next run evaluates what this one did not. Clear the task to retry now.",
+        ),
+    )
     def detect_alarms(**context):
-        """Evaluate the rules on the new silver periods; update fact_alarm; queue transitions."""
         from wenulake import tasks
 
         return tasks.detect_alarms(context)
 
-    @task(task_id="deliver_notifications", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
+    @task(
+        task_id="deliver_notifications",
+        max_active_tis_per_dag=1,
+        pool=LAKE_WRITERS_POOL,
+        doc_md=task_doc(
+            "Publish each undelivered alarm transition exactly once.",
+            "ops.notification_outbox.",
+            "SNS WENULAKE_ALARM_TOPIC_ARN or the notifications file; delivered_at in the outbox.",
+            "each transition delivered once across reruns.",
+            "the outbox keeps undelivered transitions: check the topic/endpoint and clear the task.",
+        ),
+    )
     def deliver_notifications(**context):
-        """Publish each queued transition exactly once (SNS or JSON-lines file)."""
         from wenulake import tasks
 
         return tasks.deliver_notifications(context)
 
-    @task(task_id="load_alarms", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
+    @task(
+        task_id="load_alarms",
+        max_active_tis_per_dag=1,
+        pool=LAKE_WRITERS_POOL,
+        doc_md=task_doc(
+            "Replace the warehouse's fact_alarm with gold.fact_alarm.",
+            "gold.fact_alarm.",
+            "warehouse fact_alarm (stage file, COPY, one transaction).",
+            "none here.",
+            "check WENULAKE_WAREHOUSE_URL and clear the task.",
+        ),
+    )
     def load_alarms(**context):
-        """gold.fact_alarm, whole, into the warehouse's fact_alarm (stage file, COPY, one transaction)."""
         from wenulake import tasks
 
         return tasks.load_alarms(context)
 
-    @task(task_id="open_work_orders", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
+    @task(
+        task_id="open_work_orders",
+        max_active_tis_per_dag=1,
+        pool=LAKE_WRITERS_POOL,
+        doc_md=task_doc(
+            "Publish one order.created per alarm of severity WENULAKE_WORKORDER_ALARM_SEVERITY, exactly once.",
+            "gold.fact_alarm; ops.work_order_request.",
+            "WENULAKE_WORKORDER_TOPIC_ARN or the work-order landing (the current arrival hour, as Firehose "
+            "would deliver it); "
+            "ops.work_order_request.",
+            "one order per alarm across reruns.",
+            "requests stay recorded; clear the task to publish the rest.",
+        ),
+    )
     def open_work_orders(**context):
-        """One order.created per qualifying alarm, published once (work-order SNS topic or the landing)."""
         from wenulake import tasks
 
         return tasks.open_work_orders(context)

@@ -11,6 +11,9 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param, task
 
+from wenulake.dag_defaults import default_args, task_doc
+from wenulake.settings import Settings
+
 with DAG(
     dag_id="catalog_sync",
     description="Load the business catalog from a CSV directory; apply the catalog service's queued work",
@@ -18,6 +21,7 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    default_args=default_args(Settings()),
     params={
         "path": Param(
             None, type=["null", "string"], description="Catalog directory; default $WENULAKE_HOME/catalog"
@@ -27,16 +31,36 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
 
-    @task(task_id="load_catalog", retries=0)
+    @task(
+        task_id="load_catalog",
+        retries=0,
+        doc_md=task_doc(
+            "Manual runs: validate the catalog directory (Param path) and apply it in one transaction; "
+            "scheduled runs skip.",
+            "companies/sites/devices/sensors/thresholds/technicians/materials CSVs.",
+            "the catalog store (SQLite or WENULAKE_CATALOG_URL).",
+            "every problem reported with file, line, column; nothing written if any exists.",
+            "read the problems in the log, fix the CSVs and trigger again.",
+        ),
+    )
     def load_catalog(**context):
-        """Manual runs: validate and apply the directory in one transaction (scheduled runs skip it)."""
         from wenulake import tasks
 
         return tasks.load_catalog_on_demand(context)
 
-    @task(task_id="apply_catalog_jobs", retries=0, trigger_rule="all_done")
+    @task(
+        task_id="apply_catalog_jobs",
+        retries=0,
+        trigger_rule="all_done",
+        doc_md=task_doc(
+            "Run the catalog service's queued work: replays here, reprocessing as a sensors backfill.",
+            "the catalog service's job queue.",
+            "silver.reading and quarantine (replays); backfills of the sensors DAG.",
+            "each job's status.",
+            "see the backoffice's Work page for the failed job's message; fix and requeue.",
+        ),
+    )
     def apply_catalog_jobs(**context):
-        """The catalog service's queued replays and reprocessing."""
         from wenulake import tasks
 
         return tasks.apply_catalog_jobs(context)

@@ -8,17 +8,25 @@ Serverless job runs of jobs/bronze.py and jobs/silver.py (--step stage); gates a
 Params `start`/`end` (ISO 8601 UTC) override the data interval: one run over a longer range.
 Publishers run one at a time (max_active_tis_per_dag=1) in the lake writers' pool (one slot, shared with the alarms
 DAG and the historical migration): scheduled runs and backfills never write the same table at once.
+
+**Schedule and catch-up.** The schedule starts at WENULAKE_SENSORS_CATCHUP_START, by default the landing's first
+arrival hour (never a fixed past date). Unpausing catches up from there at most WENULAKE_CATCHUP_MAX_ACTIVE_RUNS
+runs at once (default 1: each run starts a Spark JVM); unpause `alarms` too, or no alarm is raised.
+
+**When it fails.** Every failed or retried task publishes one alert (WENULAKE_OPS_TOPIC_ARN or the notifications
+file) naming the run, the task, the error and where to look; a failed gate names its failed expectations
+(`ops.dq_result`) and its log prints the `wenulake sql` query that shows them. A run not finished
+WENULAKE_SENSORS_DEADLINE_MINUTES (45) after its hour's end publishes one `deadline_missed` alert.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import DAG, Asset, Param, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from wenulake.airflow_home import LAKE_WRITERS_POOL
+from wenulake.dag_defaults import HOUR_PATTERN, RERUN, catchup_start, default_args, task_doc
+from wenulake.ops_alerts import sensors_deadline
 from wenulake.settings import Settings
 from wenulake.spark_steps import spark_step
 
@@ -32,20 +40,26 @@ with DAG(
     dag_id="sensors",
     description="Firehose landing -> bronze (decrypted, accounted) -> silver (enriched), hourly by arrival hour",
     schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 4, 4, tz="UTC"),
+    start_date=catchup_start(SETTINGS, "sensors"),
     catchup=True,
-    max_active_runs=4,
-    default_args={
-        "retries": SETTINGS.task_retries,
-        "retry_delay": timedelta(seconds=SETTINGS.retry_delay_seconds),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=10),
-    },
+    max_active_runs=SETTINGS.catchup_max_active_runs,
+    default_args=default_args(SETTINGS),
+    deadline=sensors_deadline(SETTINGS),
     params={
         "start": Param(
-            None, type=["null", "string"], description="Range start (ISO 8601 UTC); default: data interval"
+            None,
+            type=["null", "string"],
+            pattern=HOUR_PATTERN,
+            title="Range start",
+            description="ISO 8601 UTC on the hour, e.g. 2026-04-04T00:00:00Z; empty = the data interval",
         ),
-        "end": Param(None, type=["null", "string"], description="Range end, exclusive (ISO 8601 UTC)"),
+        "end": Param(
+            None,
+            type=["null", "string"],
+            pattern=HOUR_PATTERN,
+            title="Range end",
+            description="Exclusive, ISO 8601 UTC on the hour; give both start and end, or neither",
+        ),
         "allow_missing_objects": Param(
             False,
             type="boolean",
@@ -60,12 +74,32 @@ with DAG(
     ingest_bronze = spark_step(
         SETTINGS,
         "ingest_bronze",
-        "Decode the interval's landing objects with Spark and stage bronze, quarantine and ledger rows.",
+        task_doc(
+            "Decode the interval's landing objects with Spark (split, decrypt, dedupe) and stage the batch.",
+            "landing `sensors/YYYY/MM/DD/HH/` objects of the interval; the keyring; ops.ingest_ledger.",
+            "staged bronze.sensor_message, ops.quarantine and ops.ingest_ledger rows (published by gate_bronze).",
+            "objects the ledger has for an ingested hour are still in the landing (else LandingIncomplete).",
+            "a keyring error or missing objects fail at once (see the log's first ERROR line); Param "
+            "allow_missing_objects accepts lost objects. " + RERUN,
+        ),
     )
 
-    @task(task_id="gate_bronze", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL, outlets=[BRONZE])
+    @task(
+        task_id="gate_bronze",
+        max_active_tis_per_dag=1,
+        pool=LAKE_WRITERS_POOL,
+        outlets=[BRONZE],
+        doc_md=task_doc(
+            "Validate the staged bronze batch and publish it (write, audit, publish).",
+            "the staged batch of ingest_bronze.",
+            "bronze.sensor_message, ops.quarantine, ops.ingest_ledger (replacing the interval's hours); "
+            "ops.dq_result (every result, passed or failed).",
+            "GX suites bronze_sensor_message and bronze_quarantine; the accounting balance.",
+            "a failed gate publishes nothing: its log and alert carry the `wenulake sql` query of the failed "
+            "expectations in ops.dq_result; fix the data or the code, then " + RERUN,
+        ),
+    )
     def gate_bronze(**context):
-        """Validate the staged batch (GX suites + accounting); publish it only if all pass."""
         from wenulake import tasks
 
         return tasks.gate_bronze(context)
@@ -73,54 +107,130 @@ with DAG(
     enrich_silver = spark_step(
         SETTINGS,
         "enrich_silver",
-        "Enrich the interval's winning messages with one catalog snapshot; stage readings and quarantine.",
+        task_doc(
+            "Enrich the interval's winning messages with one catalog snapshot (sensor, unit, scale, offset).",
+            "bronze.sensor_message of the interval; the catalog (devices, sensors).",
+            "staged silver.reading rows and enrichment quarantine (unknown_device, unknown_channel).",
+            "every reading maps to a sensor valid at its timestamp, else it is quarantined with its reason.",
+            "catalog problems show as quarantine, not failures (`wenulake replay` after fixing the catalog). "
+            + RERUN,
+        ),
     )
 
-    @task(task_id="gate_silver", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL, outlets=[SILVER])
+    @task(
+        task_id="gate_silver",
+        max_active_tis_per_dag=1,
+        pool=LAKE_WRITERS_POOL,
+        outlets=[SILVER],
+        doc_md=task_doc(
+            "Validate the staged readings and merge them into silver (by sensor_id, ts).",
+            "the staged batch of enrich_silver.",
+            "silver.reading (merge), ops.quarantine, ops.touched_period, ops.dq_result.",
+            "GX suite silver_reading.",
+            "a failed gate publishes nothing (query in the log and the alert). " + RERUN,
+        ),
+    )
     def gate_silver(**context):
-        """Validate staged readings (silver suite); merge them into silver.reading only if it passes."""
         from wenulake import tasks
 
         return tasks.gate_silver(context)
 
-    @task(task_id="stage_gold")
+    @task(
+        task_id="stage_gold",
+        doc_md=task_doc(
+            "Write the touched fact_reading partitions and the dimensions as Parquet stage files.",
+            "silver.reading of the touched periods (ops.touched_period); the catalog.",
+            "stage files under WENULAKE_STAGE (nothing visible to analysts yet).",
+            "none (gate_warehouse validates what is loaded).",
+            RERUN,
+        ),
+    )
     def stage_gold(**context):
-        """Write the touched fact partitions and the dimensions as Parquet stage files."""
         from wenulake import tasks
 
         return tasks.stage_gold(context)
 
-    @task(task_id="compute_stats")
+    @task(
+        task_id="compute_stats",
+        doc_md=task_doc(
+            "Recompute stats_hourly/daily and the site and company roll-ups for the touched periods.",
+            "silver.reading of the touched periods; sites' time zones.",
+            "stats stage files.",
+            "none here (gate_stats validates).",
+            RERUN,
+        ),
+    )
     def compute_stats(**context):
-        """Recompute stats_hourly/daily and the roll-ups for the touched periods, as stage files."""
         from wenulake import tasks
 
         return tasks.compute_stats(context)
 
-    @task(task_id="gate_stats", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
+    @task(
+        task_id="gate_stats",
+        max_active_tis_per_dag=1,
+        pool=LAKE_WRITERS_POOL,
+        doc_md=task_doc(
+            "Validate the staged stats; write the serving store (TTL) when they pass.",
+            "the stats stage files of compute_stats.",
+            "the stats serving store (serving.stats_hourly / serving.stats_daily, or DynamoDB); ops.dq_result.",
+            "GX suites stats_hourly, stats_daily, stats_daily_site, stats_daily_company.",
+            "a failed gate writes nothing (query in the log and the alert). " + RERUN,
+        ),
+    )
     def gate_stats(**context):
-        """Stats suites on the staged rows; pass: write the serving store (TTL), leave them for the load."""
         from wenulake import tasks
 
         return tasks.gate_stats(context)
 
-    @task(task_id="purge_stats", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
+    @task(
+        task_id="purge_stats",
+        max_active_tis_per_dag=1,
+        pool=LAKE_WRITERS_POOL,
+        doc_md=task_doc(
+            "Delete expired rows from the stats serving store.",
+            "the serving store.",
+            "the serving store (expired rows deleted).",
+            "expiry from WENULAKE_STATS_RETENTION_DAYS, counted from the end of the period.",
+            "harmless to rerun; the next run purges again.",
+        ),
+    )
     def purge_stats(**context):
-        """Delete expired rows from the stats serving store."""
         from wenulake import tasks
 
         return tasks.purge_stats(context)
 
-    @task(task_id="load_warehouse", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
+    @task(
+        task_id="load_warehouse",
+        max_active_tis_per_dag=1,
+        pool=LAKE_WRITERS_POOL,
+        doc_md=task_doc(
+            "Load the stage files into the warehouse: staging table, COPY, one transaction per table.",
+            "the gold and stats stage files of this run.",
+            "warehouse fact_reading, stats_* and dim_* (exactly the touched keys replaced), ops.warehouse_load.",
+            "none here (gate_warehouse validates the loaded partitions).",
+            "a database error rolls the table's transaction back; check WENULAKE_WAREHOUSE_URL. " + RERUN,
+        ),
+    )
     def load_warehouse(**context):
-        """Staging table <- COPY; one transaction per table replacing exactly the touched keys."""
         from wenulake import tasks
 
         return tasks.load_warehouse(context)
 
-    @task(task_id="gate_warehouse", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL, outlets=[WAREHOUSE])
+    @task(
+        task_id="gate_warehouse",
+        max_active_tis_per_dag=1,
+        pool=LAKE_WRITERS_POOL,
+        outlets=[WAREHOUSE],
+        doc_md=task_doc(
+            "Validate the loaded partitions and publish the analysts' snapshot (or discard the load).",
+            "the warehouse's loaded fact_reading partitions.",
+            "the analysts' warehouse snapshot; ops.dq_result.",
+            "GX suite gold_fact_reading.",
+            "a failed gate leaves analysts on the previous snapshot (query in the log and the alert). "
+            + RERUN,
+        ),
+    )
     def gate_warehouse(**context):
-        """Gold suite on the loaded partitions; publish the analysts' snapshot, or discard the load."""
         from wenulake import tasks
 
         return tasks.gate_warehouse(context)

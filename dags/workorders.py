@@ -14,13 +14,11 @@ share ops.quarantine and the warehouse). Params `start`/`end` (ISO 8601 UTC) ove
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import DAG, Asset, Param, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from wenulake.airflow_home import LAKE_WRITERS_POOL
+from wenulake.dag_defaults import HOUR_PATTERN, RERUN, catchup_start, default_args, task_doc
 from wenulake.settings import Settings
 
 SETTINGS = Settings()
@@ -30,20 +28,25 @@ with DAG(
     dag_id="workorders",
     description="Work-order events -> order lifecycle (SLA, time to repair) -> warehouse, hourly by arrival hour",
     schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 4, 4, tz="UTC"),
+    start_date=catchup_start(SETTINGS, "workorders"),
     catchup=True,
-    max_active_runs=4,
-    default_args={
-        "retries": SETTINGS.task_retries,
-        "retry_delay": timedelta(seconds=SETTINGS.retry_delay_seconds),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=10),
-    },
+    max_active_runs=SETTINGS.catchup_max_active_runs,
+    default_args=default_args(SETTINGS),
     params={
         "start": Param(
-            None, type=["null", "string"], description="Range start (ISO 8601 UTC); default: data interval"
+            None,
+            type=["null", "string"],
+            pattern=HOUR_PATTERN,
+            title="Range start",
+            description="ISO 8601 UTC on the hour, e.g. 2026-04-04T00:00:00Z; empty = the data interval",
         ),
-        "end": Param(None, type=["null", "string"], description="Range end, exclusive (ISO 8601 UTC)"),
+        "end": Param(
+            None,
+            type=["null", "string"],
+            pattern=HOUR_PATTERN,
+            title="Range end",
+            description="Exclusive, ISO 8601 UTC on the hour; give both start and end, or neither",
+        ),
         "allow_missing_objects": Param(
             False,
             type="boolean",
@@ -55,37 +58,86 @@ with DAG(
     doc_md=__doc__,
 ) as dag:
 
-    @task(task_id="ingest_workorder_events")
+    @task(
+        task_id="ingest_workorder_events",
+        doc_md=task_doc(
+            "Parse the interval's work-order landing objects (SNS envelopes or raw, both framings).",
+            "landing `workorders/YYYY/MM/DD/HH/` objects of the interval; ops.workorder_ledger.",
+            "staged bronze.work_order_event copies, parse quarantine and ledger rows.",
+            "the ledger's objects of ingested hours are still in the landing.",
+            "missing objects fail at once (Param allow_missing_objects accepts them). " + RERUN,
+        ),
+    )
     def ingest_workorder_events(**context):
-        """Parse the interval's work-order landing objects; stage copies, quarantine and ledger."""
         from wenulake import tasks
 
         return tasks.ingest_workorder_events(context)
 
-    @task(task_id="gate_workorder_events", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
+    @task(
+        task_id="gate_workorder_events",
+        max_active_tis_per_dag=1,
+        pool=LAKE_WRITERS_POOL,
+        doc_md=task_doc(
+            "Validate the staged events and publish the interval's hours.",
+            "the staged batch of ingest_workorder_events.",
+            "bronze.work_order_event, ops.quarantine, ops.workorder_ledger; ops.dq_result.",
+            "GX suite workorder_event; the accounting balance.",
+            "a failed gate publishes nothing (query in the log and the alert). " + RERUN,
+        ),
+    )
     def gate_workorder_events(**context):
-        """Validate the staged events (GX suite + accounting); publish the interval's hours."""
         from wenulake import tasks
 
         return tasks.gate_workorder_events(context)
 
-    @task(task_id="build_work_orders", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
+    @task(
+        task_id="build_work_orders",
+        max_active_tis_per_dag=1,
+        pool=LAKE_WRITERS_POOL,
+        doc_md=task_doc(
+            "Rebuild every order the interval touched from all its events, in occurred_at order.",
+            "bronze.work_order_event of the touched orders.",
+            "staged silver.work_order_event, gold.work_order and lifecycle quarantine; ops.touched_order.",
+            "transitions follow the order lifecycle, else invalid_transition quarantine.",
+            RERUN,
+        ),
+    )
     def build_work_orders(**context):
-        """Rebuild the touched orders from all their events; stage events, orders and quarantine."""
         from wenulake import tasks
 
         return tasks.build_work_orders(context)
 
-    @task(task_id="gate_work_orders", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL, outlets=[WORK_ORDERS])
+    @task(
+        task_id="gate_work_orders",
+        max_active_tis_per_dag=1,
+        pool=LAKE_WRITERS_POOL,
+        outlets=[WORK_ORDERS],
+        doc_md=task_doc(
+            "Validate the rebuilt orders and replace exactly the touched orders.",
+            "the staged batch of build_work_orders.",
+            "silver.work_order_event, gold.work_order, ops.quarantine; ops.dq_result.",
+            "GX work_order suites.",
+            "a failed gate publishes nothing (query in the log and the alert). " + RERUN,
+        ),
+    )
     def gate_work_orders(**context):
-        """Validate the rebuilt orders (GX suites); replace exactly the touched orders."""
         from wenulake import tasks
 
         return tasks.gate_work_orders(context)
 
-    @task(task_id="load_work_orders", max_active_tis_per_dag=1, pool=LAKE_WRITERS_POOL)
+    @task(
+        task_id="load_work_orders",
+        max_active_tis_per_dag=1,
+        pool=LAKE_WRITERS_POOL,
+        doc_md=task_doc(
+            "Load the field-service tables into the warehouse (stage file, COPY, one transaction).",
+            "gold.work_order, silver.work_order_event, the technicians and materials catalog.",
+            "warehouse fact_work_order, fact_work_order_event, dim_technician, dim_material.",
+            "none here.",
+            "check WENULAKE_WAREHOUSE_URL. " + RERUN,
+        ),
+    )
     def load_work_orders(**context):
-        """fact_work_order, fact_work_order_event and the field-service dimensions into the warehouse."""
         from wenulake import tasks
 
         return tasks.load_work_orders(context)

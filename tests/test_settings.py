@@ -96,3 +96,43 @@ def test_cluster_mode_needs_a_cluster_master(monkeypatch):
     monkeypatch.setenv("WENULAKE_SPARK_MASTER", "spark://127.0.0.1:7077")
     settings = Settings()
     assert (settings.spark_mode, settings.spark_master) == ("cluster", "spark://127.0.0.1:7077")
+
+
+def test_wenulake_settings_shows_effective_values_not_none(tmp_path, monkeypatch):
+    """`settings` printed `None` for values that have a default (issue 21)."""
+    from wenulake.settings import effective_values
+
+    monkeypatch.setenv("WENULAKE_HOME", str(tmp_path))
+    shown = effective_values(Settings())
+    assert not [name for name, text in shown.items() if text == "None"]
+    assert shown["stage"] == f"{tmp_path / 'lake' / 'stage'} (default)"
+    assert shown["catalog_url"] == f"sqlite:///{tmp_path / 'catalog.db'} (default)"
+    assert shown["notifications_file"] == f"{tmp_path / 'notifications.jsonl'} (default)"
+    assert shown["ops_topic_arn"].startswith("(unset: ")
+    assert shown["sensors_deadline_minutes"] == "45.0"
+
+
+def test_accounting_refuses_an_instant_not_on_the_hour(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from wenulake.cli import cli
+
+    monkeypatch.setenv("WENULAKE_HOME", str(tmp_path))
+    done = CliRunner().invoke(
+        cli, ["accounting", "--start", "2026-04-04T00:30:00Z", "--end", "2026-04-04T02:00:00Z"]
+    )
+    assert done.exit_code == 2
+    assert "2026-04-04T00:30:00Z is not on the hour" in done.output
+    assert "--start" in done.output
+
+
+def test_catalog_show_lists_technicians_and_materials(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from wenulake.cli import cli
+
+    monkeypatch.setenv("WENULAKE_HOME", str(tmp_path))
+    for table, column in (("technicians", "technician_id"), ("materials", "material_id")):
+        done = CliRunner().invoke(cli, ["catalog", "show", table, "--format", "csv"])
+        assert done.exit_code == 0, done.output
+        assert done.output.splitlines()[0].startswith(column)

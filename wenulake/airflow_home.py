@@ -19,7 +19,9 @@ from wenulake.settings import Settings
 LAKE_WRITERS_POOL = "wenulake_lake_writers"
 
 
-def environment(settings: Settings) -> dict[str, str]:
+def environment(settings: Settings, logging_level: str = "INFO") -> dict[str, str]:
+    """Airflow's variables. Task logs are kept at INFO (what each task read, wrote, quarantined and checked);
+    in-process runs (`wenulake run`) pass WARNING so the terminal shows only the run reports."""
     home = settings.airflow_home_path
     return {
         "AIRFLOW_HOME": str(home),
@@ -32,16 +34,16 @@ def environment(settings: Settings) -> dict[str, str]:
         # execution API there (not on every interface, as Airflow's default 0.0.0.0 would)
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": "http://127.0.0.1:8080/execution/",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": logging_level,
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "WENULAKE_HOME": str(settings.home.absolute()),
         "PYSPARK_PYTHON": sys.executable,
     }
 
 
-def prepare(settings: Settings) -> Path:
+def prepare(settings: Settings, logging_level: str = "INFO") -> Path:
     """Point this process's Airflow at wenulake's home and make sure its metadata database exists."""
-    env = environment(settings)
+    env = environment(settings, logging_level)
     for key, value in env.items():
         if key != "WENULAKE_HOME" or key not in os.environ:
             os.environ[key] = value

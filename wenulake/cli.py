@@ -543,6 +543,13 @@ def accounting_cmd(start: datetime, end: datetime, stream: str, fmt: str) -> Non
     """
     from wenulake.accounting import accounting, imbalance, workorder_accounting, workorder_imbalance
 
+    for name, value in (("--start", start), ("--end", end)):
+        if (value.minute, value.second, value.microsecond) != (0, 0, 0):
+            raise click.BadParameter(
+                f"{value.isoformat().replace('+00:00', 'Z')} is not on the hour: the landing is partitioned by "
+                "arrival hour, so the accounting counts whole hours (e.g. 2026-04-04T05:00:00Z)",
+                param_hint=name,
+            )
     interval = _interval(start, end)
     if stream == "workorders":
         counts = workorder_accounting(Settings(), interval)
@@ -725,7 +732,9 @@ def catalog_export(directory: Path) -> None:
 
 @catalog.command("show")
 @click.argument(
-    "table", required=False, type=click.Choice(["companies", "sites", "devices", "sensors", "thresholds"])
+    "table",
+    required=False,
+    type=click.Choice(["companies", "sites", "devices", "sensors", "thresholds", "technicians", "materials"]),
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
@@ -872,17 +881,10 @@ def users_token(username: str, name: str) -> None:
 @cli.command("settings")
 def settings_cmd() -> None:
     """Show every setting: environment variable, effective value (passwords in URLs masked), meaning."""
-    from wenulake.settings import SECRET_SETTINGS, masked
+    from wenulake.settings import effective_values
 
-    settings = Settings()
-    for name, info in Settings.model_fields.items():
-        value = getattr(settings, name)
-        resolved = {"landing": "landing_uri", "lake": "lake_uri", "keyring": "keyring_uri"}.get(name)
-        if resolved and value is None:
-            value = f"{getattr(settings, resolved)} (default)"
-        if name == "airflow_home" and value is None:
-            value = f"{settings.airflow_home_path} (default)"
-        shown = "***" if name in SECRET_SETTINGS and value else masked(value)
+    for name, shown in effective_values(Settings()).items():
+        info = Settings.model_fields[name]
         click.echo(f"WENULAKE_{name.upper():<22} {shown:<60} {info.description}")
 
 

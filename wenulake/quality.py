@@ -473,9 +473,20 @@ def gate(
     record(lake, results, run_id, stage, interval)
     for r in results:
         log.info("gate %s", r.summary())
+    passed = sum(r.evaluated - len(r.failed) for r in results)
+    log.info("gate %s: %d expectations passed, %d failed", stage, passed, sum(len(r.failed) for r in results))
     failed = [r for r in results if not r.success]
     if failed:
+        from wenulake.ops_alerts import dq_query
+
+        query = dq_query(run_id)
+        for r in failed:
+            for expectation in r.failed:
+                log.error("gate %s: %s on %s failed: %s", stage, r.suite, r.table_name, expectation)
+        log.error("the failed expectations of this run: %s", query)
         raise GateFailed(
-            f"{stage} gate failed, nothing published: " + " | ".join(r.summary() for r in failed)
+            f"{stage} gate failed, nothing published: "
+            + " | ".join(r.summary() for r in failed)
+            + f" | see: {query}"
         )
     return results

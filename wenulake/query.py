@@ -174,7 +174,10 @@ def _functions(select: str) -> set[str]:
     if _SERIALIZER is None:
         _SERIALIZER = duckdb.connect()
     try:
-        tree = json.loads(_SERIALIZER.execute("select json_serialize_sql(?)", [select]).fetchone()[0])  # type: ignore[index]
+        # the statement as a quoted literal, not a bound parameter: binding a Python value makes DuckDB import
+        # pandas to check its type (seconds of a one-line query's time)
+        literal = "'" + select.replace("'", "''") + "'"
+        tree = json.loads(_SERIALIZER.execute(f"select json_serialize_sql({literal})").fetchone()[0])  # type: ignore[index]
     except duckdb.Error as exc:
         raise WenulakeError(f"SQL error: {_one_line(exc)}") from exc
     if tree.get("error"):
@@ -220,23 +223,55 @@ def analyst_session(settings: Settings) -> duckdb.DuckDBPyConnection:
             uri = lake.uri(spec)
             if _is_delta_table(uri, lake.options):
                 source = f"delta_scan({_sql_string(uri)})"
-            else:  # not created yet: an empty table of the contract's schema, nothing written
-                empty = f"empty_{spec.layer}_{spec.short_name}"
-                con.register(empty, spec.schema.empty_table())
-                source = empty
+            else:  # not created yet: an empty relation of the contract's schema, nothing written
+                source = f"(select {_empty_columns(spec.schema)} where false)"
             con.execute(f"create or replace view {spec.name} as select * from {source}")
         for macro in sorted((settings.sql_dir / "lake" / "macros").glob("*.sql")):
             con.execute(macro.read_text())
         paths = _attach_warehouse_read_only(con, settings)
         directories = [d.rstrip("/") + "/" for d in dict.fromkeys([lake.root, settings.stage_uri])]
-        con.execute("set allowed_directories = ?", [directories])
-        con.execute("set allowed_paths = ?", [paths])
+        # literal lists, not bound parameters: binding a Python value makes DuckDB import pandas
+        con.execute(f"set allowed_directories = [{', '.join(_sql_string(d) for d in directories)}]")
+        con.execute(f"set allowed_paths = [{', '.join(_sql_string(p) for p in paths)}]")
         con.execute("set enable_external_access = false")
         con.execute("set lock_configuration = true")
     except BaseException:
         con.close()
         raise
     return con
+
+
+def _duckdb_type(arrow_type: Any) -> str:
+    """DuckDB's name of a contract column's Arrow type (the types wenulake.contracts uses)."""
+    import pyarrow as pa
+
+    simple = {
+        pa.int64(): "BIGINT",
+        pa.int32(): "INTEGER",
+        pa.float64(): "DOUBLE",
+        pa.string(): "VARCHAR",
+        pa.bool_(): "BOOLEAN",
+        pa.date32(): "DATE",
+        pa.binary(): "BLOB",
+    }
+    if arrow_type in simple:
+        return simple[arrow_type]
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMPTZ" if arrow_type.tz else "TIMESTAMP"
+    if pa.types.is_map(arrow_type):
+        return f"MAP({_duckdb_type(arrow_type.key_type)}, {_duckdb_type(arrow_type.item_type)})"
+    if pa.types.is_list(arrow_type):
+        return f"{_duckdb_type(arrow_type.value_type)}[]"
+    if pa.types.is_struct(arrow_type):
+        fields = ", ".join(f'"{f.name}" {_duckdb_type(f.type)}' for f in arrow_type)
+        return f"STRUCT({fields})"
+    raise ValueError(f"no DuckDB type for Arrow {arrow_type}")
+
+
+def _empty_columns(schema: Any) -> str:
+    """The select list of an empty relation with `schema`'s columns and types, written in SQL (registering an
+    empty Arrow table would make DuckDB import pandas: seconds of a one-line query's time)."""
+    return ", ".join(f'cast(null as {_duckdb_type(f.type)}) as "{f.name}"' for f in schema)
 
 
 def _is_delta_table(uri: str, options: dict[str, str]) -> bool:

@@ -7,6 +7,8 @@ standard `AWS_*` variables themselves, as they do on AWS).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -249,6 +251,28 @@ class Settings(BaseSettings):
         default=None,
         description="JSON-lines file of alarm notifications. Default $WENULAKE_HOME/notifications.jsonl.",
     )
+    ops_topic_arn: str | None = Field(
+        default=None,
+        description="SNS topic of operational alerts (a task failed or retries, a gate failed, the sensors run is "
+        "late); unset = the JSON-lines file WENULAKE_NOTIFICATIONS_FILE (records with kind=ops_alert).",
+    )
+    sensors_deadline_minutes: float = Field(
+        default=45,
+        gt=0,
+        description="Deadline of an hourly sensors run: one alert when the run of an hour has not finished this "
+        "many minutes after the hour's end.",
+    )
+    sensors_catchup_start: datetime | None = Field(
+        default=None,
+        description="First hour the sensors and workorders DAGs schedule (catch-up starts there, ISO 8601 UTC); "
+        "unset = the landing's first arrival hour (the current hour when the landing is empty).",
+    )
+    catchup_max_active_runs: int = Field(
+        default=1,
+        ge=1,
+        le=4,
+        description="Catch-up cap: runs of one hourly DAG at once (each starts a Spark JVM; 2 cores here).",
+    )
     task_retries: int = Field(
         default=2, ge=0, description="Airflow retries of a task that failed transiently."
     )
@@ -385,6 +409,8 @@ class Settings(BaseSettings):
         "emr_python_env_uri",
         "emr_log_uri",
         "airflow_api_password",
+        "ops_topic_arn",
+        "sensors_catchup_start",
         mode="before",
     )
     @classmethod
@@ -487,3 +513,55 @@ def report_path(settings: Settings, run_id: str, task_id: str) -> Path:
     """Where a task of a run writes its report (JSON): `$WENULAKE_HOME/runs/<run id>/<task id>.json`."""
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in run_id)
     return settings.home.absolute() / "runs" / safe / f"{task_id}.json"
+
+
+#: what an unset optional setting means, for settings whose default is not a value of their own
+_UNSET_MEANS: dict[str, str] = {
+    "warehouse_reader_url": "unset: the warehouse URL (DuckDB file or WENULAKE_WAREHOUSE_URL)",
+    "warehouse_iam_workgroup": "unset: the URLs' own credentials",
+    "spark_driver_host": "unset: Spark's choice",
+    "spark_auth_secret": "unset: no Spark authentication",
+    "s3_endpoint_url": "unset: AWS",
+    "dynamodb_endpoint_url": "unset: AWS",
+    "sns_endpoint_url": "unset: AWS",
+    "secrets_endpoint_url": "unset: AWS",
+    "alarm_topic_arn": "unset: alarm notifications go to the notifications file",
+    "workorder_topic_arn": "unset: orders go straight into the landing",
+    "ops_topic_arn": "unset: operational alerts go to the notifications file",
+    "service_secret": "unset: a key generated in $WENULAKE_HOME",
+    "airflow_api_password": "unset: the simple auth manager's generated password file",
+    "sensors_catchup_start": "unset: the landing's first hour",
+    "emr_application_id": "unset: needed only with WENULAKE_SPARK_MODE=emr-serverless",
+    "emr_job_role_arn": "unset: needed only with WENULAKE_SPARK_MODE=emr-serverless",
+    "emr_jobs_uri": "unset: needed only with WENULAKE_SPARK_MODE=emr-serverless",
+    "emr_py_files_uri": "unset: needed only with WENULAKE_SPARK_MODE=emr-serverless",
+    "emr_python_env_uri": "unset: the EMR release's own Python",
+    "emr_log_uri": "unset: EMR's default logging",
+}
+
+
+def effective_values(settings: Settings) -> dict[str, str]:
+    """Every setting's effective value for display (`wenulake settings`): the value set, else the default that
+    applies (marked `(default)`), else what leaving it unset means; secrets and URL passwords masked."""
+    resolved: dict[str, Callable[[], object]] = {
+        "landing": lambda: settings.landing_uri,
+        "lake": lambda: settings.lake_uri,
+        "keyring": lambda: settings.keyring_uri,
+        "stage": lambda: settings.stage_uri,
+        "catalog_url": lambda: f"sqlite:///{(settings.home / 'catalog.db').absolute()}",
+        "warehouse_url": lambda: f"duckdb {(settings.home / 'warehouse.duckdb').absolute()}",
+        "notifications_file": lambda: settings.notifications_file_path,
+        "airflow_home": lambda: settings.airflow_home_path,
+        "spark_py_files": lambda: f"{REPO_ROOT / 'dist'}/wenulake-<version>.zip",
+    }
+    shown: dict[str, str] = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is not None:
+            text = "***" if name in SECRET_SETTINGS and value else masked(value)
+        elif name in resolved:
+            text = f"{masked(resolved[name]())} (default)"
+        else:
+            text = f"({_UNSET_MEANS.get(name, 'unset')})"
+        shown[name] = text
+    return shown

@@ -8,8 +8,11 @@ docs/adr/0017-emr-serverless-and-redshift.md).
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +21,47 @@ from wenulake.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+
+def _jvm_stderr_to_log() -> Callable[[], None]:
+    """While the JVM starts, point file descriptor 2 at a pipe: the JVM keeps it as its stderr, and a thread
+    logs each line to `wenulake.spark.jvm` at the line's own level (INFO, or WARNING/ERROR when the JVM says
+    WARN/ERROR). Under Airflow a task's raw stderr is shown as ERROR; the JVM's warnings are not errors.
+    Returns the function that gives this process its stderr back (lines are logged only after that, so a log
+    handler writing to stderr cannot feed the pipe)."""
+    jvm_log = logging.getLogger("wenulake.spark.jvm")
+    read_fd, write_fd = os.pipe()
+    saved = os.dup(2)
+    sys.stderr.flush()
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    restored = threading.Event()
+
+    def pump() -> None:
+        with os.fdopen(read_fd, "rb") as stream:
+            for raw in stream:
+                restored.wait()
+                line = raw.decode(errors="replace").rstrip()
+                if not line:
+                    continue
+                level = (
+                    logging.ERROR
+                    if " ERROR " in line or line.startswith(("ERROR", "Exception"))
+                    else logging.WARNING
+                    if " WARN " in line or line.startswith("WARN")
+                    else logging.INFO
+                )
+                jvm_log.log(level, "%s", line)
+
+    threading.Thread(target=pump, name="spark-jvm-stderr", daemon=True).start()
+
+    def restore() -> None:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        restored.set()
+
+    return restore
 
 
 def get_spark(settings: Settings, app_name: str = "wenulake") -> SparkSession:
@@ -58,7 +102,14 @@ def get_spark(settings: Settings, app_name: str = "wenulake") -> SparkSession:
         builder = builder.config("spark.driver.host", settings.spark_driver_host)
     for key, value in auth_conf(settings).items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    from pyspark import SparkContext
+
+    restore = _jvm_stderr_to_log() if SparkContext._gateway is None else None
+    try:
+        spark = builder.getOrCreate()
+    finally:
+        if restore:
+            restore()
     spark.sparkContext.setLogLevel("WARN")
     if archive:
         # Executors get the package archive (once per session), so the decode functions `mapInArrow` sends

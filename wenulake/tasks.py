@@ -84,10 +84,22 @@ def _wrap(
         finally:
             _release_memory()
         path.write_text(json.dumps({"task": task_id, "ok": True, "summary": summary}, default=str))
+        log_summary(task_id, summary)
         runmetrics.record(settings, meter.row(context, task_id, interval, summary, None))
         return summary
 
     return run
+
+
+def log_summary(task_id: str, summary: Any) -> None:
+    """What a task did, at INFO in its log (the UI's Logs tab): objects, records, rows written, quarantine by
+    reason, expectations; one line per top-level key so a long summary stays readable."""
+    if not isinstance(summary, dict):
+        log.info("%s done: %s", task_id, summary)
+        return
+    log.info("%s done", task_id)
+    for key, value in summary.items():
+        log.info("  %s: %s", key, json.dumps(value, default=str) if isinstance(value, dict | list) else value)
 
 
 def _release_memory() -> None:
