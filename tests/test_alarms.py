@@ -62,16 +62,36 @@ def test_alarms_find_every_injected_episode_once_and_notify_each_transition_once
     assert Lake(settings).read(NOTIFICATION_OUTBOX).num_rows == len(sent)
 
 
-def test_hour_by_hour_gives_the_same_alarms(home, sample):
-    """Episodes spanning several hourly runs stay one alarm (opened in one run, closed in a later one)."""
+def episodes_of(settings: Settings) -> set[tuple[Any, ...]]:
+    return {
+        (a["rule"], a["sensor_id"], a["device_id"], a["started_at"], a["ended_at"], round(a["peak_value"], 6))
+        for a in Lake(settings).read(FACT_ALARM).to_pylist()
+        if a["status"] != "retracted"
+    }
+
+
+def test_hour_by_hour_gives_the_same_alarms_as_one_run(home, sample, tmp_path, monkeypatch):
+    """Episodes spanning several hourly runs stay one alarm (opened in one run, closed in a later one), and the
+    hourly runs end with the non-retracted episodes and notifications of one run over the range (issue 17)."""
     settings = Settings()
-    run_range(settings, "sensors", arrival_range(sample["manifest"]), hourly=True)
+    interval = arrival_range(sample["manifest"])
+    run_range(settings, "sensors", interval, hourly=True)
     assert_alarms_match_truth(settings, sample["dir"])
     spanning = [a for a in live_alarms(settings) if a["opened_run"] != a["closed_run"]]
     assert spanning, "no episode spanned two hourly runs in the sample"
     sent = notifications(settings)
     assert (
         len(sent) == len({(n["alarm_id"], n["transition"]) for n in sent}) == 2 * len(live_alarms(settings))
+    )
+    hourly = episodes_of(settings)
+    # the same landing in one run, in a home of its own
+    monkeypatch.setenv("WENULAKE_HOME", str(tmp_path / "one-run"))
+    one_settings = Settings()
+    CatalogStore(one_settings).load(sample["dir"] / "catalog")
+    run_range(one_settings, "sensors", interval, hourly=False)
+    assert episodes_of(one_settings) == hourly
+    assert sorted((n["alarm_id"], n["transition"]) for n in notifications(one_settings)) == sorted(
+        (n["alarm_id"], n["transition"]) for n in sent
     )
 
 

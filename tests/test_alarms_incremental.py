@@ -206,7 +206,7 @@ def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed):
     assert in_order.live() == one.live()
 
 
-@pytest.mark.parametrize("seed", range(6, 9))
+@pytest.mark.parametrize("seed", [7, 8, 9])  # 9 fails with WENULAKE_ALARM_SETTLE_HOURS=0
 def test_hours_in_random_order_never_announce_what_one_run_would_not_raise(seed):
     settings = Settings()
     rows = generate(seed)

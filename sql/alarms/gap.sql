@@ -1,11 +1,11 @@
 -- Rule `gap`, coverage-aware: a device sends nothing for at least $gap_minutes of time the pipeline can
 -- judge. Started at its last message before the silence, ended at the first message after it; sensor_id
--- null; peak value = the silence in minutes (so far, while open).
--- A silence is judged only up to its horizon: the first landing hour not processed at or after the silence's
--- first hour (`coverage`: hour_start -> frontier, the end of its run of processed hours) minus $settle_hours
--- (readings arrive up to that late). A silence whose next message lies beyond the horizon is open, and an open
--- one only once the horizon is $gap_minutes past its start; a silence starting in an hour not processed yet
--- is not judged at all. Registered: `readings`, `coverage`.
+-- null; peak value = the silence in minutes (so far, while open). A silence is judged only up to its
+-- horizon: the first landing hour not processed at or after the silence's first hour (`coverage`:
+-- hour_start -> frontier, the end of its run of processed hours) minus $settle_hours (readings arrive up
+-- to that late). A silence whose next message lies beyond the horizon is open, and an open one only once
+-- the horizon is $gap_minutes past its start; a silence starting in an hour not processed yet is not
+-- judged at all. Registered: `readings`, `coverage`.
 with messages as (
     select distinct
         device_id,
@@ -22,10 +22,14 @@ silences as (
     from messages
 ),
 
+settle as (
+    select to_hours(cast($settle_hours as bigint)) as span
+),
+
 judged as (
     select
         silences.*,
-        coverage.frontier - to_hours(cast($settle_hours as bigint)) as horizon
+        coverage.frontier - (select settle.span from settle) as horizon
     from silences
     inner join coverage on date_trunc('hour', silences.ts) = coverage.hour_start
 ),

@@ -1,5 +1,5 @@
--- The alarms scope of the given silver runs ($runs): each device whose sensors' periods they touched, with the
--- earliest touched hour (the device's rules are evaluated again from there on).
+-- The alarms scope of the given silver runs ($runs): each device whose sensors' periods they touched, with
+-- the earliest touched hour (the device's rules are evaluated again from there on).
 with touched as (
     select
         sensor_id,
