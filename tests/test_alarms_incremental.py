@@ -204,6 +204,14 @@ def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed):
     for hour in hours:
         in_order.run([hour])
     assert in_order.live() == one.live()
+    # storm protection by construction: at most one open episode per (rule, sensor or device)
+    for pipeline in (one, hourly, in_order):
+        opened = [
+            (a["rule"], a["sensor_id"] or a["device_id"])
+            for a in pipeline.alarms.values()
+            if a["status"] == "open"
+        ]
+        assert len(opened) == len(set(opened))
 
 
 @pytest.mark.parametrize("seed", [7, 8, 9])  # 9 fails with WENULAKE_ALARM_SETTLE_HOURS=0
@@ -272,11 +280,36 @@ def test_a_retracted_alarm_publishes_its_retraction_and_cancels_its_order():
     assert not alarm_orders.order_requests(settings, [retracted], set(), set(), T0)
 
 
-def test_an_unsettled_alarm_waits_for_its_landing_hours():
+def test_an_unsettled_hour_waits_for_its_landing_hours():
     settings = Settings()
-    t = T0 + HOUR * 2 + timedelta(minutes=10)
-    alarm = {"alarm_id": "a", "rule": "threshold", "started_at": t, "status": "open", "historical": False}
-    needed = {floor_hour(t) + HOUR * i for i in range(-1, settings.alarm_settle_hours + 1)}
+    hour = T0 + HOUR * 2
+    confirm_hours = -(-max(settings.alarm_flatline_minutes, settings.alarm_gap_minutes) // 60)
+    needed = {hour + HOUR * i for i in range(-1, confirm_hours + settings.alarm_settle_hours + 1)}
     for missing in needed:
-        assert not alarms.settled(settings, alarm, lambda h, m=missing: h != m)
-    assert alarms.settled(settings, alarm, lambda h: h in needed)
+        assert not alarms.settled(settings, hour, lambda h, m=missing: h != m)
+    assert alarms.settled(settings, hour, lambda h: h in needed)
+
+
+def test_an_alarm_storm_on_one_device_announces_the_first_alarms_of_the_hour_and_counts_the_rest(monkeypatch):
+    monkeypatch.setenv("WENULAKE_ALARM_NOTIFY_PER_DEVICE_HOUR", "2")
+    settings = Settings()
+    storm = [
+        {
+            "alarm_id": f"a{i}",
+            "rule": "anomaly",
+            "severity": "warning",
+            "device_id": "d" if i < 5 else "other",
+            "started_at": T0 + timedelta(minutes=10 * i),
+            "status": "closed",
+            "historical": False,
+        }
+        for i in range(6)
+    ]
+    due = alarms.transitions(settings, storm, set(), lambda hour: True)
+    assert sorted((a, t) for a, t, _ in due) == sorted(
+        [("a0", "opened"), ("a0", "closed"), ("a1", "opened"), ("a1", "closed")]
+        + [(f"a{i}", "suppressed") for i in (2, 3, 4)]
+        + [("a5", "opened"), ("a5", "closed")]
+    )
+    queued = {alarms._hash(a, t) for a, t, _ in due}
+    assert not alarms.transitions(settings, storm, queued, lambda hour: True)  # recorded once

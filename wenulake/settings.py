@@ -209,6 +209,12 @@ class Settings(BaseSettings):
         "judged only up to the first unprocessed landing hour minus this, and an alarm is notified (and opens "
         "a work order) only once the landing hours from its evidence to its start plus this are processed.",
     )
+    alarm_notify_per_device_hour: int = Field(
+        default=10,
+        ge=1,
+        description="Alarms: at most this many alarms starting in one hour on one device are announced "
+        "(notified, work orders); the others are recorded as `suppressed` in ops.notification_outbox.",
+    )
     alarm_previous_reading_days: int = Field(
         default=7,
         ge=1,

@@ -8,8 +8,8 @@ without a topic, written straight into the landing as one object under `workorde
 delivery). The order and event ids derive from the alarm id, so a publication repeated after a crash between
 the send and its record is a duplicate the workorders pipeline counts, never a second order.
 
-Only an alarm already announced (its `opened` notification queued: it is settled, see
-wenulake.pipeline.alarms.transitions) opens an order, so hours processed out of order never dispatch an order
+Only an alarm already announced (its `opened` notification queued, or `suppressed` by the notification rate
+limit: it is settled either way, see wenulake.pipeline.alarms.transitions) opens an order, so hours processed out of order never dispatch an order
 for an alarm a later hour retracts. When an alarm that opened an order is retracted after all (readings later
 than WENULAKE_ALARM_SETTLE_HOURS, a catalog fix), its order gets one `order.cancelled` event with reason
 `alarm_retracted`, queued and published the same way.
@@ -119,7 +119,9 @@ def open_orders(settings: Settings, run_id: str) -> dict[str, Any]:
     lake.ensure()
     alarms = lake.read(FACT_ALARM).to_pylist()
     outbox = lake.read(NOTIFICATION_OUTBOX, columns=["alarm_id", "transition"])
-    announced = set(outbox.filter(pc.equal(outbox["transition"], "opened"))["alarm_id"].to_pylist())
+    # announced or suppressed by the notification rate limit: settled either way
+    settled = pc.is_in(outbox["transition"], pa.array(["opened", "suppressed"]))
+    announced = set(outbox.filter(settled)["alarm_id"].to_pylist())
     requests = lake.read(WORK_ORDER_REQUEST)
     known = set(requests["event_id"].to_pylist())
     now = datetime.now(UTC)

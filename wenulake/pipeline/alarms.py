@@ -292,16 +292,17 @@ def reconcile_rows(
     return changed
 
 
-def settled(settings: Settings, alarm: dict[str, Any], processed: Any) -> bool:
-    """Whether no reading still to arrive can change `alarm`: every landing hour from the hour before its
-    start (its evidence) to the hour of its confirmation (start + flatline or gap minutes) plus
-    WENULAKE_ALARM_SETTLE_HOURS is processed (`processed(hour)`: in the ingest ledger, or empty in the landing)."""
-    confirm = {
-        "flatline": timedelta(minutes=settings.alarm_flatline_minutes),
-        "gap": timedelta(minutes=settings.alarm_gap_minutes),
-    }.get(alarm["rule"], timedelta(0))
-    first = floor_hour(alarm["started_at"]) - HOUR
-    last = floor_hour(alarm["started_at"] + confirm) + HOUR * settings.alarm_settle_hours
+def settled(settings: Settings, device_hour: datetime, processed: Any) -> bool:
+    """Whether no reading still to arrive can change the alarms starting in `device_hour` on a device: every
+    landing hour from the hour before it to its end plus the longest confirmation (flatline or gap minutes) plus
+    WENULAKE_ALARM_SETTLE_HOURS is processed (`processed(hour)`: in the ingest ledger, or empty in the
+    landing)."""
+    confirm = timedelta(minutes=max(settings.alarm_flatline_minutes, settings.alarm_gap_minutes))
+    first = device_hour - HOUR
+    last = (
+        floor_hour(device_hour + HOUR - timedelta(microseconds=1) + confirm)
+        + HOUR * settings.alarm_settle_hours
+    )
     hour = first
     while hour <= last:
         if not processed(hour):
@@ -316,24 +317,42 @@ def transitions(
     queued: set[str],
     processed: Any,
 ) -> list[tuple[str, str, dict[str, Any]]]:
-    """The notifications due (pure): an alarm is announced (`opened`, then `closed` once closed) only when it
-    is settled, so hours run in any order never announce what a later hour retracts; a retracted alarm that
-    was announced gets `retracted`. `queued`: the notification ids already in the outbox."""
+    """The notifications due (pure). The alarms starting in one hour on one device are announced together, once
+    that hour is settled (so hours run in any order never announce what a later hour retracts): the first
+    WENULAKE_ALARM_NOTIFY_PER_DEVICE_HOUR of them by start get `opened` (then `closed` once closed), the others
+    `suppressed` (recorded, never sent: storm protection). A retracted alarm that was announced gets `retracted`.
+    `queued`: the notification ids already in the outbox."""
     due: list[tuple[str, str, dict[str, Any]]] = []
-    for alarm in sorted(alarms, key=lambda a: (a["started_at"], a["alarm_id"])):
-        if alarm.get("historical"):
-            continue
-        alarm_id = alarm["alarm_id"]
-        announced = _hash(alarm_id, "opened") in queued
-        if alarm["status"] == "retracted":
-            if announced:
-                due.append((alarm_id, "retracted", alarm))
-            continue
-        if not announced and not settled(settings, alarm, processed):
-            continue
-        due.append((alarm_id, "opened", alarm))
-        if alarm["status"] == "closed":
-            due.append((alarm_id, "closed", alarm))
+    buckets: dict[tuple[str, datetime], list[dict[str, Any]]] = {}
+    for alarm in alarms:
+        if not alarm.get("historical"):
+            buckets.setdefault((alarm["device_id"], floor_hour(alarm["started_at"])), []).append(alarm)
+    limit = settings.alarm_notify_per_device_hour
+    for (_, hour), members in sorted(buckets.items()):
+        members.sort(key=lambda a: (a["started_at"], a["alarm_id"]))
+        ready: bool | None = None
+        rank = 0
+        for alarm in members:
+            alarm_id = alarm["alarm_id"]
+            announced = _hash(alarm_id, "opened") in queued
+            if alarm["status"] == "retracted":
+                if announced:
+                    due.append((alarm_id, "retracted", alarm))
+                continue
+            rank += 1
+            if _hash(alarm_id, "suppressed") in queued:
+                continue
+            if not announced:
+                if ready is None:
+                    ready = settled(settings, hour, processed)
+                if not ready:
+                    continue
+                if rank > limit:
+                    due.append((alarm_id, "suppressed", alarm))
+                    continue
+            due.append((alarm_id, "opened", alarm))
+            if alarm["status"] == "closed":
+                due.append((alarm_id, "closed", alarm))
     return [item for item in due if _hash(item[0], item[1]) not in queued]
 
 
@@ -502,6 +521,7 @@ def _queue(lake: Lake, outbox: list[tuple[str, str, dict[str, Any]]], run_id: st
         if notification_id in queued:
             continue
         queued.add(notification_id)
+        suppressed = transition == "suppressed"  # recorded, never sent
         rows.append(
             {
                 "notification_id": notification_id,
@@ -510,8 +530,8 @@ def _queue(lake: Lake, outbox: list[tuple[str, str, dict[str, Any]]], run_id: st
                 "payload": _payload(transition, row),
                 "created_run": run_id,
                 "created_at": now,
-                "delivered_at": None,
-                "delivery_id": None,
+                "delivered_at": now if suppressed else None,
+                "delivery_id": "suppressed" if suppressed else None,
             }
         )
     if rows:
