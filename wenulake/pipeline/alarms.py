@@ -400,7 +400,18 @@ def detect(settings: Settings, run_id: str, historical_window: Interval | None =
             pending = query_arrow(
                 con, load_sql(settings.sql_dir, "lake/pending_runs"), {"covered": sorted(set(covered_runs))}
             )
-            runs = [r for r in pending["run_id"].to_pylist() if not r.startswith(LEGACY_RUN_PREFIX)]
+            landed = query_arrow(
+                con,
+                load_sql(settings.sql_dir, "alarms/pending_ledger_runs"),
+                {"covered": sorted(set(covered_runs))},
+            )
+            runs = sorted(
+                {
+                    r
+                    for r in pending["run_id"].to_pylist() + landed["run_id"].to_pylist()
+                    if not r.startswith(LEGACY_RUN_PREFIX)
+                }
+            )
         if not runs:
             return {
                 "runs": 0,
