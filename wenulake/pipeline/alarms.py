@@ -1,15 +1,18 @@
 """The alarms module: rules over silver readings, alarms with a lifecycle, an outbox of notifications.
 
 `detect(...)` (task `detect_alarms` of the `alarms` DAG, scheduled by the silver.reading asset):
-1. scope: the sensors whose periods the silver runs not yet evaluated touched (ops.alarm_coverage), their
-   devices, and their readings from LOOKBACK hours before the earliest touched hour on;
-2. rules (sql/alarms/*.sql, parameters from settings): threshold, flatline, gap, anomaly, counter_reset, each
-   giving episodes (rule, sensor or device, started_at, ended_at, peak_value);
-3. lifecycle against gold.fact_alarm: `alarm_id` = hash(rule, sensor or device, started_at), so an episode
-   spanning several runs is one alarm and a rerun changes nothing; an episode cut by the scope's start
-   continues the alarm that was open there; an alarm of the scope no rule finds any more is `retracted` (kept);
-4. outbox: one ops.notification_outbox row per transition (opened, closed, retracted), id = hash(alarm,
-   transition), so a transition is queued once whatever reruns happen.
+1. scope: the devices whose readings the silver runs not yet evaluated touched (ops.alarm_coverage), from their
+   first touched hour, and the devices whose silence the newly processed landing hours let the gap rule judge;
+2. `evaluate`: the rules (sql/alarms/*.sql, parameters from settings: threshold, flatline, gap, anomaly,
+   counter_reset) over each device's span, pushed back until no alarm or episode crosses its start, with the
+   anomaly window and each sensor's previous reading as context: the episodes equal one evaluation of all silver
+   (docs/adr/0018-incremental-alarms-equal-one-run.md);
+3. `reconcile_rows`: `alarm_id` = hash(rule, sensor or device, started_at), so an episode spanning several runs
+   is one alarm and a rerun changes nothing; an alarm of a span no rule finds any more is `retracted` (kept);
+4. `transitions`: one ops.notification_outbox row per transition (opened, closed, retracted, suppressed),
+   id = hash(alarm, transition), queued once whatever reruns happen, and only for alarms whose start hour is
+   settled (its landing hours processed, with late readings' time), at most WENULAKE_ALARM_NOTIFY_PER_DEVICE_HOUR
+   per device and hour.
 `deliver(...)` (task `deliver_notifications`): each undelivered row, once, to the SNS topic
 `WENULAKE_ALARM_TOPIC_ARN` or to the JSON-lines file `$WENULAKE_HOME/notifications.jsonl`.
 """
