@@ -62,8 +62,17 @@ def test_alarms_find_every_injected_episode_once_and_notify_each_transition_once
     assert Lake(settings).read(NOTIFICATION_OUTBOX).num_rows == len(sent)
 
 
-def test_hour_by_hour_gives_the_same_alarms(hourly_home, sample):
-    """Episodes spanning several hourly runs stay one alarm (opened in one run, closed in a later one)."""
+def episodes_of(settings: Settings) -> set[tuple[Any, ...]]:
+    return {
+        (a["rule"], a["sensor_id"], a["device_id"], a["started_at"], a["ended_at"], round(a["peak_value"], 6))
+        for a in Lake(settings).read(FACT_ALARM).to_pylist()
+        if a["status"] != "retracted"
+    }
+
+
+def test_hour_by_hour_gives_the_same_alarms_as_one_run(hourly_home, range_run, sample, monkeypatch):
+    """Episodes spanning several hourly runs stay one alarm (opened in one run, closed in a later one), and the
+    hourly runs end with the non-retracted episodes and notifications of one run over the range (issue 17)."""
     settings = Settings()  # after run_range(settings, "sensors", arrival_range(...), hourly=True)
     assert_alarms_match_truth(settings, sample["dir"])
     spanning = [a for a in live_alarms(settings) if a["opened_run"] != a["closed_run"]]
@@ -71,6 +80,14 @@ def test_hour_by_hour_gives_the_same_alarms(hourly_home, sample):
     sent = notifications(settings)
     assert (
         len(sent) == len({(n["alarm_id"], n["transition"]) for n in sent}) == 2 * len(live_alarms(settings))
+    )
+    hourly = episodes_of(settings)
+    # the same landing in one run (the session's shared run over the range, read only)
+    monkeypatch.setenv("WENULAKE_HOME", str(range_run["home"]))
+    one_settings = Settings()
+    assert episodes_of(one_settings) == hourly
+    assert sorted((n["alarm_id"], n["transition"]) for n in notifications(one_settings)) == sorted(
+        (n["alarm_id"], n["transition"]) for n in sent
     )
 
 

@@ -223,6 +223,31 @@ class Settings(BaseSettings):
         gt=0,
         description="Alarm rule anomaly: robust z-score (0.6745*(x-median)/MAD) that flags.",
     )
+    alarm_settle_hours: int = Field(
+        default=3,
+        ge=0,
+        description="Alarms: hours a reading may arrive late (its arrival hour after its ts hour). A silence is "
+        "judged only up to the first unprocessed landing hour minus this, and an alarm is notified (and opens "
+        "a work order) only once the landing hours from its evidence to its start plus this are processed.",
+    )
+    alarm_notify_per_device_hour: int = Field(
+        default=10,
+        ge=1,
+        description="Alarms: at most this many alarms starting in one hour on one device are announced "
+        "(notified, work orders); the others are recorded as `suppressed` in ops.notification_outbox.",
+    )
+    alarm_previous_reading_days: int = Field(
+        default=7,
+        ge=1,
+        description="Alarms: days before an evaluated span searched for each sensor's previous reading "
+        "(counter_reset, flatline and gap look at it).",
+    )
+    alarm_gap_scope_hours: int = Field(
+        default=48,
+        ge=1,
+        description="Alarms: devices with a reading in this many hours before a newly processed landing hour "
+        "get their silence judged again by that run, even when none of their readings changed.",
+    )
     alarm_topic_arn: str | None = Field(
         default=None,
         description="SNS topic for alarm notifications; unset = the JSON-lines file WENULAKE_NOTIFICATIONS_FILE.",

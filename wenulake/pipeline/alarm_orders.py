@@ -7,6 +7,12 @@ topic WENULAKE_WORKORDER_TOPIC_ARN (from which Firehose delivers it to the landi
 without a topic, written straight into the landing as one object under `workorders/<current hour>/` (raw
 delivery). The order and event ids derive from the alarm id, so a publication repeated after a crash between
 the send and its record is a duplicate the workorders pipeline counts, never a second order.
+
+Only an alarm already announced (its `opened` notification queued, or `suppressed` by the notification rate
+limit: it is settled either way, see wenulake.pipeline.alarms.transitions) opens an order, so hours processed out of order never dispatch an order
+for an alarm a later hour retracts. When an alarm that opened an order is retracted after all (readings later
+than WENULAKE_ALARM_SETTLE_HOURS, a catalog fix), its order gets one `order.cancelled` event with reason
+`alarm_retracted`, queued and published the same way.
 """
 
 from __future__ import annotations
@@ -28,11 +34,20 @@ from wenulake.landing import hour_prefix
 from wenulake.settings import Settings
 from wenulake.timeutil import floor_hour
 
+#: the reason of the order.cancelled event of an order whose alarm was retracted
+RETRACTED_REASON = "alarm_retracted"
+
 
 def order_ids(alarm_id: str) -> tuple[str, str]:
     """(order_id, event_id) of the order an alarm opens: stable, so reruns never open a second one."""
     digest = hashlib.sha256(f"work-order:{alarm_id}".encode()).hexdigest()
     return f"WO-ALM-{digest[:16]}", str(uuid.UUID(digest[:32], version=4))
+
+
+def cancel_event_id(alarm_id: str) -> str:
+    """The event id of the order.cancelled an alarm's retraction publishes: stable, published once."""
+    digest = hashlib.sha256(f"work-order-cancel:{alarm_id}".encode()).hexdigest()
+    return str(uuid.UUID(digest[:32], version=4))
 
 
 def _iso_ms(at: datetime) -> str:
@@ -61,29 +76,60 @@ def order_event(settings: Settings, alarm: dict[str, Any], now: datetime) -> dic
     }
 
 
+def cancel_event(alarm: dict[str, Any], now: datetime) -> dict[str, Any]:
+    order_id, _ = order_ids(alarm["alarm_id"])
+    return {
+        "event_id": cancel_event_id(alarm["alarm_id"]),
+        "event_type": EventType.CANCELLED.value,
+        "schema_version": SCHEMA_VERSION,
+        "occurred_at": _iso_ms(now),
+        "order_id": order_id,
+        "reason": RETRACTED_REASON,
+    }
+
+
+def order_requests(
+    settings: Settings,
+    alarms: list[dict[str, Any]],
+    announced: set[str],
+    known_events: set[str],
+    now: datetime,
+) -> list[tuple[str, dict[str, Any]]]:
+    """The (alarm_id, event) pairs due (pure): order.created for every announced, not retracted, live alarm of the
+    ordering severity without one; order.cancelled (reason alarm_retracted) for every alarm that has an order
+    and is now retracted."""
+    due = []
+    for alarm in sorted(alarms, key=lambda a: (a["started_at"], a["alarm_id"])):
+        if alarm["severity"] != settings.workorder_alarm_severity or alarm.get("historical"):
+            continue
+        created_id = order_ids(alarm["alarm_id"])[1]
+        if alarm["status"] == "retracted":
+            if created_id in known_events and cancel_event_id(alarm["alarm_id"]) not in known_events:
+                due.append((alarm["alarm_id"], cancel_event(alarm, now)))
+        elif alarm["alarm_id"] in announced and created_id not in known_events:
+            due.append((alarm["alarm_id"], order_event(settings, alarm, now)))
+    return due
+
+
 def open_orders(settings: Settings, run_id: str) -> dict[str, Any]:
-    """Queue an order for every qualifying alarm without one, then publish what is not published yet."""
+    """Queue the order events due (order_requests), then publish what is not published yet."""
+    from wenulake.contracts.tables import NOTIFICATION_OUTBOX
+
     lake = Lake(settings)
     lake.ensure()
-    alarms = lake.read(FACT_ALARM)
-    wanted = pc.and_(
-        pc.equal(alarms["severity"], settings.workorder_alarm_severity),
-        pc.not_equal(alarms["status"], "retracted"),
-    )
-    if "historical" in alarms.column_names:
-        wanted = pc.and_(wanted, pc.invert(pc.fill_null(alarms["historical"], False)))
-    candidates = alarms.filter(wanted).sort_by([("started_at", "ascending"), ("alarm_id", "ascending")])
+    alarms = lake.read(FACT_ALARM).to_pylist()
+    outbox = lake.read(NOTIFICATION_OUTBOX, columns=["alarm_id", "transition"])
+    # announced or suppressed by the notification rate limit: settled either way
+    settled = pc.is_in(outbox["transition"], pa.array(["opened", "suppressed"]))
+    announced = set(outbox.filter(settled)["alarm_id"].to_pylist())
     requests = lake.read(WORK_ORDER_REQUEST)
-    known = set(requests["alarm_id"].to_pylist())
+    known = set(requests["event_id"].to_pylist())
     now = datetime.now(UTC)
     new = []
-    for alarm in candidates.to_pylist():
-        if alarm["alarm_id"] in known:
-            continue
-        payload = order_event(settings, alarm, now)
+    for alarm_id, payload in order_requests(settings, alarms, announced, known, now):
         new.append(
             {
-                "alarm_id": alarm["alarm_id"],
+                "alarm_id": alarm_id,
                 "order_id": payload["order_id"],
                 "event_id": payload["event_id"],
                 "payload": json.dumps(payload, sort_keys=True, separators=(",", ":")),
@@ -96,7 +142,13 @@ def open_orders(settings: Settings, run_id: str) -> dict[str, Any]:
     if new:
         lake.append(WORK_ORDER_REQUEST, pa.Table.from_pylist(new, schema=WORK_ORDER_REQUEST.schema))
     published = publish(settings, lake)
-    return {"queued": len(new), "published": published, "target": _target(settings)}
+    cancelled = sum(1 for row in new if json.loads(row["payload"])["event_type"] == EventType.CANCELLED.value)
+    return {
+        "queued": len(new),
+        "cancelled": cancelled,
+        "published": published,
+        "target": _target(settings),
+    }
 
 
 def publish(settings: Settings, lake: Lake) -> int:
@@ -113,12 +165,13 @@ def publish(settings: Settings, lake: Lake) -> int:
         if settings.workorder_topic_arn:
             client = _sns(settings)
             for row in rows:
+                event_type = json.loads(row["payload"])["event_type"]
                 response = client.publish(
                     TopicArn=settings.workorder_topic_arn,
                     Message=row["payload"],
-                    Subject=EventType.CREATED.value,
+                    Subject=event_type,
                     MessageAttributes={
-                        "event_type": {"DataType": "String", "StringValue": EventType.CREATED.value},
+                        "event_type": {"DataType": "String", "StringValue": event_type},
                         "alarm_id": {"DataType": "String", "StringValue": row["alarm_id"]},
                     },
                 )
@@ -127,11 +180,11 @@ def publish(settings: Settings, lake: Lake) -> int:
             done = _write_to_landing(settings, rows)
     finally:
         if done:
-            ids = sql_list(r["alarm_id"] for r in done)
+            ids = sql_list(r["event_id"] for r in done)
             lake.replace(
                 WORK_ORDER_REQUEST,
                 pa.Table.from_pylist(done, schema=WORK_ORDER_REQUEST.schema),
-                f"alarm_id in ({ids})",
+                f"event_id in ({ids})",
             )
     return len(done)
 

@@ -1,15 +1,18 @@
 """The alarms module: rules over silver readings, alarms with a lifecycle, an outbox of notifications.
 
 `detect(...)` (task `detect_alarms` of the `alarms` DAG, scheduled by the silver.reading asset):
-1. scope: the sensors whose periods the silver runs not yet evaluated touched (ops.alarm_coverage), their
-   devices, and their readings from LOOKBACK hours before the earliest touched hour on;
-2. rules (sql/alarms/*.sql, parameters from settings): threshold, flatline, gap, anomaly, counter_reset, each
-   giving episodes (rule, sensor or device, started_at, ended_at, peak_value);
-3. lifecycle against gold.fact_alarm: `alarm_id` = hash(rule, sensor or device, started_at), so an episode
-   spanning several runs is one alarm and a rerun changes nothing; an episode cut by the scope's start
-   continues the alarm that was open there; an alarm of the scope no rule finds any more is `retracted` (kept);
-4. outbox: one ops.notification_outbox row per transition (opened, closed, retracted), id = hash(alarm,
-   transition), so a transition is queued once whatever reruns happen.
+1. scope: the devices whose readings the silver runs not yet evaluated touched (ops.alarm_coverage), from their
+   first touched hour, and the devices whose silence the newly processed landing hours let the gap rule judge;
+2. `evaluate`: the rules (sql/alarms/*.sql, parameters from settings: threshold, flatline, gap, anomaly,
+   counter_reset) over each device's span, pushed back until no alarm or episode crosses its start, with the
+   anomaly window and each sensor's previous reading as context: the episodes equal one evaluation of all silver
+   (docs/adr/0018-incremental-alarms-equal-one-run.md);
+3. `reconcile_rows`: `alarm_id` = hash(rule, sensor or device, started_at), so an episode spanning several runs
+   is one alarm and a rerun changes nothing; an alarm of a span no rule finds any more is `retracted` (kept);
+4. `transitions`: one ops.notification_outbox row per transition (opened, closed, retracted, suppressed),
+   id = hash(alarm, transition), queued once whatever reruns happen, and only for alarms whose start hour is
+   settled (its landing hours processed, with late readings' time), at most WENULAKE_ALARM_NOTIFY_PER_DEVICE_HOUR
+   per device and hour.
 `deliver(...)` (task `deliver_notifications`): each undelivered row, once, to the SNS topic
 `WENULAKE_ALARM_TOPIC_ARN` or to the JSON-lines file `$WENULAKE_HOME/notifications.jsonl`.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,27 +41,33 @@ from wenulake.lakefiles import sql_list
 from wenulake.query import connect, query_arrow, run_local
 from wenulake.settings import Settings
 from wenulake.sqlfiles import load_sql
-from wenulake.timeutil import Interval
+from wenulake.timeutil import Interval, floor_hour
 from wenulake.transforms.windows import trailing_median_mad
 
 RULES = ("threshold", "flatline", "gap", "anomaly", "counter_reset")
-#: readings before the earliest touched hour that the rules see (flatline and anomaly windows, open episodes)
+#: readings before the earliest touched hour that the historical migration's rules see
 LOOKBACK = timedelta(hours=6)
 #: notifications sent between two outbox commits
 RECORD_EVERY = 200
 #: the live scope's readings have no end
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+#: how often an evaluated span may be pushed back (it doubles its step each time it meets a truncated episode)
+MAX_EXTENSIONS = 40
+HOUR = timedelta(hours=1)
 
 
 def _hash(*parts: object) -> str:
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
 
 
-def rule_params(settings: Settings) -> dict[str, dict[str, Any]]:
+def rule_params(settings: Settings, settle_hours: int | None = None) -> dict[str, dict[str, Any]]:
     return {
         "threshold": {},
         "flatline": {"flatline_minutes": settings.alarm_flatline_minutes},
-        "gap": {"gap_minutes": settings.alarm_gap_minutes},
+        "gap": {
+            "gap_minutes": settings.alarm_gap_minutes,
+            "settle_hours": settings.alarm_settle_hours if settle_hours is None else settle_hours,
+        },
         "anomaly": {
             "anomaly_window": settings.alarm_anomaly_window,
             "anomaly_min_points": max(10, settings.alarm_anomaly_window // 2),
@@ -67,16 +77,48 @@ def rule_params(settings: Settings) -> dict[str, dict[str, Any]]:
     }
 
 
-def episodes(settings: Settings, readings: pa.Table, thresholds: pa.Table) -> pa.Table:
-    """Every rule's episodes over `readings` (pure: Arrow in, Arrow out)."""
-    params = rule_params(settings)
+def context(settings: Settings) -> timedelta:
+    """How far before an evaluated span's start the rules need readings (the anomaly rule's trailing window;
+    the previous reading of each sensor comes on top, sql/alarms/readings.sql)."""
+    return timedelta(minutes=settings.alarm_anomaly_window)
+
+
+def coverage_table(settings: Settings, hours: Any) -> pa.Table:
+    """Processed landing hours -> (hour_start, frontier) (sql/alarms/coverage.sql)."""
+    if not isinstance(hours, pa.Table):
+        hours = pa.table({"hour_start": pa.array(sorted(set(hours)), TS)})
+    return run_local({"hours": hours}, load_sql(settings.sql_dir, "alarms/coverage"))
+
+
+def complete_coverage(settings: Settings, readings: pa.Table) -> pa.Table:
+    """The coverage of readings known to be complete: every hour from the first reading's to the last's."""
+    if readings.num_rows == 0:
+        return coverage_table(settings, [])
+    first = floor_hour(pc.min(readings["ts"]).as_py())
+    last = floor_hour(pc.max(readings["ts"]).as_py())
+    return coverage_table(settings, [first + HOUR * i for i in range(int((last - first) / HOUR) + 1)])
+
+
+def episodes(
+    settings: Settings, readings: pa.Table, thresholds: pa.Table, coverage: pa.Table | None = None
+) -> pa.Table:
+    """Every rule's episodes over `readings` (pure: Arrow in, Arrow out). `coverage` (coverage_table: the
+    processed landing hours) bounds the time the gap rule judges; without it the readings are taken as complete
+    (every hour from the first to the last reading processed, nothing late to come)."""
+    params = rule_params(settings, settle_hours=None if coverage is not None else 0)
+    if coverage is None:
+        coverage = complete_coverage(settings, readings)
     bounded = run_local(
         {"readings": readings, "thresholds": thresholds}, load_sql(settings.sql_dir, "alarms/bounds")
     )
     parts = [
         anomaly(settings, bounded, params[rule])
         if rule == "anomaly"
-        else run_local({"readings": bounded}, load_sql(settings.sql_dir, f"alarms/{rule}"), params[rule])
+        else run_local(
+            {"readings": bounded, "coverage": coverage},
+            load_sql(settings.sql_dir, f"alarms/{rule}"),
+            params[rule],
+        )
         for rule in RULES
     ]
     return run_local(
@@ -118,8 +160,230 @@ def anomaly(
     )
 
 
+def _key(row: dict[str, Any]) -> str:
+    return row["device_id"] if row["rule"] == "gap" else row["sensor_id"]
+
+
+def _crosses(row: dict[str, Any], start: datetime) -> bool:
+    return bool(row["started_at"] < start and (row["ended_at"] is None or row["ended_at"] >= start))
+
+
+@dataclass
+class Evaluation:
+    """What one evaluation found: the episodes starting in each device's span, the spans' starts, and the
+    number of readings read."""
+
+    found: pa.Table
+    starts: dict[str, datetime]
+    readings: int
+
+
+def evaluate(
+    settings: Settings,
+    con: Any,
+    scope: dict[str, datetime],
+    alarms: list[dict[str, Any]],
+    thresholds: pa.Table,
+    coverage: pa.Table | None,
+    window_end: datetime = FAR_FUTURE,
+) -> Evaluation:
+    """Evaluate the rules for the devices of `scope` (device -> first hour whose readings or coverage changed)
+    over silver (`silver.reading` in `con`), so that the episodes found equal those of one evaluation over the
+    whole of silver: each device's span starts at its first hour, or earlier at the start of any alarm or
+    episode that crosses it (an episode is judged whole, never cut), and carries `context` before it plus each
+    sensor's previous reading. Episodes starting before a span are left as they are."""
+    starts = dict(scope)
+    extra: dict[str, timedelta] = {}
+    live = [a for a in alarms if a["status"] != "retracted" and a["device_id"] in starts]
+    before = context(settings)
+    for _ in range(MAX_EXTENSIONS):
+        for alarm in live:
+            if _crosses(alarm, starts[alarm["device_id"]]):
+                starts[alarm["device_id"]] = alarm["started_at"]
+        windows = pa.table(
+            {
+                "device_id": pa.array(list(starts), pa.string()),
+                "window_start": pa.array([start - before for start in starts.values()], TS),
+            }
+        )
+        con.register("scope", windows)
+        readings = query_arrow(
+            con,
+            load_sql(settings.sql_dir, "alarms/readings"),
+            {"window_end": window_end, "previous_days": settings.alarm_previous_reading_days},
+        )
+        con.unregister("scope")
+        found = episodes(settings, readings, thresholds, coverage)
+        firsts = {
+            r["device_id"]: r["first_ts"]
+            for r in run_local(
+                {"readings": readings}, "select device_id, min(ts) as first_ts from readings group by all"
+            ).to_pylist()
+        }
+        moved = False
+        for episode in found.to_pylist():
+            device = episode["device_id"]
+            if not _crosses(episode, starts[device]):
+                continue
+            moved = True
+            if episode["started_at"] <= firsts.get(device, episode["started_at"]):
+                # the episode starts at the first reading read: it may go on before; double the step back
+                step = extra.get(device, before)
+                extra[device] = step * 2
+                starts[device] = episode["started_at"] - step
+            else:
+                starts[device] = min(starts[device], episode["started_at"])
+        if not moved:
+            break
+    else:
+        raise RuntimeError(f"alarm spans still moving after {MAX_EXTENSIONS} extensions: {sorted(extra)}")
+    keep = [r for r in found.to_pylist() if r["started_at"] >= starts[r["device_id"]]]
+    return Evaluation(pa.Table.from_pylist(keep, schema=found.schema), starts, readings.num_rows)
+
+
+def reconcile_rows(
+    evaluation: Evaluation,
+    alarms: list[dict[str, Any]],
+    run_id: str,
+    historical_end: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The fact_alarm rows an evaluation changes (pure): every episode found is the alarm
+    hash(rule, sensor or device, started_at), created or updated; an alarm of an evaluated span that no rule
+    finds any more is retracted (kept, marked). A historical evaluation touches only historical alarms."""
+    historical = historical_end is not None
+    current = {row["alarm_id"]: row for row in alarms}
+    starts = evaluation.starts
+    seen: set[str] = set()
+    changed: list[dict[str, Any]] = []
+    for episode in evaluation.found.to_pylist():
+        alarm_id = _hash(episode["rule"], _key(episode), episode["started_at"].isoformat())
+        seen.add(alarm_id)
+        old = current.get(alarm_id)
+        if historical and old is not None and not old.get("historical"):
+            continue  # an alarm of live data: the live pipeline owns it
+        status = "open" if episode["ended_at"] is None else "closed"
+        row = {
+            **episode,
+            "alarm_id": alarm_id,
+            "status": status,
+            "opened_run": old["opened_run"] if old else run_id,
+            "closed_run": (old["closed_run"] if old and old["closed_run"] else run_id)
+            if status == "closed"
+            else None,
+            "updated_run": run_id,
+            "historical": bool(old.get("historical")) if old else historical,
+        }
+        if old is None or any(
+            old.get(c) != row[c]
+            for c in ("status", "ended_at", "peak_value", "severity", "historical", "site_id", "company_id")
+        ):
+            changed.append(row)
+    for alarm in alarms:
+        device = alarm["device_id"]
+        if (
+            alarm["status"] == "retracted"
+            or device not in starts
+            or alarm["alarm_id"] in seen
+            or alarm["started_at"] < starts[device]
+        ):
+            continue
+        if historical_end is not None and not (
+            alarm.get("historical") and alarm["started_at"] < historical_end
+        ):
+            continue
+        changed.append({**alarm, "status": "retracted", "updated_run": run_id})
+    return changed
+
+
+def settled(settings: Settings, device_hour: datetime, processed: Any) -> bool:
+    """Whether no reading still to arrive can change the alarms starting in `device_hour` on a device: every
+    landing hour from the hour before it to its end plus the longest confirmation (flatline or gap minutes) plus
+    WENULAKE_ALARM_SETTLE_HOURS is processed (`processed(hour)`: in the ingest ledger, or empty in the
+    landing)."""
+    confirm = timedelta(minutes=max(settings.alarm_flatline_minutes, settings.alarm_gap_minutes))
+    first = device_hour - HOUR
+    last = (
+        floor_hour(device_hour + HOUR - timedelta(microseconds=1) + confirm)
+        + HOUR * settings.alarm_settle_hours
+    )
+    hour = first
+    while hour <= last:
+        if not processed(hour):
+            return False
+        hour += HOUR
+    return True
+
+
+def transitions(
+    settings: Settings,
+    alarms: list[dict[str, Any]],
+    queued: set[str],
+    processed: Any,
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """The notifications due (pure). The alarms starting in one hour on one device are announced together, once
+    that hour is settled (so hours run in any order never announce what a later hour retracts): the first
+    WENULAKE_ALARM_NOTIFY_PER_DEVICE_HOUR of them by start get `opened` (then `closed` once closed), the others
+    `suppressed` (recorded, never sent: storm protection). A retracted alarm that was announced gets `retracted`.
+    `queued`: the notification ids already in the outbox."""
+    due: list[tuple[str, str, dict[str, Any]]] = []
+    buckets: dict[tuple[str, datetime], list[dict[str, Any]]] = {}
+    for alarm in alarms:
+        if not alarm.get("historical"):
+            buckets.setdefault((alarm["device_id"], floor_hour(alarm["started_at"])), []).append(alarm)
+    limit = settings.alarm_notify_per_device_hour
+    for (_, hour), members in sorted(buckets.items()):
+        members.sort(key=lambda a: (a["started_at"], a["alarm_id"]))
+        ready: bool | None = None
+        rank = 0
+        for alarm in members:
+            alarm_id = alarm["alarm_id"]
+            announced = _hash(alarm_id, "opened") in queued
+            if alarm["status"] == "retracted":
+                if announced:
+                    due.append((alarm_id, "retracted", alarm))
+                continue
+            rank += 1
+            if _hash(alarm_id, "suppressed") in queued:
+                continue
+            if not announced:
+                if ready is None:
+                    ready = settled(settings, hour, processed)
+                if not ready:
+                    continue
+                if rank > limit:
+                    due.append((alarm_id, "suppressed", alarm))
+                    continue
+            due.append((alarm_id, "opened", alarm))
+            if alarm["status"] == "closed":
+                due.append((alarm_id, "closed", alarm))
+    return [item for item in due if _hash(item[0], item[1]) not in queued]
+
+
+def processed_hours(settings: Settings, lake: Lake, covered: set[datetime]) -> Any:
+    """`processed(hour)`: the hour is in the ingest ledger, or the landing holds no sensor object for it."""
+    from wenulake.landing import SENSORS_STREAM, hour_prefix
+    from wenulake.storage import StoreSpec
+
+    store = StoreSpec.from_settings(settings.landing_uri, settings).open()
+    cache: dict[datetime, bool] = {}
+
+    def processed(hour: datetime) -> bool:
+        if hour in covered:
+            return True
+        if hour not in cache:
+            cache[hour] = next(iter(store.list(hour_prefix(SENSORS_STREAM, hour))), None) is None
+        return cache[hour]
+
+    return processed
+
+
 def detect(settings: Settings, run_id: str, historical_window: Interval | None = None) -> dict[str, Any]:
     """Task `detect_alarms`: the silver runs not evaluated yet (never the historical migration's).
+
+    Scope: the devices whose readings those runs touched (from their first touched hour) and, because the
+    landing hours they processed let the gap rule judge more silence, every device with a reading in the
+    WENULAKE_ALARM_GAP_SCOPE_HOURS before the first of those hours. `evaluate` then judges each device's span
+    whole, `reconcile_rows` updates gold.fact_alarm and `transitions` queues the notifications now due.
 
     With `historical_window` (the historical migration's month), only run `run_id`'s own periods, readings up
     to LOOKBACK after the window, and alarms marked historical: never notified, and never changing an alarm
@@ -129,7 +393,7 @@ def detect(settings: Settings, run_id: str, historical_window: Interval | None =
     started = time.perf_counter()
     lake = Lake(settings)
     lake.ensure()
-    covered = lake.read(ALARM_COVERAGE, columns=["source_run_id"])["source_run_id"].to_pylist()
+    covered_runs = lake.read(ALARM_COVERAGE, columns=["source_run_id"])["source_run_id"].to_pylist()
     window_end = historical_window.end + LOOKBACK if historical_window else FAR_FUTURE
     con = connect(settings)
     try:
@@ -137,9 +401,20 @@ def detect(settings: Settings, run_id: str, historical_window: Interval | None =
             runs = [run_id]
         else:
             pending = query_arrow(
-                con, load_sql(settings.sql_dir, "lake/pending_runs"), {"covered": sorted(set(covered))}
+                con, load_sql(settings.sql_dir, "lake/pending_runs"), {"covered": sorted(set(covered_runs))}
             )
-            runs = [r for r in pending["run_id"].to_pylist() if not r.startswith(LEGACY_RUN_PREFIX)]
+            landed = query_arrow(
+                con,
+                load_sql(settings.sql_dir, "alarms/pending_ledger_runs"),
+                {"covered": sorted(set(covered_runs))},
+            )
+            runs = sorted(
+                {
+                    r
+                    for r in pending["run_id"].to_pylist() + landed["run_id"].to_pylist()
+                    if not r.startswith(LEGACY_RUN_PREFIX)
+                }
+            )
         if not runs:
             return {
                 "runs": 0,
@@ -147,27 +422,58 @@ def detect(settings: Settings, run_id: str, historical_window: Interval | None =
                 "transitions": 0,
                 "seconds": round(time.perf_counter() - started, 3),
             }
-        scope = query_arrow(con, load_sql(settings.sql_dir, "alarms/scope"), {"runs": runs})
-        window_start = scope["first_hour"][0].as_py() - LOOKBACK
-        con.register("scope", scope)
-        readings = query_arrow(
-            con,
-            load_sql(settings.sql_dir, "alarms/readings"),
-            {"window_start": window_start, "window_end": window_end},
+        touched = query_arrow(con, load_sql(settings.sql_dir, "alarms/scope"), {"runs": runs}).to_pylist()
+        scope = {r["device_id"]: r["first_hour"] for r in touched}
+        if historical_window:
+            coverage = None
+        else:
+            hours = query_arrow(con, load_sql(settings.sql_dir, "alarms/covered_hours"))
+            coverage = coverage_table(settings, hours)
+            new = query_arrow(con, load_sql(settings.sql_dir, "alarms/new_hours"), {"runs": runs})
+            if new.num_rows:
+                first_new = pc.min(new["hour_start"]).as_py() - HOUR * settings.alarm_settle_hours
+                silent = query_arrow(
+                    con,
+                    load_sql(settings.sql_dir, "alarms/silence_scope"),
+                    {
+                        "since": first_new - HOUR * settings.alarm_gap_scope_hours,
+                        "first_hour": first_new,
+                    },
+                ).to_pylist()
+                for row in silent:
+                    scope[row["device_id"]] = min(
+                        scope.get(row["device_id"], row["first_hour"]), row["first_hour"]
+                    )
+        existing = lake.read(FACT_ALARM).to_pylist()
+        evaluation = evaluate(
+            settings, con, scope, existing, dimensions(settings)["dim_threshold"], coverage, window_end
         )
     finally:
         con.close()
-    found = episodes(settings, readings, dimensions(settings)["dim_threshold"])
+    found = evaluation.found
     if historical_window:
         found = found.filter(pc.less(found["started_at"], pa.scalar(historical_window.end, TS)))
-    changes = reconcile(
-        lake,
-        found,
-        readings,
-        window_start,
-        run_id,
-        historical_end=historical_window.end if historical_window else None,
+        evaluation = Evaluation(found, evaluation.starts, evaluation.readings)
+    changed = reconcile_rows(
+        evaluation, existing, run_id, historical_end=historical_window.end if historical_window else None
     )
+    if changed:
+        ids = sql_list(r["alarm_id"] for r in changed)
+        lake.replace(
+            FACT_ALARM, pa.Table.from_pylist(changed, schema=FACT_ALARM.schema), f"alarm_id in ({ids})"
+        )
+    queued = 0
+    if not historical_window:
+        alarms_now = {r["alarm_id"]: r for r in existing}
+        alarms_now.update({r["alarm_id"]: r for r in changed})
+        outbox_ids = set(
+            lake.read(NOTIFICATION_OUTBOX, columns=["notification_id"])["notification_id"].to_pylist()
+        )
+        covered_hours = set(coverage["hour_start"].to_pylist()) if coverage is not None else set()
+        due = transitions(
+            settings, list(alarms_now.values()), outbox_ids, processed_hours(settings, lake, covered_hours)
+        )
+        queued = _queue(lake, due, run_id)
     now = datetime.now(UTC)
     lake.append(
         ALARM_COVERAGE,
@@ -175,111 +481,12 @@ def detect(settings: Settings, run_id: str, historical_window: Interval | None =
     )
     return {
         "runs": len(runs),
-        "readings": readings.num_rows,
+        "readings": evaluation.readings,
         "episodes": found.num_rows,
-        **changes,
-        "seconds": round(time.perf_counter() - started, 3),
-    }
-
-
-def reconcile(
-    lake: Lake,
-    found: pa.Table,
-    readings: pa.Table,
-    window_start: datetime,
-    run_id: str,
-    historical_end: datetime | None = None,
-) -> dict[str, int]:
-    """Bring gold.fact_alarm in line with the episodes found in the scope; queue one notification per
-    transition of a live alarm. A historical run (`historical_end`: its window's end) touches only historical
-    alarms and queues nothing."""
-    historical = historical_end is not None
-    existing = lake.read(FACT_ALARM)
-    firsts = run_local(
-        {"readings": readings},
-        "select sensor_id, device_id, min(ts) as first_ts from readings group by all",
-    )
-    scope_sensors = set(firsts["sensor_id"].to_pylist())
-    scope_devices = set(firsts["device_id"].to_pylist())
-    first_of_sensor = dict(zip(firsts["sensor_id"].to_pylist(), firsts["first_ts"].to_pylist(), strict=True))
-    first_of_device: dict[str, datetime] = {}
-    for device, first in zip(firsts["device_id"].to_pylist(), firsts["first_ts"].to_pylist(), strict=True):
-        first_of_device[device] = min(first, first_of_device.get(device, first))
-
-    def key(row: dict[str, Any]) -> str:
-        return row["device_id"] if row["rule"] == "gap" else row["sensor_id"]
-
-    def in_scope(row: dict[str, Any]) -> bool:
-        return (
-            row["device_id"] in scope_devices if row["rule"] == "gap" else row["sensor_id"] in scope_sensors
-        )
-
-    current = {row["alarm_id"]: row for row in existing.to_pylist()}
-    live = [r for r in current.values() if r["status"] != "retracted" and in_scope(r)]
-    if historical_end is not None:
-        live = [r for r in live if r.get("historical") and r["started_at"] < historical_end]
-    # alarms still running at the scope's start: a found episode starting at the scope's first reading
-    # continues them
-    carried = {
-        (r["rule"], key(r)): r
-        for r in live
-        if r["started_at"] < window_start and (r["ended_at"] is None or r["ended_at"] >= window_start)
-    }
-    seen: set[str] = set()
-    changed: list[dict[str, Any]] = []
-    outbox: list[tuple[str, str, dict[str, Any]]] = []
-    for episode in found.to_pylist():
-        first = (
-            first_of_device.get(episode["device_id"])
-            if episode["rule"] == "gap"
-            else first_of_sensor.get(episode["sensor_id"])
-        )
-        previous = carried.get((episode["rule"], key(episode))) if episode["started_at"] == first else None
-        started_at = previous["started_at"] if previous else episode["started_at"]
-        alarm_id = _hash(episode["rule"], key(episode), started_at.isoformat())
-        seen.add(alarm_id)
-        old = current.get(alarm_id)
-        if historical and old is not None and not old.get("historical"):
-            continue  # an alarm of live data: the live pipeline owns it
-        status = "open" if episode["ended_at"] is None else "closed"
-        row = {
-            **episode,
-            "alarm_id": alarm_id,
-            "started_at": started_at,
-            "status": status,
-            "opened_run": old["opened_run"] if old else run_id,
-            "closed_run": (old["closed_run"] if old and old["closed_run"] else run_id)
-            if status == "closed"
-            else None,
-            "updated_run": run_id,
-            "historical": bool(old.get("historical")) if old else historical,
-        }
-        if old is None or old["status"] == "retracted":
-            outbox.append((alarm_id, "opened", row))
-            if status == "closed":
-                outbox.append((alarm_id, "closed", row))
-        elif old["status"] == "open" and status == "closed":
-            outbox.append((alarm_id, "closed", row))
-        if old is None or any(
-            old.get(c) != row[c] for c in ("status", "ended_at", "peak_value", "severity", "historical")
-        ):
-            changed.append(row)
-    for alarm in live:
-        if alarm["alarm_id"] in seen or alarm["started_at"] < window_start:
-            continue
-        row = {**alarm, "status": "retracted", "updated_run": run_id}
-        changed.append(row)
-        outbox.append((alarm["alarm_id"], "retracted", row))
-    if changed:
-        ids = sql_list(r["alarm_id"] for r in changed)
-        lake.replace(
-            FACT_ALARM, pa.Table.from_pylist(changed, schema=FACT_ALARM.schema), f"alarm_id in ({ids})"
-        )
-    queued = _queue(lake, [item for item in outbox if not item[2].get("historical")], run_id)
-    return {
         "alarms_changed": len(changed),
         "transitions": queued,
         "open": sum(1 for r in changed if r["status"] == "open"),
+        "seconds": round(time.perf_counter() - started, 3),
     }
 
 
@@ -328,6 +535,7 @@ def _queue(lake: Lake, outbox: list[tuple[str, str, dict[str, Any]]], run_id: st
         if notification_id in queued:
             continue
         queued.add(notification_id)
+        suppressed = transition == "suppressed"  # recorded, never sent
         rows.append(
             {
                 "notification_id": notification_id,
@@ -336,8 +544,8 @@ def _queue(lake: Lake, outbox: list[tuple[str, str, dict[str, Any]]], run_id: st
                 "payload": _payload(transition, row),
                 "created_run": run_id,
                 "created_at": now,
-                "delivered_at": None,
-                "delivery_id": None,
+                "delivered_at": now if suppressed else None,
+                "delivery_id": "suppressed" if suppressed else None,
             }
         )
     if rows:
