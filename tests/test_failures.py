@@ -261,7 +261,7 @@ def test_leftovers_of_killed_runs_are_swept_by_the_next_run(tmp_path):
 def test_a_missing_catalog_column_is_the_one_problem_reported(tmp_path):
     import csv
 
-    from wenulake.generator import generate
+    from wenulake.devtools.generator import generate
 
     generate(tmp_path / "sample", devices=4, hours=1)
     folder = tmp_path / "sample" / "catalog"

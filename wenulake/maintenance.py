@@ -309,13 +309,14 @@ def maintain(
 ) -> MaintenanceReport:
     """Compact, vacuum and checkpoint the lake tables (all, or `tables`), clean finished staging, maintain the
     warehouse; with `dry_run`, only report what would be done."""
-    from wenulake.contracts import table as table_spec
-
     started = time.perf_counter()
     now = now or datetime.now(UTC)
     if settings.vacuum_retention_hours < settings.longest_reader_hours:  # also refused by Settings itself
         raise ConfigError("the VACUUM retention is shorter than the longest reader")
-    specs = [table_spec(name) for name in tables] if tables else list(TABLES.values())
+    unknown = [name for name in tables or [] if name not in TABLES]
+    if unknown:
+        raise ConfigError(f"unknown lake table {unknown[0]!r}; known: {', '.join(sorted(TABLES))}")
+    specs = [TABLES[name] for name in tables] if tables else list(TABLES.values())
     report = MaintenanceReport(
         dry_run=dry_run,
         started_at=now.isoformat(),
