@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import snapshots
-from wenulake import backfill
+from wenulake import airflow_home, backfill
 from wenulake.errors import ConfigError
 from wenulake.query import run_query
 from wenulake.settings import Settings
@@ -48,7 +48,8 @@ def test_with_a_scheduler_an_airflow_backfill_is_created_with_its_runs_queued() 
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    assert backfill.scheduler_alive(settings) is False  # no scheduler in tests: `auto` would run in-process
+    # no scheduler in tests: `auto` would run in-process
+    assert airflow_home.scheduler_alive(settings) is False
     with pytest.raises(ConfigError, match="is paused"):  # DAGs are paused at creation in this Airflow home
         backfill.create_backfill(settings, "sensors", Interval(H[0], H[3]), "none", max_active=2)
     with create_session() as session:

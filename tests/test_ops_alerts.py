@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -87,12 +91,26 @@ def test_alerts_go_to_the_ops_topic_exactly_once(tmp_path, monkeypatch, moto_end
     assert not settings.notifications_file_path.exists()  # the topic replaces the file
 
 
+PROBE_RUN = """
+import json, sys
+from datetime import datetime, UTC
+from wenulake.orchestrate import run_with_conf
+from wenulake.settings import Settings
+from wenulake.timeutil import Interval
+
+logical = datetime(2026, 1, 2, tzinfo=UTC)
+report = run_with_conf(Settings(), "alert_probe", Interval(logical, logical.replace(hour=1)), {}, logical)
+print(json.dumps({"run_id": report.run_id, "tasks": {t.task_id: t.state for t in report.tasks}}))
+"""
+
+
 @pytest.fixture(scope="module")
-def probe_run(tmp_path_factory) -> dict[str, Any]:
+def probe_run(tmp_path_factory) -> Iterator[dict[str, Any]]:
     """One run of the probe DAG: `fine` succeeds, `broken` fails (no retries), `flaky` fails once then passes;
-    its deadline (one second after the hour following its logical date, long past) is missed."""
-    from wenulake.orchestrate import run_with_conf
-    from wenulake.timeutil import Interval
+    its deadline (one second after the hour following its logical date, long past) is missed.
+    Run in a process of its own: Airflow fixes its DAG bundles (the dags folder) the first time a process uses
+    them, and the probe lives in a dags folder of its own."""
+    from wenulake.airflow_home import prepare
 
     base = tmp_path_factory.mktemp("alerts")
     (base / "dags").mkdir()
@@ -102,10 +120,16 @@ def probe_run(tmp_path_factory) -> dict[str, Any]:
         mp.setenv("WENULAKE_DAGS_FOLDER", str(base / "dags"))
         settings = Settings()
         began = datetime.now(UTC)
-        logical = datetime(2026, 1, 2, tzinfo=UTC)
-        report = run_with_conf(
-            settings, "alert_probe", Interval(logical, logical.replace(hour=1)), {}, logical
+        done = subprocess.run(
+            [sys.executable, "-c", PROBE_RUN], capture_output=True, text=True, check=False, timeout=600
         )
+        assert done.returncode == 0, done.stderr[-3000:]
+        ran = json.loads(done.stdout.strip().splitlines()[-1])
+        report = SimpleNamespace(
+            run_id=ran["run_id"],
+            tasks=[SimpleNamespace(task_id=k, state=v) for k, v in ran["tasks"].items()],
+        )
+        prepare(settings)  # this process's Airflow on the same metadata database (the deadline test reads it)
         after_run = alerts(settings)
         yield {"settings": settings, "report": report, "after_run": after_run, "began": began}
 

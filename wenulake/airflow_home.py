@@ -108,3 +108,26 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+#: a scheduler that heartbeat within this many seconds counts as running
+HEARTBEAT_SECONDS = 60
+
+
+def scheduler_alive(settings: Settings, within: int = HEARTBEAT_SECONDS) -> bool:
+    """A running scheduler of this Airflow home: a SchedulerJob that heartbeat within `within` seconds."""
+    prepare(settings)
+    from datetime import UTC, datetime, timedelta
+
+    from airflow.jobs.job import Job
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    since = datetime.now(UTC) - timedelta(seconds=within)
+    with create_session() as session:
+        beat = session.scalar(
+            select(Job.latest_heartbeat)
+            .where(Job.job_type == "SchedulerJob", Job.state == "running", Job.latest_heartbeat >= since)
+            .limit(1)
+        )
+    return beat is not None

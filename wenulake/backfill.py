@@ -33,7 +33,6 @@ from wenulake.settings import Settings
 from wenulake.timeutil import Interval
 
 REPROCESS = ("none", "failed", "completed")
-HEARTBEAT_SECONDS = 60
 FINISHED = ("success", "failed")
 
 
@@ -53,23 +52,6 @@ def hours_of(interval: Interval) -> list[Interval]:
     if interval.start.minute or interval.start.second or interval.end.minute or interval.end.second:
         raise ConfigError(f"a backfill range is whole UTC hours: {interval} is not")
     return interval.split_hourly()
-
-
-def scheduler_alive(settings: Settings, within: int = HEARTBEAT_SECONDS) -> bool:
-    """A running scheduler of this Airflow home: a SchedulerJob that heartbeat within `within` seconds."""
-    prepare(settings)
-    from airflow.jobs.job import Job
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    since = datetime.now(UTC) - timedelta(seconds=within)
-    with create_session() as session:
-        beat = session.scalar(
-            select(Job.latest_heartbeat)
-            .where(Job.job_type == "SchedulerJob", Job.state == "running", Job.latest_heartbeat >= since)
-            .limit(1)
-        )
-    return beat is not None
 
 
 def latest_states(settings: Settings, dag_id: str, hours: list[Interval]) -> dict[datetime, str | None]:

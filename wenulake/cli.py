@@ -368,14 +368,14 @@ def backfill_cmd(
     hours that finished (success or failed), failed reruns failed ones, completed reruns all. An interrupted
     in-process backfill resumes where it stopped when started again.
     """
-    from wenulake import backfill
+    from wenulake import airflow_home, backfill
     from wenulake.accounting import accounting
 
     settings = Settings()
     interval = _interval(start, end)
     hours = backfill.hours_of(interval)
     params = _missing_objects_params(dag_id, allow_missing_objects)
-    use_scheduler = mode == "scheduler" or (mode == "auto" and backfill.scheduler_alive(settings))
+    use_scheduler = mode == "scheduler" or (mode == "auto" and airflow_home.scheduler_alive(settings))
     status = [""]  # what the progress bar shows after the bar: records so far
     if use_scheduler:
         backfill_id, unpaused = backfill.create_backfill(

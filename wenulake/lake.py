@@ -34,7 +34,7 @@ from wenulake.lakefiles import (
     read_file,
     write_files,
 )
-from wenulake.runmetrics import count_rows_out
+from wenulake.rowcount import count_rows_out
 from wenulake.settings import Settings, is_s3, join
 from wenulake.storage import StoreSpec
 

@@ -105,7 +105,7 @@ def task_alert(settings: Settings, context: dict[str, Any], kind: str) -> dict[s
     gate = isinstance(error, GateFailed) or isinstance(cause, GateFailed)
     if gate and kind == "task_failed":
         kind = "gate_failed"
-    from wenulake.tasks import report_path
+    from wenulake.settings import report_path
 
     look = [
         f"Airflow UI: {_ui_link(settings, dag_id, run_id, task_id)} (the task's log)",

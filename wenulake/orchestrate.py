@@ -177,7 +177,7 @@ def run_with_conf(
 
 def sweep_leftovers(settings: Settings) -> None:
     """Drop what failed runs left (staging batches, temporary warehouse copies); under the lake lock."""
-    from wenulake.backfill import scheduler_alive
+    from wenulake.airflow_home import scheduler_alive
     from wenulake.leftovers import sweep
 
     sweep(settings, scheduler_alive(settings))

@@ -20,14 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from wenulake import rowcount
+
 log = logging.getLogger(__name__)
-
-#: rows written to lake tables by this process since the current task started (Lake's write paths add to it)
-_ROWS_OUT = [0]
-
-
-def count_rows_out(rows: int) -> None:
-    _ROWS_OUT[0] += int(rows)
 
 
 def _io() -> tuple[int | None, int | None]:
@@ -79,7 +74,7 @@ class Meter:
     io: tuple[int | None, int | None] = field(default_factory=_io)
 
     def __post_init__(self) -> None:
-        _ROWS_OUT[0] = 0
+        rowcount.reset()
         _reset_peak()
 
     def row(
@@ -112,7 +107,7 @@ class Meter:
             "finished_at": datetime.now(UTC),
             "seconds": round(time.perf_counter() - self.started, 3),
             "rows_in": _first_int(summary, ("rows_in", "records", "messages", "rows")),
-            "rows_out": _ROWS_OUT[0] + _warehouse_rows(summary),
+            "rows_out": rowcount.rows_out() + _warehouse_rows(summary),
             "bytes_read": None if read is None or self.io[0] is None else read - self.io[0],
             "bytes_written": None if written is None or self.io[1] is None else written - self.io[1],
             "peak_memory_bytes": _peak_bytes(),

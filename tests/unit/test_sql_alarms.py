@@ -103,21 +103,30 @@ def test_flatline_needs_the_whole_duration_and_stays_open_while_flat():
     assert run("alarms/flatline", {"readings": table(counter)}, {"flatline_minutes": 3}) == []  # gauges only
 
 
-def test_gap_is_per_device_from_the_last_message_to_the_next_and_open_at_the_scopes_end():
+def test_gap_is_per_device_judged_only_up_to_the_covered_horizon():
+    """A silence is judged up to the horizon: the end of the processed landing hours after its first hour, less
+    the settle time. Beyond it a silence is open; one starting in an unprocessed hour is not judged at all."""
     readings = series("a-t", [1.0, 1.0, *[None] * 5, 1.0]) + series("a-h", [1.0, 1.0, *[None] * 5, 1.0])
-    newest = {
-        **readings[0],
-        "sensor_id": "z",
-        "device_id": "z",
-        "ts": minute(20),
-    }  # the scope's newest reading
-    readings += [*series("b-t", [1.0] * 3), newest]
-    rows = run("alarms/gap", {"readings": table(readings)}, {"gap_minutes": 5})
+    readings += series("b-t", [1.0] * 3)
+    late = {**readings[0], "sensor_id": "d-t", "device_id": "d"}
+    readings += [
+        {**late, "ts": minute(50)},
+        {**late, "ts": minute(70)},
+    ]  # its next message beyond the horizon
+    readings += [{**late, "sensor_id": "c-t", "device_id": "c", "ts": minute(90)}]  # hour 01:00 not processed
+    coverage = table([{"hour_start": T0, "frontier": T0 + timedelta(hours=1)}])  # only hour 00:00 processed
+    params = {"gap_minutes": 5, "settle_hours": 0}
+    rows = run("alarms/gap", {"readings": table(readings), "coverage": coverage}, params)
     assert episodes(rows) == [
         ("gap", "warning", None, "a", minute(1), minute(7), 6.0),  # one per device, not per sensor
-        ("gap", "warning", None, "a", minute(7), None, 13.0),  # silent again until the newest reading: open
-        ("gap", "warning", None, "b", minute(2), None, 18.0),  # silent until the newest reading: open
+        ("gap", "warning", None, "a", minute(7), None, 53.0),  # silent up to the horizon (01:00): open
+        ("gap", "warning", None, "b", minute(2), None, 58.0),
+        ("gap", "warning", None, "d", minute(50), None, 10.0),  # the message at 01:10 is not judged yet: open
     ]
+    settled = run(
+        "alarms/gap", {"readings": table(readings), "coverage": coverage}, {**params, "settle_hours": 1}
+    )
+    assert settled == []  # an hour's settle time moves the horizon back to 00:00: nothing can be judged
 
 
 def test_anomaly_moving_keeps_gauges_inside_their_limits_without_repeats():
@@ -167,35 +176,44 @@ def test_anomaly_flags_robust_outliers_once_enough_points_and_ends_at_the_first_
     )
 
 
-def test_scope_is_each_touched_sensor_once_with_the_runs_earliest_hour():
+def test_scope_is_each_touched_device_once_with_the_runs_earliest_hour():
     touched = table(
         [
             {"run_id": run_id, "sensor_id": s, "hour_utc": t(h)}
-            for run_id, s, h in [("r1", "a", "2026-04-04 05:00"), ("r1", "a", "2026-04-04 03:00"),
-                                 ("r2", "b", "2026-04-04 04:00"), ("r3", "c", "2026-04-04 01:00")]
+            for run_id, s, h in [("r1", "a-co2", "2026-04-04 05:00"), ("r1", "a-co2", "2026-04-04 03:00"),
+                                 ("r2", "a-t", "2026-04-04 02:00"), ("r2", "b-t", "2026-04-04 04:00"),
+                                 ("r3", "c-t", "2026-04-04 01:00")]
         ],
         {"run_id": pa.string(), "sensor_id": pa.string(), "hour_utc": TS},
     )  # fmt: skip
-    rows = run("alarms/scope", {"ops.touched_period": touched}, {"runs": ["r1", "r2"]})
-    assert rows == [
-        {"sensor_id": "a", "first_hour": t("2026-04-04 03:00")},
-        {"sensor_id": "b", "first_hour": t("2026-04-04 03:00")},
+    silver = table(
+        series("a-co2", [1.0]) + series("a-t", [1.0]) + series("b-t", [1.0]) + series("c-t", [1.0])
+    )
+    rows = run(
+        "alarms/scope", {"ops.touched_period": touched, "silver.reading": silver}, {"runs": ["r1", "r2"]}
+    )
+    assert rows == [  # a device's sensors share its earliest hour; c's run is not asked for
+        {"device_id": "a", "first_hour": t("2026-04-04 02:00")},
+        {"device_id": "b", "first_hour": t("2026-04-04 04:00")},
     ]
 
 
-def test_readings_are_every_sensor_of_the_scopes_devices_inside_the_window():
+def test_readings_are_the_scopes_devices_in_the_window_with_each_sensors_previous_reading():
     silver = table(
         series("a-co2", [1.0, 2.0, 3.0])
         + series("a-t", [4.0, 5.0, 6.0], device_id="a")
-        + series("b-t", [7.0])
+        + series("b-t", [7.0, 8.0])
+        + [{**series("a-h", [9.0])[0], "device_id": "a", "ts": minute(1) - timedelta(days=8)}]  # too old
     )
-    scope = table([{"sensor_id": "a-co2"}])
+    scope = table([{"device_id": "a", "window_start": minute(1)}])
     rows = run(
         "alarms/readings",
         {"scope": scope, "silver.reading": silver},
-        {"window_start": minute(1), "window_end": minute(2)},
+        {"window_end": minute(2), "previous_days": 7},
     )
     assert [(r["sensor_id"], r["ts"], r["value"]) for r in rows] == [
+        ("a-co2", minute(0), 1.0),  # the previous reading, for the rules that compare with it
         ("a-co2", minute(1), 2.0),
+        ("a-t", minute(0), 4.0),
         ("a-t", minute(1), 5.0),
     ]

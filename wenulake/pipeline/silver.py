@@ -38,7 +38,7 @@ from wenulake.lakefiles import (
 )
 from wenulake.pipeline.bronze import PublishSummary, owned_hours
 from wenulake.query import connect, query_arrow
-from wenulake.runmetrics import count_rows_out
+from wenulake.rowcount import count_rows_out
 from wenulake.settings import Settings, is_s3, join
 from wenulake.sqlfiles import load_sql
 from wenulake.storage import StoreSpec

@@ -209,7 +209,7 @@ def scheduler_running(settings: Settings) -> bool:
     up (no Airflow import then: the service does not need Airflow)."""
     if not (settings.airflow_home_path / ".db-migrated").exists():
         return False
-    from wenulake.backfill import scheduler_alive
+    from wenulake.airflow_home import scheduler_alive
 
     return scheduler_alive(settings)
 
