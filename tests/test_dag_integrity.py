@@ -177,7 +177,32 @@ def test_the_sensors_run_has_a_deadline_and_no_fixed_catchup_start(dagbag):
     [deadline] = dag.deadline
     assert deadline.interval == timedelta(hours=1, minutes=Settings().sensors_deadline_minutes)
     assert "deadline_missed" in str(deadline.callback.path)
-    assert dag.start_date.year != 2026 or dag.start_date.month != 4 or dag.start_date.day != 4
+    # the schedule starts where catchup_start says (the landing's first hour here), never at a fixed date
+    from wenulake.dag_defaults import catchup_start
+
+    assert dag.start_date == catchup_start(Settings(), "sensors")
+
+
+def test_the_catchup_start_is_the_setting_else_the_landings_first_hour_else_now(tmp_path, monkeypatch):
+    from datetime import UTC, datetime
+
+    from wenulake.dag_defaults import catchup_start
+
+    monkeypatch.setenv("WENULAKE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WENULAKE_AIRFLOW_HOME", str(tmp_path / "airflow"))
+    monkeypatch.setenv("WENULAKE_LANDING", str(tmp_path / "landing"))
+    monkeypatch.delenv("WENULAKE_SENSORS_CATCHUP_START", raising=False)
+    before = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    assert catchup_start(Settings(), "sensors") >= before  # an empty landing: the current hour
+    first = tmp_path / "landing" / "sensors" / "2025" / "11" / "03" / "07"
+    first.mkdir(parents=True)
+    (tmp_path / "landing" / "sensors" / "2025" / "11" / "04" / "01").mkdir(parents=True)
+    (first / "object.gz").write_bytes(b"x")
+    assert catchup_start(Settings(), "sensors") == datetime(2025, 11, 3, 7, tzinfo=UTC)
+    (first / "object.gz").unlink()  # remembered in the Airflow home once found
+    assert catchup_start(Settings(), "sensors") == datetime(2025, 11, 3, 7, tzinfo=UTC)
+    monkeypatch.setenv("WENULAKE_SENSORS_CATCHUP_START", "2026-01-02T03:45:00Z")
+    assert catchup_start(Settings(), "sensors") == datetime(2026, 1, 2, 3, tzinfo=UTC)
 
 
 def test_params_forms_validate_their_input(dagbag):
