@@ -46,7 +46,6 @@ from wenulake.transforms.windows import trailing_median_mad
 
 RULES = ("threshold", "flatline", "gap", "anomaly", "counter_reset")
 #: readings before the earliest touched hour that the historical migration's rules see
-LOOKBACK = timedelta(hours=6)
 #: notifications sent between two outbox commits
 RECORD_EVERY = 200
 #: the live scope's readings have no end
@@ -385,16 +384,18 @@ def detect(settings: Settings, run_id: str, historical_window: Interval | None =
     WENULAKE_ALARM_GAP_SCOPE_HOURS before the first of those hours. `evaluate` then judges each device's span
     whole, `reconcile_rows` updates gold.fact_alarm and `transitions` queues the notifications now due.
 
-    With `historical_window` (the historical migration's month), only run `run_id`'s own periods, readings up
-    to LOOKBACK after the window, and alarms marked historical: never notified, and never changing an alarm
-    of live data."""
+    With `historical_window` (the historical migration's month), only run `run_id`'s own periods, every later reading
+    of the month's devices (and what follows them: an episode starting in the month ends where the next reading
+    says, also when a later month or live data holds it, so redoing a month never reopens an episode a later
+    month closed), episodes starting in the window, and alarms marked historical: never notified, and never
+    changing an alarm of live data."""
     from wenulake.pipeline.gold import dimensions
 
     started = time.perf_counter()
     lake = Lake(settings)
     lake.ensure()
     covered_runs = lake.read(ALARM_COVERAGE, columns=["source_run_id"])["source_run_id"].to_pylist()
-    window_end = historical_window.end + LOOKBACK if historical_window else FAR_FUTURE
+    window_end = FAR_FUTURE
     con = connect(settings)
     try:
         if historical_window:
