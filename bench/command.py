@@ -112,9 +112,9 @@ def bench(devices: int, hours: int, data_dir: Path) -> dict[str, object]:
     tasks = {
         parts[0]: float(parts[2])
         for parts in (
-            line.split() for line in out.splitlines() if line.startswith("  ") and line.endswith(" s")
-        )
-        if len(parts) == 4 and parts[1] in ("success", "failed")
+            line.split() for line in out.splitlines() if line.startswith("  ")
+        )  # "  task state 1.23 s [run-metric columns]"
+        if len(parts) >= 4 and parts[1] in ("success", "failed") and parts[3] == "s"
     }
     reference_s = json.loads(
         subprocess.run(
