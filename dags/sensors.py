@@ -25,7 +25,7 @@ from airflow.sdk import DAG, Asset, Param, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from wenulake.airflow_home import LAKE_WRITERS_POOL
-from wenulake.dag_defaults import HOUR_PATTERN, RERUN, catchup_start, default_args, task_doc
+from wenulake.dag_defaults import HOUR_PATTERN, RERUN, default_args, schedule_start, task_doc
 from wenulake.ops_alerts import sensors_deadline
 from wenulake.settings import Settings
 from wenulake.spark_steps import spark_step
@@ -40,7 +40,7 @@ with DAG(
     dag_id="sensors",
     description="Firehose landing -> bronze (decrypted, accounted) -> silver (enriched), hourly by arrival hour",
     schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
-    start_date=catchup_start(SETTINGS, "sensors"),
+    start_date=schedule_start(SETTINGS, "sensors"),
     catchup=True,
     max_active_runs=SETTINGS.catchup_max_active_runs,
     default_args=default_args(SETTINGS),

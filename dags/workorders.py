@@ -18,7 +18,7 @@ from airflow.sdk import DAG, Asset, Param, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from wenulake.airflow_home import LAKE_WRITERS_POOL
-from wenulake.dag_defaults import HOUR_PATTERN, RERUN, catchup_start, default_args, task_doc
+from wenulake.dag_defaults import HOUR_PATTERN, RERUN, default_args, schedule_start, task_doc
 from wenulake.settings import Settings
 
 SETTINGS = Settings()
@@ -28,7 +28,7 @@ with DAG(
     dag_id="workorders",
     description="Work-order events -> order lifecycle (SLA, time to repair) -> warehouse, hourly by arrival hour",
     schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
-    start_date=catchup_start(SETTINGS, "workorders"),
+    start_date=schedule_start(SETTINGS, "workorders"),
     catchup=True,
     max_active_runs=SETTINGS.catchup_max_active_runs,
     default_args=default_args(SETTINGS),

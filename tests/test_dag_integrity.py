@@ -225,3 +225,28 @@ def test_params_forms_validate_their_input(dagbag):
         check("historical_migration", source="/data/legacy", from_month="2025-13")
     with pytest.raises(Exception, match="source"):
         check("historical_migration", source="")
+
+
+def test_in_process_runs_are_not_bound_by_the_remembered_catchup_start(tmp_path, monkeypatch):
+    """A catch-up start remembered in the Airflow home (another landing's first hour, later than the hours a
+    command asks for) binds the scheduler only: DAGs parsed for `wenulake run` start early enough for any range."""
+    from datetime import UTC, datetime
+
+    from wenulake import ops_alerts
+    from wenulake.dag_defaults import IN_PROCESS_START, catchup_start
+    from wenulake.orchestrate import load_dag
+
+    settings = Settings()
+    remembered = settings.airflow_home_path / "catchup_start_workorders"
+    saved = remembered.read_text() if remembered.exists() else None
+    remembered.parent.mkdir(parents=True, exist_ok=True)
+    remembered.write_text(datetime(2030, 1, 1, tzinfo=UTC).isoformat())
+    monkeypatch.setattr(ops_alerts, "IN_PROCESS", False)
+    try:
+        assert catchup_start(settings, "workorders") == datetime(2030, 1, 1, tzinfo=UTC)
+        assert load_dag(settings, "workorders").start_date == IN_PROCESS_START
+    finally:
+        if saved is None:
+            remembered.unlink()
+        else:
+            remembered.write_text(saved)

@@ -101,6 +101,20 @@ def catchup_start(settings: Settings, stream: str = "sensors") -> datetime:
     return first
 
 
+#: the start date of the hourly DAGs when parsed for an in-process run (`wenulake run`, tests): any interval a
+#: command asks for must be runnable, whatever the scheduler's catch-up start remembered in this Airflow home
+IN_PROCESS_START = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def schedule_start(settings: Settings, stream: str = "sensors") -> datetime:
+    """An hourly DAG's start_date: `catchup_start` for the scheduler; for in-process runs (wenulake.ops_alerts
+    .IN_PROCESS, set by wenulake.orchestrate.load_dag) an early fixed date, so that a run over hours before the
+    remembered catch-up start (an older landing, another landing sharing this Airflow home) is not refused."""
+    from wenulake import ops_alerts
+
+    return IN_PROCESS_START if ops_alerts.IN_PROCESS else catchup_start(settings, stream)
+
+
 def task_doc(does: str, reads: str, writes: str, checks: str, on_failure: str) -> str:
     """A task's doc_md (the UI's Task Instance > Details): what it does, reads, writes and checks, and what to do
     when it fails."""
