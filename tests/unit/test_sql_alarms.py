@@ -217,3 +217,45 @@ def test_readings_are_the_scopes_devices_in_the_window_with_each_sensors_previou
         ("a-t", minute(0), 4.0),
         ("a-t", minute(1), 5.0),
     ]
+
+
+def test_readings_of_a_hundred_devices_lookback_answer_rather_than_hang():
+    """DuckDB 1.4 hung (no CPU, never returning) when a CTE read through scalar subqueries in both branches of
+    the union was materialised over a lookback of ~1M readings (300 devices × 48 h in bench/command.py):
+    readings.sql takes its parameters inline. Interrupted after 120 s instead of hanging the suite."""
+    import threading
+
+    import duckdb
+
+    from tests.unit.sqlcase import sql
+
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("create schema silver")
+    con.execute("""
+        create table silver.reading as
+        select 's' || d || '-' || k as sensor_id, timestamptz '2026-04-02 00:00:00+00' + to_minutes(m) as ts,
+               m * 1.0 as value, 'temperature' as kind, 'temperature' as metric, 'd' || d as device_id,
+               'site' as site_id, 'company' as company_id
+        from range(100) as devices(d), range(4) as sensors(k), range(48 * 60) as minutes(m)
+    """)  # fmt: skip
+    con.execute("create table scope as select 'd' || d as device_id, "
+                "timestamptz '2026-04-03 18:00:00+00' as window_start from range(100) as devices(d)")  # fmt: skip
+    answer: list[Any] = []
+    query = threading.Thread(
+        target=lambda: answer.append(
+            con.execute(
+                sql("alarms/readings"), {"window_end": "2026-04-03 21:00:00+00", "previous_days": 7}
+            ).fetch_arrow_table()
+        ),
+        daemon=True,
+    )
+    query.start()
+    query.join(120)
+    if query.is_alive():
+        con.interrupt()
+        query.join(30)
+    con.close()
+    assert answer, "readings.sql did not answer within 120 s"
+    ts = answer[0].column("ts").to_pylist()
+    assert (len(ts), min(ts)) == (100 * 4 * (3 * 60 + 1), t("2026-04-03 17:59"))  # 3 hours + each previous
