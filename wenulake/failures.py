@@ -1,18 +1,25 @@
 """Failures of the layers underneath (delta-rs, DuckDB, the OS) as one line saying what to do.
 
 delta-rs reports an object-store failure as a multi-line `OSError` ("Kernel error -> Generic S3 error ↳ ..."),
-DuckDB as `IOException`, the OS as `OSError` with an errno. `explain` turns the ones an operator can act on into
-the project's errors (one line, what to do); the CLI and the tasks' reports print those. Anything else is left
-as it is (a bug: the CLI still prints one line, and the traceback with --debug).
+DuckDB as `IOException`, the OS as `OSError` with an errno, libpq (psycopg, DuckDB's postgres scanner) as an
+`OperationalError` / `IOException` quoting the URL with its password. `explain` turns the ones an operator can act
+on into the project's errors (one line, what to do); the CLI and the tasks' reports print those. Anything else is
+left as it is (a bug: the CLI still prints one line, and the traceback with --debug). `warehouse_failure` does
+the same for a PostgreSQL warehouse that could not be opened, naming the URL without its password.
 """
 
 from __future__ import annotations
 
 import errno
 import re
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from wenulake.errors import ConfigError, StorageError, WenulakeError
 from wenulake.settings import Settings
+
+if TYPE_CHECKING:
+    from wenulake.warehouse import WarehouseUnavailable
 
 
 class DiskFull(StorageError):
@@ -31,6 +38,73 @@ _NO_BUCKET = re.compile(r"NoSuchBucket|The specified bucket does not exist", re.
 _NO_SPACE = re.compile(r"No space left on device|os error 28|ENOSPC", re.IGNORECASE)
 _BUCKET_IN_URL = re.compile(r"https?://[^/\s]+/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/")
 _PATH = re.compile(r"""(?:"|'|\s)(/[^\s"':]+)""")
+
+
+class WarehouseRefused(ConfigError):
+    """The PostgreSQL server answered and refused: the database or the role does not exist, the password or the
+    host is not accepted. A setting is wrong; retrying does not help."""
+
+
+#: how libpq says the server could not be reached (psycopg's OperationalError, DuckDB's postgres scanner)
+_PG_DOWN = re.compile(
+    r"connection refused|timeout expired|timed out|could not translate host name|name or service not known|"
+    r"no route to host|network is unreachable|server closed the connection unexpectedly|"
+    r"the database system is (?:starting up|shutting down)|could not connect to server",
+    re.IGNORECASE,
+)
+_PG_NO_DATABASE = re.compile(r'database "([^"]+)" does not exist')
+_PG_NO_ROLE = re.compile(r'role "([^"]+)" does not exist')
+_PG_BAD_PASSWORD = re.compile(r'password authentication failed for user "([^"]+)"|no password supplied')
+_PG_REFUSED = re.compile(
+    r'no pg_hba\.conf entry[^"]*"[^"]*"[^,]*|permission denied for database "[^"]+"|'
+    r'role "[^"]+" is not permitted to log in|too many clients already|remaining connection slots are reserved',
+    re.IGNORECASE,
+)
+
+
+def warehouse_failure(
+    exc: BaseException, url: str, setting: str, then: str = "run the command again"
+) -> WarehouseUnavailable | WarehouseRefused:
+    """A PostgreSQL warehouse that could not be opened at `url` (named by the setting `setting`), as one line
+    naming its host:port/database (password masked) and what to do: WarehouseUnavailable when the server cannot
+    be reached (retried by tasks), WarehouseRefused when it answered no (a setting to fix)."""
+    from wenulake.warehouse import WarehouseUnavailable
+    from wenulake.warehouse.postgres_backend import plain_url, redacted
+
+    text = one_line(str(exc))
+    parts = urlsplit(plain_url(url))
+    if parts.password:
+        text = text.replace(parts.password, "***")
+    shown = redacted(url)
+    server = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    user = parts.username or "(the current OS user)"
+    if found := _PG_NO_DATABASE.search(text):
+        return WarehouseRefused(
+            f'warehouse database "{found[1]}" does not exist on {server} ({shown}): create it '
+            f"(createdb -h {parts.hostname} -p {parts.port or 5432} {found[1]}) or fix the database in {setting}"
+        )
+    if found := _PG_NO_ROLE.search(text):
+        return WarehouseRefused(
+            f'warehouse role "{found[1]}" does not exist on {server} ({shown}): create it (create role ... login) '
+            f"or fix the user in {setting}"
+        )
+    if _PG_BAD_PASSWORD.search(text):
+        return WarehouseRefused(
+            f"warehouse at {server} refused the password of {user} ({shown}): fix the password in {setting}"
+        )
+    if found := _PG_REFUSED.search(text):
+        return WarehouseRefused(
+            f"warehouse at {server} refused {user} ({shown}: {found[0]}): grant the role access (pg_hba.conf, "
+            f"CONNECT) or fix the user in {setting}"
+        )
+    if found := _PG_DOWN.search(text):
+        return WarehouseUnavailable(
+            f"warehouse unreachable at {shown} ({found[0].lower()}): start PostgreSQL on {server} or fix "
+            f"{setting}, then {then}"
+        )
+    return WarehouseUnavailable(
+        f"warehouse unreachable at {shown}: start PostgreSQL on {server} or fix {setting}, then {then} ({text})"
+    )
 
 
 def one_line(text: str) -> str:
