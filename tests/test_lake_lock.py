@@ -275,3 +275,114 @@ def test_concurrent_delta_commits_on_s3_lose_nothing_with_the_lake_storage_optio
     table = DeltaTable(settings.lake_uri + "/t", storage_options=options)
     assert table.version() == 10
     assert table.to_pyarrow_table().num_rows == 11
+
+
+# -- S3 fencing: a holder that stalls past the TTL and is overtaken commits nothing ----------------------------------
+STALLING_HOLDER = """
+import sys
+from datetime import UTC, datetime
+import pyarrow as pa
+from wenulake.contracts.tables import INGEST_LEDGER
+from wenulake.errors import LakeLockLost
+from wenulake.lake import Lake
+from wenulake.lakelock import lake_lock
+from wenulake.settings import Settings
+settings = Settings()
+hour = datetime(2026, 4, 4, tzinfo=UTC)
+row = {"object_key": "sensors/2026/04/04/00/a.gz", "size": 10, "etag": None, "last_modified": hour, "records": 3,
+       "accepted": 3, "quarantined": 0, "status": "ingested", "arrival_hour": hour, "run_id": "r",
+       "ingested_at": hour}
+with lake_lock(settings, "test holder"):
+    lake = Lake(settings)
+    lake.ensure([INGEST_LEDGER])
+    print("held", flush=True)
+    sys.stdin.readline()
+    try:
+        lake.append(INGEST_LEDGER, pa.Table.from_pylist([row]))
+    except LakeLockLost as exc:
+        print("lost:", exc, flush=True)
+    else:
+        print("committed", flush=True)
+"""
+
+
+def ledger_state(env: dict[str, str]) -> tuple[int, int]:
+    from wenulake.contracts.tables import INGEST_LEDGER
+    from wenulake.lake import Lake
+
+    table = Lake(settings_of(env)).table(INGEST_LEDGER)
+    return table.version(), table.to_pyarrow_table().num_rows
+
+
+def start_stalling_holder(env: dict[str, str]) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", STALLING_HOLDER],
+        env={**os.environ, **env},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    assert holder.stdin is not None
+    assert holder.stdout.readline().strip() == "held", holder.stderr.read() if holder.stderr else ""
+    return holder
+
+
+def commit_now(holder: subprocess.Popen[str]) -> str:
+    assert holder.stdin is not None
+    assert holder.stdout is not None
+    holder.stdin.write("\n")
+    holder.stdin.flush()
+    line = holder.stdout.readline().strip()
+    assert holder.wait(timeout=60) == 0, holder.stderr.read() if holder.stderr else ""
+    return line
+
+
+@pytest.mark.s3
+def test_s3_holder_stalled_past_the_ttl_and_overtaken_commits_nothing(s3_lake):
+    """The holder is frozen (SIGSTOP) longer than WENULAKE_LAKE_LOCK_TTL, so its heartbeat cannot renew; a second
+    run takes the expired lock over; the holder, resumed, tries to commit: LakeLockLost, and the table is as the
+    second run sees it (before: the stalled holder committed under the other run's lock)."""
+    settings = settings_of(s3_lake)
+    holder = start_stalling_holder(s3_lake)
+    before = ledger_state(s3_lake)
+    try:
+        os.kill(holder.pid, signal.SIGSTOP)
+        waited: list[str] = []
+        with lake_lock(settings, "second", on_wait=waited.append):
+            assert waited
+            assert f"held by pid {holder.pid} " in waited[0]
+            assert lock_object(s3_lake)["command"] == "second"  # type: ignore[index]
+            os.kill(holder.pid, signal.SIGCONT)
+            line = commit_now(holder)
+            assert ledger_state(s3_lake) == before  # nothing committed: same version, no row
+            assert lock_object(s3_lake)["command"] == "second"  # type: ignore[index]  # the loser left it alone
+    finally:
+        if holder.poll() is None:
+            os.kill(holder.pid, signal.SIGCONT)
+            holder.kill()
+    assert line.startswith(f"lost: this run lost the lake lock {s3_lake['WENULAKE_LAKE']}.lock ("), line
+    assert f"it is now held by pid {os.getpid()} " in line
+    assert "nothing was committed to ops.ingest_ledger; run the command again" in line
+    assert lock_object(s3_lake) is None
+
+
+@pytest.mark.s3
+def test_s3_holder_whose_heartbeat_keeps_the_lease_commits(s3_lake):
+    holder = start_stalling_holder(s3_lake)
+    version, rows = ledger_state(s3_lake)
+    time.sleep(4.5)  # longer than the TTL: renewed by the heartbeat
+    assert commit_now(holder) == "committed"
+    assert ledger_state(s3_lake) == (version + 1, rows + 1)
+
+
+def test_a_lost_lease_is_checked_before_every_lake_commit():
+    """Each of the lake's Delta commit points checks the lease first (create/evolve, replace, append, a commit of
+    files, delta-rs' own delete/merge through `writable`)."""
+    import inspect
+
+    from wenulake.lake import Lake
+
+    for method in (Lake._create_or_evolve, Lake.replace, Lake.append, Lake.commit_files, Lake.writable):
+        assert "check_lease(self.settings, spec.name)" in inspect.getsource(method), method.__name__

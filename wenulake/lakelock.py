@@ -11,6 +11,12 @@ Lake on S3: the object `<lake>.lock` (the lake's prefix with `.lock` appended), 
 exit; a holder killed with -9 leaves an object that expires, and a waiter then takes it over with a conditional
 put on the stale object's ETag (one taker wins).
 
+Fencing (S3): the holder's lease runs WENULAKE_LAKE_LOCK_TTL seconds from the start of its last successful put
+(the take or a renewal, measured on the monotonic clock). When a renewal is refused (another run took the lock
+over) or the lease runs out (the holder stalled: a pause, a frozen VM, S3 unreachable), the lock is lost; every
+lake commit calls `check_lease` first, which then raises LakeLockLost instead of committing. A local lock
+(flock) cannot be lost while its process lives.
+
 Airflow's scheduler runs do not take it: their publishers are serialised by the `lake_writer` pool. Delta commits
 on S3 are safe against concurrent writers anyway (delta-rs 1.x puts each commit file with `If-None-Match: *`,
 see `Settings.delta_storage_options`); this lock keeps whole runs from interleaving.
@@ -33,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from wenulake.errors import LakeLocked, StorageError
+from wenulake.errors import LakeLocked, LakeLockLost, StorageError
 from wenulake.settings import Settings, is_s3
 
 #: seconds between two attempts to take a lock another process holds
@@ -90,6 +96,17 @@ class _Held:
     owner: int  # thread id
     depth: int
     release: Callable[[], None]
+    #: raises LakeLockLost when the lock ran out or was taken over (S3); None for a lock that cannot be lost
+    check: Callable[[str], None] | None = None
+
+
+def check_lease(settings: Settings, writing: str) -> None:
+    """Before a lake commit (`writing`: the table): raise LakeLockLost when this process held the lake's lock and
+    lost it. A process that does not hold it (an Airflow task, serialised by the pool) is not checked."""
+    with _GUARD:
+        held = _HELD.get(lock_location(settings))
+    if held is not None and held.check is not None:
+        held.check(writing)
 
 
 _HELD: dict[str, _Held] = {}
@@ -115,9 +132,12 @@ def lake_lock(
         else:
             reentered = False
     if not reentered:
-        release = (_take_s3 if is_s3(where) else _take_local)(settings, where, command, wait, on_wait)
+        if is_s3(where):
+            release, check = _take_s3(settings, where, command, wait, on_wait)
+        else:
+            release, check = _take_local(settings, where, command, wait, on_wait), None
         with _GUARD:
-            _HELD[where] = _Held(owner=me, depth=1, release=release)
+            _HELD[where] = _Held(owner=me, depth=1, release=release, check=check)
     try:
         yield
     finally:
@@ -187,9 +207,13 @@ def _s3_error_code(exc: Exception) -> str:
     return ""
 
 
+#: how S3 (and moto) refuse a conditional put whose condition does not hold
+_PRECONDITION = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
+
+
 def _take_s3(
     settings: Settings, where: str, command: str, wait: bool, on_wait: Callable[[str], None] | None
-) -> Callable[[], None]:
+) -> tuple[Callable[[], None], Callable[[str], None]]:
     from wenulake.storage import S3Store, StoreSpec, split_s3_url
 
     bucket, key = split_s3_url(where)
@@ -204,12 +228,13 @@ def _take_s3(
         return json.dumps({**_me(command).__dict__, "started": started, "expires": expires}).encode()
 
     while True:
+        sent = time.monotonic()  # the lease runs from before the put: never longer than the object says
         body = body_now()
         try:
             etag = client.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*")["ETag"]
             break
         except Exception as exc:
-            if _s3_error_code(exc) not in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+            if _s3_error_code(exc) not in _PRECONDITION:
                 raise store._fail(exc, f"taking the lake lock {where}") from exc
         # someone holds it: read who, take it over if it expired
         try:
@@ -225,12 +250,7 @@ def _take_s3(
                 etag = client.put_object(Bucket=bucket, Key=key, Body=body, IfMatch=current_etag)["ETag"]
                 break
             except Exception as exc:
-                if _s3_error_code(exc) not in (
-                    "PreconditionFailed",
-                    "ConditionalRequestConflict",
-                    "412",
-                    "409",
-                ):
+                if _s3_error_code(exc) not in _PRECONDITION:
                     raise store._fail(exc, f"taking over the expired lake lock {where}") from exc
                 continue
         if not wait:
@@ -240,17 +260,35 @@ def _take_s3(
             told = True
         time.sleep(POLL_SECONDS)
 
-    state = {"etag": etag}
+    state: dict[str, Any] = {"etag": etag, "renewed": sent, "refused": False}
     stop = threading.Event()
 
     def heartbeat() -> None:
         while not stop.wait(ttl / 3):
+            sent = time.monotonic()
             try:
-                state["etag"] = client.put_object(
-                    Bucket=bucket, Key=key, Body=body_now(), IfMatch=state["etag"]
-                )["ETag"]
-            except Exception:  # lost or unreachable: the run goes on; the lock expires at worst
-                return
+                renewed = client.put_object(Bucket=bucket, Key=key, Body=body_now(), IfMatch=state["etag"])
+            except Exception as exc:
+                if _s3_error_code(exc) in (*_PRECONDITION, "NoSuchKey", "404"):
+                    state["refused"] = True  # taken over (or deleted): lost for good
+                    return
+                continue  # unreachable: try again; the lease runs out meanwhile if it lasts
+            state["etag"], state["renewed"] = renewed["ETag"], sent
+
+    def check(writing: str) -> None:
+        age = time.monotonic() - state["renewed"]
+        if not state["refused"] and age < ttl:
+            return
+        now = None
+        with contextlib.suppress(Exception):
+            now = Holder.parse(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        why = "its renewal was refused" if state["refused"] else f"it was last renewed {age:.0f} s ago"
+        taken = f"; it is now held by {now.describe()}" if now and now.pid != os.getpid() else ""
+        raise LakeLockLost(
+            f"this run lost the lake lock {where} ({why}, WENULAKE_LAKE_LOCK_TTL is {ttl:g} s){taken}: "
+            f"nothing was committed to {writing}; run the command again once the lake is free (raise "
+            "WENULAKE_LAKE_LOCK_TTL if runs stall this long)"
+        )
 
     thread = threading.Thread(target=heartbeat, name="lake-lock-heartbeat", daemon=True)
     thread.start()
@@ -262,4 +300,4 @@ def _take_s3(
         with contextlib.suppress(Exception):
             client.delete_object(Bucket=bucket, Key=key, IfMatch=state["etag"])
 
-    return release
+    return release, check
