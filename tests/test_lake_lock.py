@@ -386,3 +386,61 @@ def test_a_lost_lease_is_checked_before_every_lake_commit():
 
     for method in (Lake._create_or_evolve, Lake.replace, Lake.append, Lake.commit_files, Lake.writable):
         assert "check_lease(self.settings, spec.name)" in inspect.getsource(method), method.__name__
+
+
+# -- the catalog service's replay jobs hold the lake lock -------------------------------------------------------------
+def job_until(api, job_id: int, done, timeout: float = 120):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not done(state := api.get(f"/api/v1/jobs/{job_id}").json()):
+        assert time.monotonic() < deadline, state
+        time.sleep(0.2)
+    return state
+
+
+def test_a_replay_job_of_the_service_waits_for_the_lake_lock_fails_after_the_wait_and_runs_once_free(
+    tmp_path,
+):
+    """`wenulake serve`'s worker runs a replay holding the lake's writer lock: while another process holds it the
+    job waits (its result says for whom), fails after WENULAKE_SERVICE_LAKE_LOCK_WAIT naming the holder, and a job
+    queued after the holder let go runs (before: the replay wrote the lake under the other run's lock)."""
+    from tests.service_helpers import running_service
+
+    home = tmp_path / "home"
+    home.mkdir()
+    holder = start_holder({"WENULAKE_HOME": str(home)})
+    try:
+        with (
+            running_service(home, None, {"WENULAKE_SERVICE_LAKE_LOCK_WAIT": "4"}) as svc,
+            svc.client("operator") as api,
+        ):
+            first = api.post("/api/v1/jobs", json={"kind": "replay"}).json()
+            started = time.monotonic()
+            waiting = job_until(api, first["job_id"], lambda s: s["status"] != "queued" and s["result"])
+            assert waiting["status"] == "running", waiting
+            assert waiting["result"].startswith(
+                f"waiting for the lake lock {home / 'lake.lock'}, held by pid "
+            )
+            assert f"held by pid {holder.pid} " in waiting["result"]
+            failed = job_until(api, first["job_id"], lambda s: s["status"] not in ("queued", "running"))
+            assert time.monotonic() - started >= 4
+            assert failed["status"] == "failed", failed
+            assert failed["result"].startswith(
+                f"LakeLocked: the lake is still locked by pid {holder.pid} on {socket.gethostname()} "
+            )
+            assert "`test holder`" in failed["result"]
+            assert failed["result"].endswith(
+                f"({home / 'lake.lock'}) after waiting 4 s (WENULAKE_SERVICE_LAKE_LOCK_WAIT): wait for that run "
+                "to finish, then try again"
+            )
+
+            second = api.post("/api/v1/jobs", json={"kind": "replay"}).json()
+            job_until(api, second["job_id"], lambda s: s["status"] == "running" and s["result"])
+            release(holder)
+            done = job_until(api, second["job_id"], lambda s: s["status"] not in ("queued", "running"))
+            assert done["status"] == "done", done
+            assert done["result"].startswith("nothing to replay")
+            last = json.loads((home / "lake.lock").read_text())
+            assert last["command"] == f"wenulake serve: replay job {second['job_id']}"
+    finally:
+        if holder.poll() is None:
+            holder.kill()

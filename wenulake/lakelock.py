@@ -119,10 +119,14 @@ def lake_lock(
     command: str,
     wait: bool = True,
     on_wait: Callable[[str], None] | None = None,
+    timeout: float | None = None,
+    timeout_setting: str = "",
 ) -> Iterator[None]:
     """Hold the lake's writer lock for the block. Another process holding it: with `wait`, call `on_wait` once
-    with a line naming the holder and wait; without, raise LakeLocked naming it."""
+    with a line naming the holder and wait (at most `timeout` seconds, then raise LakeLocked naming the holder
+    and `timeout_setting`); without, raise LakeLocked naming it."""
     where = lock_location(settings)
+    waiting = _Waiting(timeout, timeout_setting)
     me = threading.get_ident()
     with _GUARD:
         held = _HELD.get(where)
@@ -133,9 +137,9 @@ def lake_lock(
             reentered = False
     if not reentered:
         if is_s3(where):
-            release, check = _take_s3(settings, where, command, wait, on_wait)
+            release, check = _take_s3(settings, where, command, wait, on_wait, waiting)
         else:
-            release, check = _take_local(settings, where, command, wait, on_wait), None
+            release, check = _take_local(settings, where, command, wait, on_wait, waiting), None
         with _GUARD:
             _HELD[where] = _Held(owner=me, depth=1, release=release, check=check)
     try:
@@ -149,6 +153,32 @@ def lake_lock(
                 del _HELD[where]
         if done:
             held.release()
+
+
+@dataclass
+class _Waiting:
+    """How long a waiter waits (None: until the lock is free) and the setting that says so."""
+
+    timeout: float | None
+    setting: str
+
+    def __post_init__(self) -> None:
+        self.started = time.monotonic()
+
+    def give_up(self, where: str, holder: Holder | None) -> None:
+        """Raise LakeLocked once the wait has lasted `timeout` seconds."""
+        if self.timeout is None or time.monotonic() - self.started < self.timeout:
+            return
+        who = holder.describe() if holder else "another process"
+        by = f" ({self.setting})" if self.setting else ""
+        raise LakeLocked(
+            f"the lake is still locked by {who} ({where}) after waiting {self.timeout:g} s{by}: wait for that "
+            "run to finish, then try again"
+        )
+
+    def pause(self) -> None:
+        left = None if self.timeout is None else self.timeout - (time.monotonic() - self.started)
+        time.sleep(POLL_SECONDS if left is None else max(0.0, min(POLL_SECONDS, left)))
 
 
 def _refuse(where: str, holder: Holder | None) -> LakeLocked:
@@ -166,7 +196,12 @@ def _waiting_line(where: str, holder: Holder | None) -> str:
 
 # -- local: flock on a file beside the lake ----------------------------------------------------------------
 def _take_local(
-    settings: Settings, where: str, command: str, wait: bool, on_wait: Callable[[str], None] | None
+    settings: Settings,
+    where: str,
+    command: str,
+    wait: bool,
+    on_wait: Callable[[str], None] | None,
+    waiting: _Waiting,
 ) -> Callable[[], None]:
     import fcntl
 
@@ -185,7 +220,20 @@ def _take_local(
             raise _refuse(where, holder) from None
         if on_wait:
             on_wait(_waiting_line(where, holder))
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if waiting.timeout is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        else:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    try:
+                        waiting.give_up(where, Holder.parse(path.read_bytes()))
+                    except LakeLocked:
+                        os.close(fd)
+                        raise
+                    waiting.pause()
     body = json.dumps(_me(command).__dict__).encode()
     os.ftruncate(fd, 0)
     os.pwrite(fd, body, 0)
@@ -212,7 +260,12 @@ _PRECONDITION = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409
 
 
 def _take_s3(
-    settings: Settings, where: str, command: str, wait: bool, on_wait: Callable[[str], None] | None
+    settings: Settings,
+    where: str,
+    command: str,
+    wait: bool,
+    on_wait: Callable[[str], None] | None,
+    waiting: _Waiting,
 ) -> tuple[Callable[[], None], Callable[[str], None]]:
     from wenulake.storage import S3Store, StoreSpec, split_s3_url
 
@@ -258,7 +311,8 @@ def _take_s3(
         if on_wait and not told:
             on_wait(_waiting_line(where, holder))
             told = True
-        time.sleep(POLL_SECONDS)
+        waiting.give_up(where, holder)
+        waiting.pause()
 
     state: dict[str, Any] = {"etag": etag, "renewed": sent, "refused": False}
     stop = threading.Event()
