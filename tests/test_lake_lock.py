@@ -34,9 +34,9 @@ print("released", flush=True)
 """
 
 
-def start_holder(env: dict[str, str]) -> subprocess.Popen[str]:
+def start_holder(env: dict[str, str], script: str = HOLDER) -> subprocess.Popen[str]:
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER],
+        [sys.executable, "-c", script],
         env={**os.environ, **env},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -314,21 +314,6 @@ def ledger_state(env: dict[str, str]) -> tuple[int, int]:
     return table.version(), table.to_pyarrow_table().num_rows
 
 
-def start_stalling_holder(env: dict[str, str]) -> subprocess.Popen[str]:
-    holder = subprocess.Popen(
-        [sys.executable, "-c", STALLING_HOLDER],
-        env={**os.environ, **env},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None
-    assert holder.stdin is not None
-    assert holder.stdout.readline().strip() == "held", holder.stderr.read() if holder.stderr else ""
-    return holder
-
-
 def commit_now(holder: subprocess.Popen[str]) -> str:
     assert holder.stdin is not None
     assert holder.stdout is not None
@@ -345,7 +330,7 @@ def test_s3_holder_stalled_past_the_ttl_and_overtaken_commits_nothing(s3_lake):
     run takes the expired lock over; the holder, resumed, tries to commit: LakeLockLost, and the table is as the
     second run sees it (before: the stalled holder committed under the other run's lock)."""
     settings = settings_of(s3_lake)
-    holder = start_stalling_holder(s3_lake)
+    holder = start_holder(s3_lake, STALLING_HOLDER)
     before = ledger_state(s3_lake)
     try:
         os.kill(holder.pid, signal.SIGSTOP)
@@ -370,7 +355,7 @@ def test_s3_holder_stalled_past_the_ttl_and_overtaken_commits_nothing(s3_lake):
 
 @pytest.mark.s3
 def test_s3_holder_whose_heartbeat_keeps_the_lease_commits(s3_lake):
-    holder = start_stalling_holder(s3_lake)
+    holder = start_holder(s3_lake, STALLING_HOLDER)
     version, rows = ledger_state(s3_lake)
     time.sleep(4.5)  # longer than the TTL: renewed by the heartbeat
     assert commit_now(holder) == "committed"

@@ -52,13 +52,33 @@ _PG_DOWN = re.compile(
     r"the database system is (?:starting up|shutting down)|could not connect to server",
     re.IGNORECASE,
 )
-_PG_NO_DATABASE = re.compile(r'database "([^"]+)" does not exist')
-_PG_NO_ROLE = re.compile(r'role "([^"]+)" does not exist')
-_PG_BAD_PASSWORD = re.compile(r'password authentication failed for user "([^"]+)"|no password supplied')
-_PG_REFUSED = re.compile(
-    r'no pg_hba\.conf entry[^"]*"[^"]*"[^,]*|permission denied for database "[^"]+"|'
-    r'role "[^"]+" is not permitted to log in|too many clients already|remaining connection slots are reserved',
-    re.IGNORECASE,
+
+#: the server answered no: what it said, and the line that says what to fix
+_PG_REFUSALS = (
+    (
+        re.compile(r'database "([^"]+)" does not exist'),
+        'warehouse database "{named}" does not exist on {server} ({shown}): create it '
+        "(createdb -h {host} -p {port} {named}) or fix the database in {setting}",
+    ),
+    (
+        re.compile(r'role "([^"]+)" does not exist'),
+        'warehouse role "{named}" does not exist on {server} ({shown}): create it (create role ... login) or fix '
+        "the user in {setting}",
+    ),
+    (
+        re.compile(r"password authentication failed for user|no password supplied"),
+        "warehouse at {server} refused the password of {user} ({shown}): fix the password in {setting}",
+    ),
+    (
+        re.compile(
+            r'no pg_hba\.conf entry[^"]*"[^"]*"[^,]*|permission denied for database "[^"]+"|'
+            r'role "[^"]+" is not permitted to log in|too many clients already|'
+            r"remaining connection slots are reserved",
+            re.IGNORECASE,
+        ),
+        "warehouse at {server} refused {user} ({shown}: {named}): grant the role access (pg_hba.conf, CONNECT) "
+        "or fix the user in {setting}",
+    ),
 )
 
 
@@ -76,27 +96,17 @@ def warehouse_failure(
     if parts.password:
         text = text.replace(parts.password, "***")
     shown = redacted(url)
-    server = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    host, port = parts.hostname or "localhost", parts.port or 5432
+    server = f"{host}:{port}"
     user = parts.username or "(the current OS user)"
-    if found := _PG_NO_DATABASE.search(text):
-        return WarehouseRefused(
-            f'warehouse database "{found[1]}" does not exist on {server} ({shown}): create it '
-            f"(createdb -h {parts.hostname} -p {parts.port or 5432} {found[1]}) or fix the database in {setting}"
-        )
-    if found := _PG_NO_ROLE.search(text):
-        return WarehouseRefused(
-            f'warehouse role "{found[1]}" does not exist on {server} ({shown}): create it (create role ... login) '
-            f"or fix the user in {setting}"
-        )
-    if _PG_BAD_PASSWORD.search(text):
-        return WarehouseRefused(
-            f"warehouse at {server} refused the password of {user} ({shown}): fix the password in {setting}"
-        )
-    if found := _PG_REFUSED.search(text):
-        return WarehouseRefused(
-            f"warehouse at {server} refused {user} ({shown}: {found[0]}): grant the role access (pg_hba.conf, "
-            f"CONNECT) or fix the user in {setting}"
-        )
+    for pattern, template in _PG_REFUSALS:
+        if found := pattern.search(text):
+            named = found[found.lastindex] if found.lastindex else found[0]
+            return WarehouseRefused(
+                template.format(
+                    named=named, server=server, shown=shown, setting=setting, user=user, host=host, port=port
+                )
+            )
     if found := _PG_DOWN.search(text):
         return WarehouseUnavailable(
             f"warehouse unreachable at {shown} ({found[0].lower()}): start PostgreSQL on {server} or fix "

@@ -1,5 +1,6 @@
 """One writer per lake: the lock every in-process run that writes the lake takes (`wenulake run`, an in-process
-`backfill`, `migrate`, `replay`, `maintain`, `catalog apply`).
+`backfill`, `migrate`, `replay`, `maintain`, `catalog apply`, and each replay job of `wenulake serve`, which waits
+at most WENULAKE_SERVICE_LAKE_LOCK_WAIT seconds for it).
 
 Local lake: `<lake>.lock`, a file beside the lake folder, held with flock(2). The kernel releases it when the
 holder exits, however it exits (kill -9 included), so a crashed run never leaves the lake locked; the file keeps
@@ -126,7 +127,7 @@ def lake_lock(
     with a line naming the holder and wait (at most `timeout` seconds, then raise LakeLocked naming the holder
     and `timeout_setting`); without, raise LakeLocked naming it."""
     where = lock_location(settings)
-    waiting = _Waiting(timeout, timeout_setting)
+    waiting = _Waiting(wait, on_wait, timeout, timeout_setting)
     me = threading.get_ident()
     with _GUARD:
         held = _HELD.get(where)
@@ -137,9 +138,9 @@ def lake_lock(
             reentered = False
     if not reentered:
         if is_s3(where):
-            release, check = _take_s3(settings, where, command, wait, on_wait, waiting)
+            release, check = _take_s3(settings, where, command, waiting)
         else:
-            release, check = _take_local(settings, where, command, wait, on_wait, waiting), None
+            release, check = _take_local(settings, where, command, waiting), None
         with _GUARD:
             _HELD[where] = _Held(owner=me, depth=1, release=release, check=check)
     try:
@@ -157,8 +158,11 @@ def lake_lock(
 
 @dataclass
 class _Waiting:
-    """How long a waiter waits (None: until the lock is free) and the setting that says so."""
+    """Whether a taker waits for another holder, whom it tells (`on_wait`, once), how long (`timeout`, None:
+    until the lock is free) and the setting that says so."""
 
+    wait: bool
+    on_wait: Callable[[str], None] | None
     timeout: float | None
     setting: str
 
@@ -195,14 +199,7 @@ def _waiting_line(where: str, holder: Holder | None) -> str:
 
 
 # -- local: flock on a file beside the lake ----------------------------------------------------------------
-def _take_local(
-    settings: Settings,
-    where: str,
-    command: str,
-    wait: bool,
-    on_wait: Callable[[str], None] | None,
-    waiting: _Waiting,
-) -> Callable[[], None]:
+def _take_local(settings: Settings, where: str, command: str, waiting: _Waiting) -> Callable[[], None]:
     import fcntl
 
     path = Path(where)
@@ -215,11 +212,11 @@ def _take_local(
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = Holder.parse(path.read_bytes())
-        if not wait:
+        if not waiting.wait:
             os.close(fd)
             raise _refuse(where, holder) from None
-        if on_wait:
-            on_wait(_waiting_line(where, holder))
+        if waiting.on_wait:
+            waiting.on_wait(_waiting_line(where, holder))
         if waiting.timeout is None:
             fcntl.flock(fd, fcntl.LOCK_EX)
         else:
@@ -260,12 +257,7 @@ _PRECONDITION = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409
 
 
 def _take_s3(
-    settings: Settings,
-    where: str,
-    command: str,
-    wait: bool,
-    on_wait: Callable[[str], None] | None,
-    waiting: _Waiting,
+    settings: Settings, where: str, command: str, waiting: _Waiting
 ) -> tuple[Callable[[], None], Callable[[str], None]]:
     from wenulake.storage import S3Store, StoreSpec, split_s3_url
 
@@ -306,10 +298,10 @@ def _take_s3(
                 if _s3_error_code(exc) not in _PRECONDITION:
                     raise store._fail(exc, f"taking over the expired lake lock {where}") from exc
                 continue
-        if not wait:
+        if not waiting.wait:
             raise _refuse(where, holder)
-        if on_wait and not told:
-            on_wait(_waiting_line(where, holder))
+        if waiting.on_wait and not told:
+            waiting.on_wait(_waiting_line(where, holder))
             told = True
         waiting.give_up(where, holder)
         waiting.pause()
