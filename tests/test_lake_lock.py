@@ -429,3 +429,25 @@ def test_a_replay_job_of_the_service_waits_for_the_lake_lock_fails_after_the_wai
     finally:
         if holder.poll() is None:
             holder.kill()
+
+
+@pytest.mark.s3
+def test_s3_lock_waited_for_at_most_the_timeout_names_the_holder_and_the_setting(s3_lake):
+    settings = settings_of(s3_lake)
+    holder = start_holder(s3_lake)
+    lines: list[str] = []
+    started = time.monotonic()
+    try:
+        with (
+            pytest.raises(LakeLocked) as refused,
+            lake_lock(settings, "x", on_wait=lines.append, timeout=2, timeout_setting="WENULAKE_X"),
+        ):
+            pass
+    finally:
+        release(holder)
+    assert 2 <= time.monotonic() - started < 10
+    assert len(lines) == 1
+    assert str(refused.value).startswith(f"the lake is still locked by pid {holder.pid} ")
+    assert str(refused.value).endswith(
+        "after waiting 2 s (WENULAKE_X): wait for that run to finish, then try again"
+    )
