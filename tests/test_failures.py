@@ -152,6 +152,90 @@ def test_delta_rs_errors_of_a_dead_endpoint_and_a_missing_bucket_become_one_line
     assert str(explain(no_bucket, settings)).startswith("bucket 'lake-bucket' does not exist at ")
 
 
+# -- PostgreSQL warehouse down, database missing, role refused ----------------------------------------------------
+PASSWORD = "pw-s3cret"
+
+
+def pg_url(user: str, port: int, database: str) -> str:
+    return f"postgresql://{user}:{PASSWORD}@127.0.0.1:{port}/{database}"
+
+
+WAREHOUSE_CASES = {
+    "server down": (
+        lambda: pg_url("postgres", free_port(), "wh"),
+        "warehouse unreachable at postgresql://postgres@127.0.0.1:{port}/wh (connection refused): start "
+        "PostgreSQL on 127.0.0.1:{port} or fix WENULAKE_WAREHOUSE_READER_URL, then run the command again",
+    ),
+    "database missing": (
+        lambda: pg_url("postgres", 5432, "no_such_warehouse"),
+        'warehouse database "no_such_warehouse" does not exist on 127.0.0.1:5432 '
+        "(postgresql://postgres@127.0.0.1:5432/no_such_warehouse): create it (createdb -h 127.0.0.1 -p 5432 "
+        "no_such_warehouse) or fix the database in WENULAKE_WAREHOUSE_READER_URL",
+    ),
+    "role missing": (
+        lambda: pg_url("no_such_analyst", 5432, "postgres"),
+        'warehouse role "no_such_analyst" does not exist on 127.0.0.1:5432 '
+        "(postgresql://no_such_analyst@127.0.0.1:5432/postgres): create it (create role ... login) or fix the "
+        "user in WENULAKE_WAREHOUSE_READER_URL",
+    ),
+}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("case", list(WAREHOUSE_CASES))
+def test_sql_on_a_warehouse_down_missing_or_refusing_says_which_in_one_line(tmp_path, case):
+    """Against the real server on 127.0.0.1:5432 (and a closed port): one line naming host:port/database without
+    the password, and what to do for that case (before: `start PostgreSQL` for all three, and DuckDB's message
+    quoting the URL with its password)."""
+    make_url, expected = WAREHOUSE_CASES[case]
+    url = make_url()
+    env = {
+        "WENULAKE_HOME": str(tmp_path / "home"),
+        "WENULAKE_WAREHOUSE_URL": url,
+        "WENULAKE_WAREHOUSE_READER_URL": url,
+    }
+    started = time.monotonic()
+    done = wenulake("sql", "select count(*) from fact_reading", env=env)
+    line = one_error_line(done)
+    assert line == "error: " + expected.format(port=url.split(":")[3].split("/")[0])
+    assert PASSWORD not in done.stderr
+    assert time.monotonic() - started < 30
+    debug = wenulake("--debug", "sql", "select 1", env=env)
+    assert debug.returncode == 1
+    assert debug.stderr.splitlines()[0] == line
+    assert "Traceback (most recent call last)" in debug.stderr
+
+
+@pytest.mark.postgres
+def test_the_loader_on_a_missing_database_or_a_closed_port_says_which_and_retries_only_the_outage(tmp_path):
+    from wenulake.errors import ConfigError
+    from wenulake.failures import WarehouseRefused
+    from wenulake.warehouse import WarehouseUnavailable, backend
+
+    home = tmp_path / "home"
+    missing = Settings(home=home, warehouse_url=pg_url("postgres", 5432, "no_such_warehouse"))  # type: ignore[call-arg]
+    with pytest.raises(WarehouseRefused) as refused:
+        backend(missing).ensure()
+    assert isinstance(refused.value, ConfigError)  # a setting to fix: tasks fail at once, no retries
+    assert str(refused.value).startswith(
+        'warehouse database "no_such_warehouse" does not exist on 127.0.0.1:5432'
+    )
+    assert "WENULAKE_WAREHOUSE_URL" in str(refused.value)
+    assert PASSWORD not in str(refused.value)
+    port = free_port()
+    down = Settings(home=home, warehouse_url=pg_url("postgres", port, "wh"))  # type: ignore[call-arg]
+    with pytest.raises(WarehouseUnavailable) as unreachable:
+        backend(down).ensure()
+    assert not isinstance(
+        unreachable.value, ConfigError
+    )  # an outage: the task retries, the next run catches up
+    assert str(unreachable.value) == (
+        f"warehouse unreachable at postgresql://postgres@127.0.0.1:{port}/wh (connection refused): start "
+        f"PostgreSQL on 127.0.0.1:{port} or fix WENULAKE_WAREHOUSE_URL, then rerun the interval (the next run "
+        "catches up)"
+    )
+
+
 # -- disk full -------------------------------------------------------------------------------------------------
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:

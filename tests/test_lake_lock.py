@@ -34,9 +34,9 @@ print("released", flush=True)
 """
 
 
-def start_holder(env: dict[str, str]) -> subprocess.Popen[str]:
+def start_holder(env: dict[str, str], script: str = HOLDER) -> subprocess.Popen[str]:
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER],
+        [sys.executable, "-c", script],
         env={**os.environ, **env},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -275,3 +275,179 @@ def test_concurrent_delta_commits_on_s3_lose_nothing_with_the_lake_storage_optio
     table = DeltaTable(settings.lake_uri + "/t", storage_options=options)
     assert table.version() == 10
     assert table.to_pyarrow_table().num_rows == 11
+
+
+# -- S3 fencing: a holder that stalls past the TTL and is overtaken commits nothing ----------------------------------
+STALLING_HOLDER = """
+import sys
+from datetime import UTC, datetime
+import pyarrow as pa
+from wenulake.contracts.tables import INGEST_LEDGER
+from wenulake.errors import LakeLockLost
+from wenulake.lake import Lake
+from wenulake.lakelock import lake_lock
+from wenulake.settings import Settings
+settings = Settings()
+hour = datetime(2026, 4, 4, tzinfo=UTC)
+row = {"object_key": "sensors/2026/04/04/00/a.gz", "size": 10, "etag": None, "last_modified": hour, "records": 3,
+       "accepted": 3, "quarantined": 0, "status": "ingested", "arrival_hour": hour, "run_id": "r",
+       "ingested_at": hour}
+with lake_lock(settings, "test holder"):
+    lake = Lake(settings)
+    lake.ensure([INGEST_LEDGER])
+    print("held", flush=True)
+    sys.stdin.readline()
+    try:
+        lake.append(INGEST_LEDGER, pa.Table.from_pylist([row]))
+    except LakeLockLost as exc:
+        print("lost:", exc, flush=True)
+    else:
+        print("committed", flush=True)
+"""
+
+
+def ledger_state(env: dict[str, str]) -> tuple[int, int]:
+    from wenulake.contracts.tables import INGEST_LEDGER
+    from wenulake.lake import Lake
+
+    table = Lake(settings_of(env)).table(INGEST_LEDGER)
+    return table.version(), table.to_pyarrow_table().num_rows
+
+
+def commit_now(holder: subprocess.Popen[str]) -> str:
+    assert holder.stdin is not None
+    assert holder.stdout is not None
+    holder.stdin.write("\n")
+    holder.stdin.flush()
+    line = holder.stdout.readline().strip()
+    assert holder.wait(timeout=60) == 0, holder.stderr.read() if holder.stderr else ""
+    return line
+
+
+@pytest.mark.s3
+def test_s3_holder_stalled_past_the_ttl_and_overtaken_commits_nothing(s3_lake):
+    """The holder is frozen (SIGSTOP) longer than WENULAKE_LAKE_LOCK_TTL, so its heartbeat cannot renew; a second
+    run takes the expired lock over; the holder, resumed, tries to commit: LakeLockLost, and the table is as the
+    second run sees it (before: the stalled holder committed under the other run's lock)."""
+    settings = settings_of(s3_lake)
+    holder = start_holder(s3_lake, STALLING_HOLDER)
+    before = ledger_state(s3_lake)
+    try:
+        os.kill(holder.pid, signal.SIGSTOP)
+        waited: list[str] = []
+        with lake_lock(settings, "second", on_wait=waited.append):
+            assert waited
+            assert f"held by pid {holder.pid} " in waited[0]
+            assert lock_object(s3_lake)["command"] == "second"  # type: ignore[index]
+            os.kill(holder.pid, signal.SIGCONT)
+            line = commit_now(holder)
+            assert ledger_state(s3_lake) == before  # nothing committed: same version, no row
+            assert lock_object(s3_lake)["command"] == "second"  # type: ignore[index]  # the loser left it alone
+    finally:
+        if holder.poll() is None:
+            os.kill(holder.pid, signal.SIGCONT)
+            holder.kill()
+    assert line.startswith(f"lost: this run lost the lake lock {s3_lake['WENULAKE_LAKE']}.lock ("), line
+    assert f"it is now held by pid {os.getpid()} " in line
+    assert "nothing was committed to ops.ingest_ledger; run the command again" in line
+    assert lock_object(s3_lake) is None
+
+
+@pytest.mark.s3
+def test_s3_holder_whose_heartbeat_keeps_the_lease_commits(s3_lake):
+    holder = start_holder(s3_lake, STALLING_HOLDER)
+    version, rows = ledger_state(s3_lake)
+    time.sleep(4.5)  # longer than the TTL: renewed by the heartbeat
+    assert commit_now(holder) == "committed"
+    assert ledger_state(s3_lake) == (version + 1, rows + 1)
+
+
+def test_a_lost_lease_is_checked_before_every_lake_commit():
+    """Each of the lake's Delta commit points checks the lease first (create/evolve, replace, append, a commit of
+    files, delta-rs' own delete/merge through `writable`)."""
+    import inspect
+
+    from wenulake.lake import Lake
+
+    for method in (Lake._create_or_evolve, Lake.replace, Lake.append, Lake.commit_files, Lake.writable):
+        assert "check_lease(self.settings, spec.name)" in inspect.getsource(method), method.__name__
+
+
+# -- the catalog service's replay jobs hold the lake lock -------------------------------------------------------------
+def job_until(api, job_id: int, done, timeout: float = 120):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not done(state := api.get(f"/api/v1/jobs/{job_id}").json()):
+        assert time.monotonic() < deadline, state
+        time.sleep(0.2)
+    return state
+
+
+def test_a_replay_job_of_the_service_waits_for_the_lake_lock_fails_after_the_wait_and_runs_once_free(
+    tmp_path,
+):
+    """`wenulake serve`'s worker runs a replay holding the lake's writer lock: while another process holds it the
+    job waits (its result says for whom), fails after WENULAKE_SERVICE_LAKE_LOCK_WAIT naming the holder, and a job
+    queued after the holder let go runs (before: the replay wrote the lake under the other run's lock)."""
+    from tests.service_helpers import running_service
+
+    home = tmp_path / "home"
+    home.mkdir()
+    holder = start_holder({"WENULAKE_HOME": str(home)})
+    try:
+        with (
+            running_service(home, None, {"WENULAKE_SERVICE_LAKE_LOCK_WAIT": "4"}) as svc,
+            svc.client("operator") as api,
+        ):
+            first = api.post("/api/v1/jobs", json={"kind": "replay"}).json()
+            started = time.monotonic()
+            waiting = job_until(api, first["job_id"], lambda s: s["status"] != "queued" and s["result"])
+            assert waiting["status"] == "running", waiting
+            assert waiting["result"].startswith(
+                f"waiting for the lake lock {home / 'lake.lock'}, held by pid "
+            )
+            assert f"held by pid {holder.pid} " in waiting["result"]
+            failed = job_until(api, first["job_id"], lambda s: s["status"] not in ("queued", "running"))
+            assert time.monotonic() - started >= 4
+            assert failed["status"] == "failed", failed
+            assert failed["result"].startswith(
+                f"LakeLocked: the lake is still locked by pid {holder.pid} on {socket.gethostname()} "
+            )
+            assert "`test holder`" in failed["result"]
+            assert failed["result"].endswith(
+                f"({home / 'lake.lock'}) after waiting 4 s (WENULAKE_SERVICE_LAKE_LOCK_WAIT): wait for that run "
+                "to finish, then try again"
+            )
+
+            second = api.post("/api/v1/jobs", json={"kind": "replay"}).json()
+            job_until(api, second["job_id"], lambda s: s["status"] == "running" and s["result"])
+            release(holder)
+            done = job_until(api, second["job_id"], lambda s: s["status"] not in ("queued", "running"))
+            assert done["status"] == "done", done
+            assert done["result"].startswith("nothing to replay")
+            last = json.loads((home / "lake.lock").read_text())
+            assert last["command"] == f"wenulake serve: replay job {second['job_id']}"
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+
+
+@pytest.mark.s3
+def test_s3_lock_waited_for_at_most_the_timeout_names_the_holder_and_the_setting(s3_lake):
+    settings = settings_of(s3_lake)
+    holder = start_holder(s3_lake)
+    lines: list[str] = []
+    started = time.monotonic()
+    try:
+        with (
+            pytest.raises(LakeLocked) as refused,
+            lake_lock(settings, "x", on_wait=lines.append, timeout=2, timeout_setting="WENULAKE_X"),
+        ):
+            pass
+    finally:
+        release(holder)
+    assert 2 <= time.monotonic() - started < 10
+    assert len(lines) == 1
+    assert str(refused.value).startswith(f"the lake is still locked by pid {holder.pid} ")
+    assert str(refused.value).endswith(
+        "after waiting 2 s (WENULAKE_X): wait for that run to finish, then try again"
+    )

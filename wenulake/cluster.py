@@ -29,6 +29,7 @@ from wenulake.executor_package import PACKAGE_DIR as PACKAGE_DIR
 from wenulake.executor_package import build_package as build_package
 from wenulake.executor_package import default_package_path as default_package_path
 from wenulake.executor_package import package_path as package_path
+from wenulake.processes import pid_alive
 from wenulake.settings import Settings
 
 ROLES = ("master", "worker")
@@ -78,21 +79,6 @@ def _pid_file(folder: Path, role: str) -> Path:
     return folder / f"{role}.pid"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child of ours counts as gone
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return done == 0
-
-
 def running_pids(settings: Settings) -> dict[str, int]:
     folder = cluster_dir(settings)
     pids = {}
@@ -100,7 +86,7 @@ def running_pids(settings: Settings) -> dict[str, int]:
         path = _pid_file(folder, role)
         if path.exists():
             pid = int(path.read_text().split()[0])
-            if _alive(pid):
+            if pid_alive(pid):
                 pids[role] = pid
     return pids
 
@@ -190,7 +176,7 @@ def start(
 def _wait_for_port(host: str, port: int, pid: int, log: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not pid_alive(pid):
             raise ConfigError(f"the Spark master exited at start; its log ends:\n{_tail(log)}")
         with socket.socket() as sock:
             sock.settimeout(0.5)
@@ -209,7 +195,7 @@ def _wait_for_worker(info: ClusterInfo, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     folder = Path(info.log_dir)
     while time.monotonic() < deadline:
-        if not _alive(info.pids["worker"]):
+        if not pid_alive(info.pids["worker"]):
             raise ConfigError(
                 f"the Spark worker exited at start; its log ends:\n{_tail(folder / 'worker.log')}"
             )
@@ -231,12 +217,12 @@ def stop(settings: Settings, timeout: float = 20.0) -> list[int]:
         if not path.exists():
             continue
         pid = int(path.read_text().split()[0])
-        if _alive(pid):
+        if pid_alive(pid):
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + timeout
-            while _alive(pid) and time.monotonic() < deadline:
+            while pid_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            if _alive(pid):
+            if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
             stopped.append(pid)
         path.unlink()

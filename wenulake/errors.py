@@ -32,3 +32,8 @@ class LandingIncomplete(WenulakeError):
 
 class LakeLocked(WenulakeError):
     """Another run holds the lake's writer lock and the caller asked not to wait (--no-wait)."""
+
+
+class LakeLockLost(WenulakeError):
+    """This run's lake lock on S3 ran out (its holder stalled past WENULAKE_LAKE_LOCK_TTL, or its renewal was
+    refused because another run took the lock over): the run must not commit any more."""

@@ -3,6 +3,8 @@
 Spark computes, Arrow carries, delta-rs commits (no Delta jars can be had on these machines; see
 docs/adr/0002-delta-through-delta-rs.md). Writes say what they replace: `replace(..., predicate)` swaps exactly the
 rows an interval owns, in one Delta commit. One writer per table at a time (the DAGs serialise publishers).
+Every commit first checks the lake lock's lease (`lakelock.check_lease`): a run that lost its S3 lock to another
+raises LakeLockLost instead of committing.
 
 Staging (write-audit-publish): a job writes its candidate output to `<lake>/_staging/<batch>/<table>`, a gate
 validates it, and `publish` moves it into the published tables. Nothing staged is visible to readers.
@@ -34,6 +36,7 @@ from wenulake.lakefiles import (
     read_file,
     write_files,
 )
+from wenulake.lakelock import check_lease
 from wenulake.rowcount import count_rows_out
 from wenulake.settings import Settings, is_s3, join
 from wenulake.storage import StoreSpec
@@ -76,6 +79,7 @@ class Lake:
         _ENSURED.add(uri)
 
     def _create_or_evolve(self, uri: str, spec: TableSpec) -> None:
+        check_lease(self.settings, spec.name)
         try:
             existing = DeltaTable(uri, storage_options=self.options)
         except TableNotFoundError:
@@ -150,9 +154,15 @@ class Lake:
     def version(self, spec: TableSpec) -> int:
         return self.table(spec).version()
 
+    def writable(self, spec: TableSpec) -> DeltaTable:
+        """The table, for a commit made through delta-rs' own API (`delete`, `merge`): the lease checked first."""
+        check_lease(self.settings, spec.name)
+        return self.table(spec)
+
     def replace(self, spec: TableSpec, data: pa.Table, predicate: str) -> None:
         """Replace the rows matching `predicate` by `data`, in one commit (an empty `data` deletes them)."""
         count_rows_out(data.num_rows)
+        check_lease(self.settings, spec.name)
         write_deltalake(
             self.uri(spec),
             conform(data, spec),
@@ -165,6 +175,7 @@ class Lake:
 
     def append(self, spec: TableSpec, data: pa.Table) -> None:
         count_rows_out(data.num_rows)
+        check_lease(self.settings, spec.name)
         write_deltalake(
             self.uri(spec),
             conform(data, spec),
@@ -329,6 +340,7 @@ class Lake:
         if not actions:
             report.version = table.version()
             return report
+        check_lease(self.settings, spec.name)
         table.create_write_transaction(
             actions, mode="append", schema=spec.schema, partition_by=list(spec.partition_by) or None
         )

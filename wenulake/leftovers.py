@@ -11,29 +11,17 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from wenulake.processes import pid_alive
 from wenulake.settings import Settings, is_s3, join
 
 log = logging.getLogger(__name__)
 
 #: `<file>.<pid>.<suffix>`: the temporary copies atomic_copy and the DuckDB warehouse write beside a file
 _TEMP_COPY = re.compile(r"^(?P<base>.+\.duckdb)\.(?P<pid>\d+)\.(?P<suffix>replace|upgrade|tmp)$")
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def stale_warehouse_copies(settings: Settings) -> list[Path]:
@@ -44,7 +32,7 @@ def stale_warehouse_copies(settings: Settings) -> list[Path]:
     found = []
     for path in home.iterdir():
         matched = _TEMP_COPY.match(path.name)
-        if matched and path.is_file() and not _alive(int(matched["pid"])):
+        if matched and path.is_file() and not pid_alive(int(matched["pid"])):
             found.append(path)
     return sorted(found)
 

@@ -349,8 +349,8 @@ def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 def _attach_postgres_reader(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
     from wenulake.errors import ConfigError
-    from wenulake.warehouse import WarehouseUnavailable
-    from wenulake.warehouse.postgres_backend import PUBLIC, IamLogin, redacted
+    from wenulake.failures import warehouse_failure
+    from wenulake.warehouse.postgres_backend import PUBLIC, IamLogin
 
     url = settings.warehouse_reader_url
     if not url:
@@ -359,14 +359,11 @@ def _attach_postgres_reader(con: duckdb.DuckDBPyConnection, settings: Settings) 
             "read-only role (see docs/security.md), never with the loader's WENULAKE_WAREHOUSE_URL"
         )
     con.execute("load postgres_scanner")
+    login = IamLogin(settings).url(url)  # the analyst's own IAM role's reader user, when so configured
     try:
-        login = IamLogin(settings).url(url)  # the analyst's own IAM role's reader user, when so configured
         con.execute(f"attach {_sql_string(login)} as warehouse (type postgres, read_only)")
     except duckdb.Error as exc:
-        raise WarehouseUnavailable(
-            f"warehouse unreachable at {redacted(url)}: start PostgreSQL or fix WENULAKE_WAREHOUSE_READER_URL "
-            f"({' '.join(str(exc).split())})"
-        ) from exc
+        raise warehouse_failure(exc, login, "WENULAKE_WAREHOUSE_READER_URL") from exc
     return f"warehouse.{PUBLIC}"
 
 

@@ -398,6 +398,12 @@ class Settings(BaseSettings):
         description="Catalog service: run queued catalog work (replays) in the server; false = leave it to "
         "`wenulake catalog apply`.",
     )
+    service_lake_lock_wait: float = Field(
+        default=600.0,
+        ge=0,
+        description="Catalog service: seconds a replay job waits for the lake's writer lock held by another run "
+        "before it fails naming the holder.",
+    )
     dags_folder: Path = Field(default=REPO_ROOT / "dags", description="Folder holding the DAG files.")
     expectations_dir: Path = Field(
         default=resource_dir("expectations"),

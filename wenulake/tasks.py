@@ -15,13 +15,19 @@ from functools import wraps
 from typing import Any
 
 from wenulake import runmetrics
-from wenulake.errors import ConfigError, GateFailed, KeyringError, LandingIncomplete
+from wenulake.errors import ConfigError, GateFailed, KeyringError, LakeLockLost, LandingIncomplete
 from wenulake.settings import Settings, report_path
 from wenulake.timeutil import Interval, parse_instant
 
 log = logging.getLogger(__name__)
 
-PERMANENT: tuple[type[Exception], ...] = (ConfigError, GateFailed, KeyringError, LandingIncomplete)
+PERMANENT: tuple[type[Exception], ...] = (
+    ConfigError,
+    GateFailed,
+    KeyringError,
+    LandingIncomplete,
+    LakeLockLost,
+)
 
 
 def interval_of(context: dict[str, Any]) -> Interval:

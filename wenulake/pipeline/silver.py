@@ -293,7 +293,7 @@ def _merge_readings(lake: Lake, readings: pa.Table | FileBatch, hours: Interval)
     belongs to this interval (a rerun replaces its own rows) or is a legacy row (live always wins over the
     historical migration); delete this interval's live rows that no longer occur (never a legacy row)."""
     if readings.num_rows == 0:  # the merge's effect without its join: drop the interval's live rows
-        lake.table(SILVER_READING).delete(
+        lake.writable(SILVER_READING).delete(
             f"({_hours_predicate(hours)}) AND (source IS NULL OR source <> {sql_literal(Source.LEGACY)})"
         )
         return
@@ -341,7 +341,7 @@ def _merge(lake: Lake, readings: pa.Table | FileBatch, hours: Interval) -> None:
         in_days = ", ".join(sql_literal(d) for d in days)
         columns = {c: f"s.{c}" for c in names}
         merged = (
-            lake.table(SILVER_READING)
+            lake.writable(SILVER_READING)
             .merge(
                 source,
                 predicate=f"t.sensor_id = s.sensor_id AND t.ts = s.ts AND t.ts_date = s.ts_date "
@@ -422,7 +422,7 @@ def _delete_stale(lake: Lake, stale: pa.Table) -> None:
     """Drop silver quarantine rows of copies that lost their message to an earlier copy in this interval."""
     if not stale.num_rows:
         return
-    table = lake.table(QUARANTINE)
+    table = lake.writable(QUARANTINE)
     pairs = list(zip(stale["object_key"].to_pylist(), stale["record_index"].to_pylist(), strict=True))
     for start in range(0, len(pairs), 200):
         chunk = pairs[start : start + 200]

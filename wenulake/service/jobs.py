@@ -2,7 +2,8 @@
 
 A job is a row of catalog_jobs: queued -> running -> done | failed, with its result; a reprocess job handed to
 Airflow is queued -> submitted (an Airflow backfill, its id in the params) -> done | failed once the backfill
-completes. The server runs queued replays in a worker thread (WENULAKE_SERVICE_RUN_JOBS); reprocess jobs are
+completes. The server runs queued replays in a worker thread (WENULAKE_SERVICE_RUN_JOBS), each holding the lake's
+writer lock like an in-process command (waiting WENULAKE_SERVICE_LAKE_LOCK_WAIT at most); reprocess jobs are
 - handed to Airflow through its REST API when a scheduler of this Airflow home runs (`wenulake.backfill
   .scheduler_alive`): by the server's worker (when the Airflow home exists), the `catalog_sync` DAG's
   `apply_catalog_jobs` task or `wenulake catalog apply`;
@@ -111,13 +112,21 @@ def run_job(settings: Settings, job: dict[str, Any]) -> str:
     raise WenulakeError(f"unknown job kind {job['kind']!r}")
 
 
-def run_pending(settings: Settings, engine: Engine, kinds: tuple[str, ...] = KINDS) -> list[dict[str, Any]]:
-    """Run every queued job of `kinds`, oldest first; returns them as finished."""
+def run_pending(
+    settings: Settings,
+    engine: Engine,
+    kinds: tuple[str, ...] = KINDS,
+    lake_lock_wait: float | None = None,
+) -> list[dict[str, Any]]:
+    """Run every queued job of `kinds`, oldest first; returns them as finished. With `lake_lock_wait` (the
+    server's worker), each job holds the lake's writer lock while it runs, waiting at most that many seconds for
+    another run's (the job shows the waiting line as its result meanwhile) and failing naming the holder; without,
+    the caller holds it (`catalog apply`) or is serialised by Airflow's pool (the catalog_sync DAG)."""
     finished = []
     j = schema.catalog_jobs
     while (job := _claim(engine, kinds)) is not None:
         try:
-            status, result = "done", run_job(settings, job)
+            status, result = "done", _run_holding_the_lake(settings, engine, job, lake_lock_wait)
         except Exception as exc:  # the job fails, with its reason; the runner goes on
             status, result = "failed", f"{type(exc).__name__}: {exc}"
         with engine.begin() as connection:
@@ -128,6 +137,26 @@ def run_pending(settings: Settings, engine: Engine, kinds: tuple[str, ...] = KIN
             )
         finished.append(get(engine, job["job_id"]))
     return finished
+
+
+def _run_holding_the_lake(
+    settings: Settings, engine: Engine, job: dict[str, Any], lake_lock_wait: float | None
+) -> str:
+    if lake_lock_wait is None:
+        return run_job(settings, job)
+    from wenulake.lakelock import lake_lock
+
+    def waiting(line: str) -> None:
+        _finish(engine, job["job_id"], "running", line)
+
+    with lake_lock(
+        settings,
+        f"wenulake serve: {job['kind']} job {job['job_id']}",
+        on_wait=waiting,
+        timeout=lake_lock_wait,
+        timeout_setting="WENULAKE_SERVICE_LAKE_LOCK_WAIT",
+    ):
+        return run_job(settings, job)
 
 
 def _finish(
@@ -248,7 +277,7 @@ class Worker:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            run_pending(self.settings, self.engine, SERVER_KINDS)
+            run_pending(self.settings, self.engine, SERVER_KINDS, self.settings.service_lake_lock_wait)
             try:  # reprocessing goes to Airflow when a scheduler runs; never run in this thread
                 apply_reprocessing(self.settings, self.engine, in_process=False)
             except Exception:  # the worker keeps running; the jobs stay queued for the DAG or the CLI

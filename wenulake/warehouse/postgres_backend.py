@@ -148,10 +148,14 @@ class PostgresWarehouse:
                 application_name="wenulake",
             )
         except psycopg.OperationalError as exc:
-            raise WarehouseUnavailable(
-                f"warehouse unreachable at {redacted(self.url)}: start PostgreSQL or fix WENULAKE_WAREHOUSE_URL, "
-                f"then rerun the interval (the next run catches up) ({' '.join(str(exc).split())})"
-            ) from exc
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: Exception) -> WenulakeError:
+        from wenulake.failures import warehouse_failure
+
+        return warehouse_failure(
+            exc, self.url, "WENULAKE_WAREHOUSE_URL", "rerun the interval (the next run catches up)"
+        )
 
     @contextmanager
     def _transaction(self, what: str) -> Iterator[psycopg.Connection[Any]]:
@@ -307,7 +311,7 @@ class PostgresWarehouse:
                         LoadResult(spec.table, deleted, inserted, round(time.perf_counter() - started, 3))
                     )
         except WenulakeError as exc:
-            if isinstance(exc, WarehouseUnavailable):
+            if isinstance(exc, WarehouseUnavailable | ConfigError):
                 raise
             raise WenulakeError(f"warehouse load failed at {current}, nothing changed: {exc}") from exc
         return results
@@ -448,8 +452,5 @@ class PostgresWarehouse:
         try:
             con.execute(f"attach {url} as warehouse (type postgres, read_only)")
         except duckdb.Error as exc:
-            raise WarehouseUnavailable(
-                f"warehouse unreachable at {redacted(self.url)}: start PostgreSQL or fix WENULAKE_WAREHOUSE_URL, "
-                f"then rerun the interval (the next run catches up) ({' '.join(str(exc).split())})"
-            ) from exc
+            raise self._unavailable(exc) from exc
         return f"warehouse.{PUBLIC}"
