@@ -89,7 +89,7 @@ def warehouse_failure(
     naming its host:port/database (password masked) and what to do: WarehouseUnavailable when the server cannot
     be reached (retried by tasks), WarehouseRefused when it answered no (a setting to fix)."""
     from wenulake.warehouse import WarehouseUnavailable
-    from wenulake.warehouse.postgres_backend import plain_url, redacted
+    from wenulake.warehouse.urls import plain_url, redacted
 
     text = one_line(str(exc))
     parts = urlsplit(plain_url(url))

@@ -41,6 +41,8 @@ from wenulake.warehouse import (
     check_drift,
     type_family,
 )
+from wenulake.warehouse.urls import plain_url as plain_url
+from wenulake.warehouse.urls import redacted as redacted
 
 if TYPE_CHECKING:
     import duckdb
@@ -48,22 +50,6 @@ if TYPE_CHECKING:
 
 PUBLIC = "public"
 COPY_BATCH_ROWS = 200_000
-
-
-def plain_url(url: str) -> str:
-    """libpq speaks postgresql://; accept the SQLAlchemy spelling postgresql+psycopg:// too."""
-    scheme, rest = url.split("://", 1)
-    return "postgresql://" + rest if scheme in ("postgresql+psycopg", "postgres", "postgresql") else url
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(plain_url(url))
-    host = parts.hostname or ""
-    netloc = (
-        (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def stage_schema(run_id: str) -> str:
