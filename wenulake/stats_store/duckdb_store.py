@@ -13,31 +13,29 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from wenulake.contracts import warehouse as contract
 from wenulake.lakefiles import sql_literal
 from wenulake.settings import Settings
 from wenulake.stats_store.serving import SERVING
 from wenulake.storage import atomic_copy
 
-DDL = {
-    "stats_hourly": """
-        create table if not exists serving.stats_hourly (
-            sensor_id varchar not null, hour_utc timestamptz not null, n bigint not null,
-            min_value double not null, max_value double not null, avg_value double not null,
-            consumption double, metric varchar not null, unit varchar not null, kind varchar not null,
-            device_id varchar not null, site_id varchar not null, company_id varchar not null,
-            period_end timestamptz not null, expires_at timestamptz not null,
-            primary key (sensor_id, hour_utc)
-        )""",
-    "stats_daily": """
-        create table if not exists serving.stats_daily (
-            sensor_id varchar not null, local_date date not null, n bigint not null,
-            min_value double not null, max_value double not null, avg_value double not null,
-            consumption double, metric varchar not null, unit varchar not null, kind varchar not null,
-            device_id varchar not null, site_id varchar not null, company_id varchar not null,
-            period_end timestamptz not null, expires_at timestamptz not null,
-            primary key (sensor_id, local_date)
-        )""",
-}
+_DUCKDB_TYPES = {"varchar": "varchar", "double precision": "double", "timestamptz": "timestamptz",
+                 "bigint": "bigint", "date": "date"}  # fmt: skip
+
+
+def _serving_ddl(table: str) -> str:
+    """serving.<table>: the warehouse contract's columns (DuckDB types) plus expires_at, keyed by sensor and
+    period."""
+    period, _ = SERVING[table]
+    columns = [
+        f"{c.name} {_DUCKDB_TYPES[c.type.split('(')[0]]}" + ("" if c.null else " not null")
+        for c in contract.BY_NAME[table].columns
+    ]
+    body = ", ".join([*columns, "expires_at timestamptz not null", f"primary key (sensor_id, {period})"])
+    return f"create table if not exists serving.{table} ({body})"
+
+
+DDL = {table: _serving_ddl(table) for table in SERVING}
 
 #: serving table -> the columns of its replaced keys
 KEYS = {"stats_hourly": ("sensor_id", "hour_utc"), "stats_daily": ("company_id", "local_date")}

@@ -7,12 +7,12 @@ from datetime import timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_STATS = ("n", "min_value", "max_value", "avg_value", "consumption", "metric", "unit", "kind", "device_id",
-          "site_id", "company_id", "period_end")  # fmt: skip
-#: serving table -> (period column, columns besides expires_at)
+from wenulake.contracts import warehouse as contract
+
+#: serving table -> (period column, columns besides expires_at): the warehouse contract's stats tables
 SERVING: dict[str, tuple[str, tuple[str, ...]]] = {
-    "stats_hourly": ("hour_utc", ("sensor_id", "hour_utc", *_STATS)),
-    "stats_daily": ("local_date", ("sensor_id", "local_date", *_STATS)),
+    "stats_hourly": ("hour_utc", contract.STATS_HOURLY.column_names),
+    "stats_daily": ("local_date", contract.STATS_DAILY.column_names),
 }
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from wenulake.contracts import warehouse as contract
 from wenulake.errors import ConfigError, WenulakeError
 
 if TYPE_CHECKING:
@@ -25,146 +26,8 @@ if TYPE_CHECKING:
 
     from wenulake.settings import Settings
 
-#: table -> columns (load order: dimensions first)
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "dim_company": ("company_id", "name"),
-    "dim_site": ("site_id", "company_id", "name", "timezone"),
-    "dim_device": ("device_id", "site_id", "company_id", "installed_at", "retired_at"),
-    "dim_sensor": (
-        "sensor_id",
-        "device_id",
-        "site_id",
-        "company_id",
-        "channel",
-        "metric",
-        "raw_unit",
-        "unit",
-        "kind",
-        "scale",
-        "offset",
-        "valid_from",
-        "valid_to",
-    ),
-    "dim_threshold": ("threshold_id", "sensor_id", "metric", "min_value", "max_value", "severity"),
-    "dim_date": ("date_key", "year", "quarter", "month", "day", "iso_week", "day_of_week", "is_weekend"),
-    "fact_reading": (
-        "sensor_id",
-        "ts",
-        "local_date",
-        "value",
-        "raw_value",
-        "device_id",
-        "site_id",
-        "company_id",
-        "metric",
-        "unit",
-        "message_id",
-        "received_at",
-    ),
-    **{
-        f"stats_{grain}": (
-            "sensor_id",
-            period,
-            "n",
-            "min_value",
-            "max_value",
-            "avg_value",
-            "consumption",
-            "device_id",
-            "site_id",
-            "company_id",
-            "metric",
-            "unit",
-            "kind",
-            "period_end",
-        )
-        for grain, period in (("hourly", "hour_utc"), ("daily", "local_date"))
-    },
-    "stats_daily_site": (
-        "site_id",
-        "local_date",
-        "metric",
-        "unit",
-        "sensors",
-        "n",
-        "min_value",
-        "max_value",
-        "avg_value",
-        "consumption",
-        "company_id",
-    ),
-    "stats_daily_company": (
-        "company_id",
-        "local_date",
-        "metric",
-        "unit",
-        "sensors",
-        "n",
-        "min_value",
-        "max_value",
-        "avg_value",
-        "consumption",
-    ),
-}
-
-COLUMNS["fact_alarm"] = (
-    "alarm_id",
-    "rule",
-    "severity",
-    "sensor_id",
-    "device_id",
-    "site_id",
-    "company_id",
-    "started_at",
-    "ended_at",
-    "peak_value",
-    "status",
-    "opened_run",
-    "closed_run",
-)
-
-COLUMNS["dim_technician"] = ("technician_id", "name", "company", "active")
-COLUMNS["dim_material"] = ("material_id", "name", "unit")
-COLUMNS["fact_work_order"] = (
-    "order_id",
-    "status",
-    "client_id",
-    "site_id",
-    "device_id",
-    "alarm_id",
-    "source",
-    "priority",
-    "description",
-    "sla_hours",
-    "created_at",
-    "assigned_at",
-    "started_at",
-    "completed_at",
-    "cancelled_at",
-    "cancel_reason",
-    "technician_id",
-    "resolution",
-    "sla_due_at",
-    "sla_met",
-    "time_to_assign",
-    "time_to_repair",
-    "materials",
-    "material_quantity",
-    "evidence_count",
-    "events",
-    "last_event_at",
-)
-COLUMNS["fact_work_order_event"] = (
-    "event_id",
-    "order_id",
-    "event_type",
-    "occurred_at",
-    "technician_id",
-    "status",
-    "sequence",
-    "delivery",
-    "arrival_hour",
-)
+#: table -> columns of the analysts' tables (load order: dimensions first), from the contract
+COLUMNS: dict[str, tuple[str, ...]] = {t.name: t.column_names for t in contract.TABLES if not t.schema}
 
 
 @dataclass(frozen=True)
@@ -177,18 +40,8 @@ class LoadSpec:
     mode: str  # "keys" | "all"
 
 
-LOADS: tuple[LoadSpec, ...] = (
-    LoadSpec("dim_company", ("company_id",), "all"),
-    LoadSpec("dim_site", ("site_id",), "all"),
-    LoadSpec("dim_device", ("device_id",), "all"),
-    LoadSpec("dim_sensor", ("sensor_id",), "all"),
-    LoadSpec("dim_threshold", ("threshold_id",), "all"),
-    LoadSpec("dim_date", ("date_key",), "keys"),
-    LoadSpec("fact_reading", ("sensor_id", "local_date"), "keys"),
-    LoadSpec("stats_hourly", ("sensor_id", "hour_utc"), "keys"),
-    LoadSpec("stats_daily", ("company_id", "local_date"), "keys"),
-    LoadSpec("stats_daily_site", ("company_id", "local_date"), "keys"),
-    LoadSpec("stats_daily_company", ("company_id", "local_date"), "keys"),
+LOADS: tuple[LoadSpec, ...] = tuple(
+    LoadSpec(t.name, t.load.keys, t.load.mode) for t in contract.TABLES if t.load is not None
 )
 
 WAREHOUSE_TABLES = tuple(COLUMNS)
@@ -281,7 +134,7 @@ def backend(settings: Settings) -> Warehouse:
 
 
 #: tables of the warehouse's ops schema (the rest are in the default schema, by plain name)
-OPS_TABLES = ("warehouse_load", "warehouse_coverage")
+OPS_TABLES = tuple(t.short_name for t in contract.TABLES if t.schema == "ops")
 
 
 # -- schema drift ----------------------------------------------------------------------------------------------
