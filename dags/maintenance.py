@@ -2,8 +2,9 @@
 
 maintain: per lake table, compaction (silver.reading z-ordered by sensor and time inside each day), VACUUM of
 files replaced more than WENULAKE_VACUUM_RETENTION_HOURS ago (never below WENULAKE_LONGEST_READER_HOURS),
-a checkpoint; staging batches and stage files of runs finished more than WENULAKE_STAGING_RETENTION_HOURS ago
-deleted (a live batch's never); the warehouse's ANALYZE (PostgreSQL: VACUUM ANALYZE; DuckDB: ANALYZE +
+a checkpoint, and log entries older than that retention deleted (the table's delta.logRetentionDuration);
+staging batches and stage files of runs finished more than WENULAKE_STAGING_RETENTION_HOURS ago deleted (a live
+batch's never); the warehouse's ANALYZE (PostgreSQL: VACUUM ANALYZE; DuckDB: ANALYZE +
 CHECKPOINT). Quarantine rows are kept. The task's XCom and log carry the report: files, bytes and versions
 before and after, per table.
 It runs in the lake writers' pool (one slot, shared with every writer), so it never rewrites a table another

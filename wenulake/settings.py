@@ -308,7 +308,8 @@ class Settings(BaseSettings):
         default=168,
         ge=0,
         description="Maintenance: hours a data file replaced by a newer table version is kept before VACUUM deletes "
-        "it (time travel reaches back this far); never below WENULAKE_LONGEST_READER_HOURS.",
+        "it (time travel reaches back this far), and each table's log retention (delta.logRetentionDuration); never "
+        "below WENULAKE_LONGEST_READER_HOURS.",
     )
     longest_reader_hours: float = Field(
         default=24,
