@@ -17,6 +17,10 @@ import pendulum
 from airflow.sdk import DAG, task
 
 from wenulake.airflow_home import LAKE_WRITERS_POOL
+from wenulake.lineage import attach
+from wenulake.settings import Settings
+
+SETTINGS = Settings()
 
 with DAG(
     dag_id="maintenance",
@@ -37,3 +41,5 @@ with DAG(
         return tasks.maintain(context)
 
     maintain()
+
+    attach(dag, SETTINGS)  # OpenLineage inputs/outputs of every task (wenulake.lineage)
