@@ -15,6 +15,11 @@ Measured: files per table (current snapshot, per partition, on storage), log ent
 over silver through `wenulake sql`'s engine (median of 5): lake A, lake B before maintenance, lake B after.
 
     python bench/maintenance.py [--hours 100] [--sensors 300] [--out bench/results]
+    python bench/maintenance.py --requery /tmp/wenulake-bench-maint-XXXX [--rounds 15]
+
+`--requery` times the queries again on a finished bench's two lakes (its work folder, printed at the end),
+alternating the one-run lake and the maintained one round by round, so both see the same machine load: the
+figures to compare on a machine other work shares.
 """
 
 from __future__ import annotations
@@ -303,6 +308,29 @@ def time_queries(settings: object) -> dict[str, float]:
     return out
 
 
+def requery(work: Path, rounds: int) -> dict[str, dict[str, float]]:
+    """Median over `rounds` of each query alone in an open session, one-run lake and maintained lake alternating."""
+    from wenulake.query import connect
+
+    lakes = {"one_run": settings_for(work / "one-run"), "after_maintenance": settings_for(work / "hourly")}
+    cons = {name: connect(s) for name, s in lakes.items()}  # type: ignore[arg-type]
+    times: dict[str, dict[str, list[float]]] = {name: {q: [] for q in QUERIES} for name in lakes}
+    try:
+        for con in cons.values():  # warm-up: extensions, file metadata
+            for sql in QUERIES.values():
+                con.execute(sql).fetchall()
+        for _ in range(rounds):
+            for q, sql in QUERIES.items():
+                for name, con in cons.items():
+                    began = time.perf_counter()
+                    con.execute(sql).fetchall()
+                    times[name][q].append(time.perf_counter() - began)
+    finally:
+        for con in cons.values():
+            con.close()
+    return {name: {q: round(statistics.median(v), 4) for q, v in per.items()} for name, per in times.items()}
+
+
 def settings_for(home: Path) -> object:
     os.environ["WENULAKE_HOME"] = str(home)
     from wenulake.settings import Settings
@@ -315,7 +343,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hours", type=int, default=100)
     parser.add_argument("--sensors", type=int, default=300)
     parser.add_argument("--out", type=Path, default=BENCH / "results")
+    parser.add_argument("--requery", type=Path, help="a finished bench's work folder: time its queries again")
+    parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args(argv)
+    if args.requery:
+        print(json.dumps(requery(args.requery, args.rounds), indent=2))
+        return 0
     from wenulake.lake import Lake
     from wenulake.maintenance import maintain
 
@@ -368,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         for phase in ("one_run", "hourly_before_maintenance", "hourly_after_maintenance")
     }
     print(json.dumps(summary, indent=2))
-    print(f"wrote {path}")
+    print(f"wrote {path}; the lakes stay in {work} (--requery {work})")
     return 0
 
 

@@ -24,6 +24,7 @@ from airflow.sdk import DAG, Asset, task
 
 from wenulake.airflow_home import LAKE_WRITERS_POOL
 from wenulake.dag_defaults import default_args, task_doc
+from wenulake.lineage import attach
 from wenulake.settings import Settings
 
 SETTINGS = Settings()
@@ -113,3 +114,5 @@ with DAG(
 
     detected = detect_alarms()
     detected >> [load_alarms(), deliver_notifications(), open_work_orders()]
+
+    attach(dag, SETTINGS)  # OpenLineage inputs/outputs of every task (wenulake.lineage)

@@ -12,7 +12,10 @@ import pendulum
 from airflow.sdk import DAG, Param, task
 
 from wenulake.dag_defaults import default_args, task_doc
+from wenulake.lineage import attach
 from wenulake.settings import Settings
+
+SETTINGS = Settings()
 
 with DAG(
     dag_id="catalog_sync",
@@ -21,7 +24,7 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args=default_args(Settings()),
+    default_args=default_args(SETTINGS),
     params={
         "path": Param(
             None, type=["null", "string"], description="Catalog directory; default $WENULAKE_HOME/catalog"
@@ -66,3 +69,5 @@ with DAG(
         return tasks.apply_catalog_jobs(context)
 
     load_catalog() >> apply_catalog_jobs()
+
+    attach(dag, SETTINGS)  # OpenLineage inputs/outputs of every task (wenulake.lineage)

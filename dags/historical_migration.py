@@ -18,7 +18,10 @@ from airflow.sdk import DAG, Param, task
 
 from wenulake.airflow_home import LAKE_WRITERS_POOL
 from wenulake.dag_defaults import MONTH_PATTERN, SOURCE_PATTERN, default_args, task_doc
+from wenulake.lineage import attach
 from wenulake.settings import Settings
+
+SETTINGS = Settings()
 
 with DAG(
     dag_id="historical_migration",
@@ -27,7 +30,7 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args=default_args(Settings(), retries=0),
+    default_args=default_args(SETTINGS, retries=0),
     params={
         "source": Param(
             "",
@@ -111,3 +114,5 @@ with DAG(
 
     months = plan_months()
     migrate_month.expand(month=months) >> summarise()
+
+    attach(dag, SETTINGS)  # OpenLineage inputs/outputs of every task (wenulake.lineage)

@@ -2,8 +2,9 @@
 
 maintain: per lake table, compaction (silver.reading z-ordered by sensor and time inside each day), VACUUM of
 files replaced more than WENULAKE_VACUUM_RETENTION_HOURS ago (never below WENULAKE_LONGEST_READER_HOURS),
-a checkpoint; staging batches and stage files of runs finished more than WENULAKE_STAGING_RETENTION_HOURS ago
-deleted (a live batch's never); the warehouse's ANALYZE (PostgreSQL: VACUUM ANALYZE; DuckDB: ANALYZE +
+a checkpoint, and log entries older than that retention deleted (the table's delta.logRetentionDuration);
+staging batches and stage files of runs finished more than WENULAKE_STAGING_RETENTION_HOURS ago deleted (a live
+batch's never); the warehouse's ANALYZE (PostgreSQL: VACUUM ANALYZE; DuckDB: ANALYZE +
 CHECKPOINT). Quarantine rows are kept. The task's XCom and log carry the report: files, bytes and versions
 before and after, per table.
 It runs in the lake writers' pool (one slot, shared with every writer), so it never rewrites a table another
@@ -16,6 +17,10 @@ import pendulum
 from airflow.sdk import DAG, task
 
 from wenulake.airflow_home import LAKE_WRITERS_POOL
+from wenulake.lineage import attach
+from wenulake.settings import Settings
+
+SETTINGS = Settings()
 
 with DAG(
     dag_id="maintenance",
@@ -36,3 +41,5 @@ with DAG(
         return tasks.maintain(context)
 
     maintain()
+
+    attach(dag, SETTINGS)  # OpenLineage inputs/outputs of every task (wenulake.lineage)

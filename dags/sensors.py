@@ -26,6 +26,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from wenulake.airflow_home import LAKE_WRITERS_POOL
 from wenulake.dag_defaults import HOUR_PATTERN, RERUN, default_args, schedule_start, task_doc
+from wenulake.lineage import attach
 from wenulake.ops_alerts import sensors_deadline
 from wenulake.settings import Settings
 from wenulake.spark_steps import spark_step
@@ -247,3 +248,5 @@ with DAG(
         >> gate_warehouse()
         >> purge_stats()
     )
+
+    attach(dag, SETTINGS)  # OpenLineage inputs/outputs of every task (wenulake.lineage)

@@ -19,6 +19,7 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from wenulake.airflow_home import LAKE_WRITERS_POOL
 from wenulake.dag_defaults import HOUR_PATTERN, RERUN, default_args, schedule_start, task_doc
+from wenulake.lineage import attach
 from wenulake.settings import Settings
 
 SETTINGS = Settings()
@@ -149,3 +150,5 @@ with DAG(
         >> gate_work_orders()
         >> load_work_orders()
     )
+
+    attach(dag, SETTINGS)  # OpenLineage inputs/outputs of every task (wenulake.lineage)

@@ -106,6 +106,20 @@ def copy_of(
     return home
 
 
+@pytest.fixture
+def wo_home(tmp_path: Path, wo_sample: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fresh WENULAKE_HOME over the module's work-order landing (`wo_sample`: its folder and manifest) and its
+    catalog; returns the Settings."""
+    monkeypatch.setenv("WENULAKE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WENULAKE_LANDING", str(wo_sample["dir"] / "landing"))
+    from wenulake.catalog.store import CatalogStore
+    from wenulake.settings import Settings
+
+    settings = Settings()
+    CatalogStore(settings).load(wo_sample["dir"] / "catalog")
+    return settings
+
+
 @pytest.fixture(scope="session")
 def range_run(sample: dict[str, Any]) -> dict[str, Any]:
     """The sensors DAG (then alarms, as its assets schedule) once over the whole sample: `reports`, `home`."""

@@ -251,3 +251,42 @@ def test_sql_reads_a_query_file_that_starts_with_a_comment(cli_home):
     neither = cli("sql", env=env, check=False)
     assert neither.returncode == 2
     assert "give a QUERY or --file" in neither.stderr
+
+
+#: what a one-line `wenulake sql` must not import: the pipeline's engines and pyarrow's compute and file modules
+#: (the contracts' Arrow schemas need pyarrow itself)
+HEAVY_FOR_A_READ = (
+    "pyspark",
+    "airflow",
+    "deltalake",
+    "pandas",
+    "great_expectations",
+    "boto3",
+    "sqlalchemy",
+    "pyarrow.compute",
+    "pyarrow.parquet",
+    "pyarrow.dataset",
+    "wenulake.lake",
+)
+
+
+def test_sql_imports_only_what_a_read_needs(tmp_path: Path) -> None:
+    """`wenulake sql` of a small query answers in about a second: its read path imports no engine it does not use
+    (a guard on what is imported, not a timed test)."""
+    probe = (
+        "import json, sys\n"
+        "from wenulake import cli\n"
+        "cli.cli.main(args=['sql', '--format', 'json', 'select 1 as one'], prog_name='wenulake', "
+        "standalone_mode=False)\n"
+        "print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WENULAKE_")}
+    env["WENULAKE_HOME"] = str(tmp_path / "home")
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"one": 1}]
+    modules = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    loaded = sorted(m for m in HEAVY_FOR_A_READ if m in modules)
+    assert loaded == [], f"wenulake sql imported {loaded}"

@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
 
 from wenulake.contracts.tables import QUARANTINE, SILVER_READING
 from wenulake.lake import Lake
@@ -133,6 +134,9 @@ def test_maintenance_keeps_every_table_equal_and_compacts_partitions(
     assert silver.vacuumed > 0
     assert silver.after.version > silver.before.version
     assert (Path(busy_lake.uri(SILVER_READING)) / "_delta_log" / "_last_checkpoint").exists()
+    # retention 0: the log is the current version's checkpoint and its commit, nothing older
+    assert silver.after.log_entries == 1 < silver.before.log_entries
+    assert silver.log_removed >= silver.before.log_entries
     # the JSON report carries before/after per table
     payload = json.loads(report.to_json())
     assert {t["table"] for t in payload["tables"]} >= {SILVER_READING.name, QUARANTINE.name}
@@ -179,11 +183,57 @@ def test_time_travel_within_the_retention_still_works(
     assert again.equals(old_rows)
 
 
+def _log(lake: Lake) -> Path:
+    return Path(lake.uri(SILVER_READING)) / "_delta_log"
+
+
+def test_log_older_than_the_retention_goes_and_time_travel_within_it_stays(
+    busy_lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commits of the first two days are two days old, the last ten are fresh; retention one day: after
+    maintenance the log is a checkpoint at the retention's start plus the commits within the retention (and
+    the current version's checkpoint); every version within the retention reads as before, older ones are gone."""
+    monkeypatch.setenv("WENULAKE_VACUUM_RETENTION_HOURS", "24")
+    settings = Settings()
+    current = busy_lake.version(SILVER_READING)
+    boundary = current - 10  # the newest commit older than the retention is version boundary - 1
+    old = time.time() - 48 * 3600
+    for version in range(boundary):
+        os.utime(_log(busy_lake) / f"{version:020d}.json", (old, old))
+    rows = {
+        v: _sorted(DeltaTable(busy_lake.uri(SILVER_READING), version=v).to_pyarrow_table())
+        for v in (boundary, boundary + 4, current)
+    }
+
+    report = maintain(settings, warehouse=False)
+
+    table = DeltaTable(busy_lake.uri(SILVER_READING))
+    assert table.metadata().configuration["delta.logRetentionDuration"] == "interval 24 hours"
+    assert table.metadata().configuration["delta.deletedFileRetentionDuration"] == "interval 24 hours"
+    silver = next(t for t in report.tables if t.table == SILVER_READING.name)
+    commits = sorted(int(p.name[:20]) for p in _log(busy_lake).glob("*.json"))
+    assert commits == list(range(boundary, table.version() + 1))  # the commits within the retention, no older
+    checkpoints = sorted(int(p.name[:20]) for p in _log(busy_lake).glob("*.checkpoint.parquet"))
+    assert checkpoints == [boundary, table.version()]
+    assert silver.log_removed == boundary
+    assert silver.after.log_entries == len(commits)
+    for version, expected in rows.items():  # time travel within the retention still works
+        assert _sorted(DeltaTable(busy_lake.uri(SILVER_READING), version=version).to_pyarrow_table()).equals(
+            expected
+        )
+    assert _sorted(busy_lake.read(SILVER_READING)).equals(rows[current])  # the table is unchanged
+    with pytest.raises(TableNotFoundError, match="No files in log segment"):
+        DeltaTable(busy_lake.uri(SILVER_READING), version=boundary - 1)
+    # a second maintenance adds no metadata commit: the retention properties are already set
+    again = maintain(settings, tables=[SILVER_READING.name], warehouse=False)
+    assert again.tables[0].after.version == table.version()
+
+
 def test_time_travel_beyond_the_retention_is_gone(busy_lake: Lake, settings: Settings) -> None:
-    """Retention 0 (tests only): versions older than the compaction lose their files."""
+    """Retention 0 (tests only): versions older than the compaction lose their files and their log."""
     maintain(settings, warehouse=False)
-    with pytest.raises(OSError, match=r"(?i)not found|no such file"):
-        DeltaTable(busy_lake.uri(SILVER_READING), version=3).to_pyarrow_table()
+    with pytest.raises(TableNotFoundError, match="No files in log segment"):
+        DeltaTable(busy_lake.uri(SILVER_READING), version=3)
 
 
 def test_dry_run_changes_nothing(busy_lake: Lake, settings: Settings) -> None:

@@ -210,17 +210,6 @@ def wo_sample(sample, tmp_path_factory) -> dict[str, Any]:
     return {"dir": out, "manifest": manifest}
 
 
-@pytest.fixture
-def wo_home(tmp_path, wo_sample, monkeypatch) -> Settings:
-    monkeypatch.setenv("WENULAKE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("WENULAKE_LANDING", str(wo_sample["dir"] / "landing"))
-    from wenulake.catalog.store import CatalogStore
-
-    settings = Settings()
-    CatalogStore(settings).load(wo_sample["dir"] / "catalog")
-    return settings
-
-
 def wo_range(manifest: dict[str, Any]) -> Interval:
     return Interval(parse_instant(manifest["arrival_start"]), parse_instant(manifest["arrival_end"]))
 

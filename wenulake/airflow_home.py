@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -19,9 +20,12 @@ from wenulake.settings import Settings
 LAKE_WRITERS_POOL = "wenulake_lake_writers"
 
 
-def environment(settings: Settings, logging_level: str = "INFO") -> dict[str, str]:
+def environment(settings: Settings, logging_level: str = "INFO", in_process: bool = False) -> dict[str, str]:
     """Airflow's variables. Task logs are kept at INFO (what each task read, wrote, quarantined and checked);
-    in-process runs (`wenulake run`) pass WARNING so the terminal shows only the run reports."""
+    in-process runs (`wenulake run`) pass WARNING so the terminal shows only the run reports. Lineage: the
+    OpenLineage provider's `[openlineage]` section (wenulake.lineage.airflow_config)."""
+    from wenulake.lineage import airflow_config
+
     home = settings.airflow_home_path
     return {
         "AIRFLOW_HOME": str(home),
@@ -38,17 +42,21 @@ def environment(settings: Settings, logging_level: str = "INFO") -> dict[str, st
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "WENULAKE_HOME": str(settings.home.absolute()),
         "PYSPARK_PYTHON": sys.executable,
+        **airflow_config(settings, in_process),
     }
 
 
-def prepare(settings: Settings, logging_level: str = "INFO") -> Path:
-    """Point this process's Airflow at wenulake's home and make sure its metadata database exists."""
-    env = environment(settings, logging_level)
+def prepare(settings: Settings, logging_level: str = "INFO", in_process: bool = False) -> Path:
+    """Point this process's Airflow at wenulake's home and make sure its metadata database exists
+    (`in_process`: for DAG runs in this process, `wenulake run`)."""
+    env = environment(settings, logging_level, in_process)
     for key, value in env.items():
         if key != "WENULAKE_HOME" or key not in os.environ:
             os.environ[key] = value
     home = settings.airflow_home_path
     home.mkdir(parents=True, exist_ok=True)
+    if not settings.openlineage_url:
+        settings.openlineage_file_path.parent.mkdir(parents=True, exist_ok=True)
     marker = home / ".db-migrated"
     if not marker.exists():
         done = subprocess.run(
@@ -96,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.exports:
         prepare(settings)
         for key, value in environment(settings).items():
-            print(f"export {key}={value!r}")
+            print(f"export {key}={shlex.quote(value)}")
     if args.print_login:
         home = settings.airflow_home_path
         print(

@@ -62,7 +62,7 @@ class Lake:
 
     # -- locations ---------------------------------------------------------------------------------------
     def uri(self, spec: TableSpec) -> str:
-        return join(self.root, spec.layer, spec.short_name)
+        return spec.location(self.root)
 
     # -- tables ------------------------------------------------------------------------------------------
     def ensure(self, specs: Iterable[TableSpec] | None = None) -> None:

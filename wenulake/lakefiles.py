@@ -24,13 +24,14 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from wenulake.storage import StoreSpec
+
+if TYPE_CHECKING:
+    import pyarrow.compute as pc
 
 #: One row per data file written: what the driver needs to gate and commit it (no data).
 FILE_SCHEMA = pa.schema(
@@ -98,6 +99,8 @@ def conform_schema(data: pa.Table, schema: pa.Schema, name: str) -> pa.Table:
 
 
 def _groups(data: pa.Table, keys: list[str]) -> Iterable[tuple[dict[str, Any], pa.Table]]:
+    import pyarrow.compute as pc
+
     if not keys:
         yield {}, data
         return
@@ -128,6 +131,8 @@ def _partition_dir(partition: dict[str, str | None]) -> str:
 
 
 def _write_one(sink: TableSink, body: pa.Table, partition: dict[str, str | None]) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
     folder = _partition_dir(partition)
     name = f"{sink.prefix}-{uuid.uuid4()}.snappy.parquet"
     path = f"{folder}/{name}" if folder else name
@@ -148,6 +153,8 @@ def _write_one(sink: TableSink, body: pa.Table, partition: dict[str, str | None]
 def statistics(data: pa.Table) -> dict[str, Any]:
     """Delta file statistics (numRecords, minValues, maxValues, nullCount) as delta-rs writes them: timestamps
     truncated to milliseconds, NaN left out of float ranges, nested and long string columns without a range."""
+    import pyarrow.compute as pc
+
     mins: dict[str, Any] = {}
     maxs: dict[str, Any] = {}
     nulls: dict[str, int] = {}
@@ -201,6 +208,8 @@ class Where:
 
     def expression(self) -> pc.Expression:
         """The matching rows, as a pyarrow compute expression."""
+        import pyarrow.compute as pc
+
         parts = [pc.field(c) == v for c, v in self.equals]
         if self.column is not None:
             ts = pa.timestamp("us", tz="UTC")
@@ -363,6 +372,8 @@ def read_parquet_files(
 ) -> Iterable[pa.RecordBatch]:
     """mapInArrow body: rows naming files (`key`, relative to `store`'s root) in; the files' rows out, in
     `schema` (columns selected and cast), one file at a time: how executors read files without Hadoop."""
+    import pyarrow.parquet as pq
+
     opened = store.open()
     for batch in batches:
         for key in batch.column("key").to_pylist():

@@ -8,8 +8,12 @@ Per lake table, in this order:
    (the files of the current snapshot never; files a live staging batch has written but not committed never).
    Time travel reaches back the retention. The retention may not be shorter than WENULAKE_LONGEST_READER_HOURS:
    the longest a reader holds one snapshot (a backfill's range run, a Spark job, an analyst's time travel).
-3. a checkpoint (delta-rs create_checkpoint), and the log entries older than `delta.logRetentionDuration`
-   (30 days by default, longer than the VACUUM retention) cleaned up.
+3. the log: the table's `delta.logRetentionDuration` and `delta.deletedFileRetentionDuration` set to the VACUUM
+   retention (a commit only when they differ), a checkpoint of the version current when the retention began and
+   one of the current version, and delta-rs `cleanup_metadata`: commits (and checkpoints) older than the retention
+   are deleted, so the log is a checkpoint plus the commits within the retention. Every version within the
+   retention stays readable (time travel reaches back as far as VACUUM keeps files, no further), and readers
+   replay one checkpoint without the tombstones of files replaced before the retention.
 
 Staging: batches under `<lake>/_staging/<batch>/` and stage-file folders under `$WENULAKE_STAGE/<table>/<run>/`
 untouched for WENULAKE_STAGING_RETENTION_HOURS belong to finished (or abandoned) runs and are deleted, with their
@@ -35,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+from deltalake import DeltaTable
 
 from wenulake.contracts.tables import SILVER_READING, TABLES, TableSpec
 from wenulake.errors import ConfigError
@@ -73,6 +78,7 @@ class TableReport:
     compacted_added: int = 0
     vacuumed: int = 0
     checkpoint: bool = False
+    log_removed: int = 0  # log entries (commits, checkpoints) older than the retention deleted
     seconds: float = 0.0
 
 
@@ -233,10 +239,59 @@ def vacuum(
     return doomed
 
 
-def checkpoint(lake: Lake, spec: TableSpec) -> None:
+def retention_properties(retention_hours: float) -> dict[str, str]:
+    """The table properties that keep a table's log and tombstones as long as VACUUM keeps files (whole hours,
+    rounded up as VACUUM's retention is)."""
+    interval = f"interval {math.ceil(retention_hours)} hours"
+    return {"delta.logRetentionDuration": interval, "delta.deletedFileRetentionDuration": interval}
+
+
+def set_retention(lake: Lake, spec: TableSpec, retention_hours: float, dry_run: bool) -> bool:
+    """Set the table's log and deleted-file retention to the VACUUM retention; True when they differed (one
+    metadata commit, none when they already match)."""
     table = lake.table(spec)
+    wanted = retention_properties(retention_hours)
+    configuration = table.metadata().configuration
+    if all(configuration.get(key) == value for key, value in wanted.items()):
+        return False
+    if not dry_run:
+        table.alter.set_table_properties(wanted)
+    return True
+
+
+def _commit_times(lake: Lake, spec: TableSpec) -> dict[int, datetime]:
+    """Commit version -> its log file's modification time (what delta-rs' log cleanup compares)."""
+    store = StoreSpec.from_settings(lake.root, lake.settings).open()
+    out = {}
+    for info in store.list(_table_folder(spec) + "/_delta_log/"):
+        name = info.key.rsplit("/", 1)[-1]
+        if name.endswith(".json") and name[:-5].isdigit():
+            out[int(name[:-5])] = info.last_modified or datetime.now(UTC)
+    return out
+
+
+def checkpoint(lake: Lake, spec: TableSpec, retention_hours: float) -> int:
+    """Checkpoint the version current when the retention began (so every version within the retention stays
+    readable once the commits before it are gone) and the current version (what readers replay), then delete the
+    log entries older than the retention (delta-rs `cleanup_metadata`, bounded by the table's
+    `delta.logRetentionDuration`, which `set_retention` made the VACUUM retention). Returns the entries deleted."""
+    cutoff = datetime.now(UTC) - timedelta(hours=math.ceil(retention_hours))
+    commits = _commit_times(lake, spec)
+    table = lake.table(spec)
+    current = table.version()
+    within = [version for version, stamp in commits.items() if stamp >= cutoff]
+    boundary = min(within, default=current)
+    if boundary < current and any(version < boundary for version in commits):
+        DeltaTable(lake.uri(spec), version=boundary, storage_options=lake.options).create_checkpoint()
     table.create_checkpoint()
+    before = _log_files(lake, spec)
     table.cleanup_metadata()
+    return before - _log_files(lake, spec)
+
+
+def _log_files(lake: Lake, spec: TableSpec) -> int:
+    store = StoreSpec.from_settings(lake.root, lake.settings).open()
+    return sum(1 for info in store.list(_table_folder(spec) + "/_delta_log/") if not info.key.endswith("/"))
 
 
 # -- staging and stage files -------------------------------------------------------------------------------------
@@ -330,10 +385,10 @@ def maintain(
     for spec in specs:
         began = time.perf_counter()
         before = table_state(lake, spec)
+        set_retention(lake, spec, settings.vacuum_retention_hours, dry_run)
         removed, added = compact(lake, spec, dry_run)
         gone = vacuum(lake, spec, settings.vacuum_retention_hours, protected.get(spec.name, set()), dry_run)
-        if not dry_run:
-            checkpoint(lake, spec)
+        log_removed = 0 if dry_run else checkpoint(lake, spec, settings.vacuum_retention_hours)
         after = before if dry_run else table_state(lake, spec)
         report.tables.append(
             TableReport(
@@ -344,6 +399,7 @@ def maintain(
                 compacted_added=added,
                 vacuumed=len(gone),
                 checkpoint=not dry_run,
+                log_removed=log_removed,
                 seconds=round(time.perf_counter() - began, 3),
             )
         )

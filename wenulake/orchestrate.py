@@ -71,7 +71,10 @@ def load_dag(settings: Settings, dag_id: str) -> Any:
     from wenulake import ops_alerts
 
     ops_alerts.IN_PROCESS = True  # no scheduler here to watch deadlines (see ops_alerts.IN_PROCESS)
-    prepare(settings, logging_level="WARNING")
+    prepare(settings, logging_level="WARNING", in_process=True)
+    from wenulake.lineage import refresh_provider
+
+    refresh_provider(settings)
     from airflow.dag_processing.dagbag import DagBag
 
     logging.getLogger("airflow").setLevel(logging.WARNING)

@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from wenulake.contracts.tables import TABLES
 from wenulake.duckdb_sessions import _sql_string, duckdb_session
@@ -38,8 +37,10 @@ from wenulake.duckdb_sessions import load_extensions as load_extensions
 from wenulake.duckdb_sessions import local_session as local_session
 from wenulake.duckdb_sessions import run_local as run_local
 from wenulake.errors import WenulakeError
-from wenulake.lake import Lake
 from wenulake.settings import Settings, is_s3
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
 
@@ -73,6 +74,8 @@ _EXPLAIN = re.compile(r"\Aexplain\s*(?:analy[sz]e\b|\((?:[^()'\"]|'[^']*')*\))?"
 def connect(settings: Settings, warehouse: bool = False) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB session with a view per lake table (`bronze.sensor_message`, `ops.quarantine`, ...)
     and, with `warehouse`, the published warehouse tables by plain name (`fact_reading`, `dim_sensor`, ...)."""
+    from wenulake.lake import Lake
+
     lake = Lake(settings)
     lake.ensure()
     con = duckdb_session(settings, [lake.root] if is_s3(lake.root) else [])
@@ -212,16 +215,16 @@ def analyst_session(settings: Settings) -> duckdb.DuckDBPyConnection:
     """The analysts' sandbox: lake views, the warehouse and the stats serving store, attached read-only and
     built without writing anything; then DuckDB may read only the lake, the stage and those files, and its
     configuration is locked."""
-    lake = Lake(settings)
-    s3 = [lake.root] if is_s3(lake.root) else []
+    root = settings.lake_uri  # no wenulake.lake (delta-rs): a read needs only the tables' locations
+    s3 = [root] if is_s3(root) else []
     if is_s3(settings.stage_uri):
         s3.append(settings.stage_uri)
     con = duckdb_session(settings, s3)
     try:
         for spec in TABLES.values():
             con.execute(f"create schema if not exists {spec.layer}")
-            uri = lake.uri(spec)
-            if _is_delta_table(uri, lake.options):
+            uri = spec.location(root)
+            if _is_delta_table(uri, settings.delta_storage_options()):
                 source = f"delta_scan({_sql_string(uri)})"
             else:  # not created yet: an empty relation of the contract's schema, nothing written
                 source = f"(select {_empty_columns(spec.schema)} where false)"
@@ -229,7 +232,7 @@ def analyst_session(settings: Settings) -> duckdb.DuckDBPyConnection:
         for macro in sorted((settings.sql_dir / "lake" / "macros").glob("*.sql")):
             con.execute(macro.read_text())
         paths = _attach_warehouse_read_only(con, settings)
-        directories = [d.rstrip("/") + "/" for d in dict.fromkeys([lake.root, settings.stage_uri])]
+        directories = [d.rstrip("/") + "/" for d in dict.fromkeys([root, settings.stage_uri])]
         # literal lists, not bound parameters: binding a Python value makes DuckDB import pandas
         con.execute(f"set allowed_directories = [{', '.join(_sql_string(d) for d in directories)}]")
         con.execute(f"set allowed_paths = [{', '.join(_sql_string(p) for p in paths)}]")

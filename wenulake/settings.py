@@ -281,6 +281,20 @@ class Settings(BaseSettings):
         description="SNS topic of operational alerts (a task failed or retries, a gate failed, the sensors run is "
         "late); unset = the JSON-lines file WENULAKE_NOTIFICATIONS_FILE (records with kind=ops_alert).",
     )
+    openlineage_file: Path | None = Field(
+        default=None,
+        description="Lineage: JSON-lines file the DAGs' OpenLineage events are written to (when "
+        "WENULAKE_OPENLINEAGE_URL is unset). Default $WENULAKE_HOME/lineage/openlineage.jsonl.",
+    )
+    openlineage_url: str | None = Field(
+        default=None,
+        description="Lineage: HTTP endpoint of an OpenLineage backend (Marquez: http://HOST:5000); the events "
+        "are POSTed to <url>/api/v1/lineage instead of the file.",
+    )
+    openlineage_namespace: str = Field(
+        default="wenulake",
+        description="Lineage: the OpenLineage namespace of the DAGs' jobs (a job is <dag_id>.<task_id>).",
+    )
     sensors_deadline_minutes: float = Field(
         default=45,
         gt=0,
@@ -308,7 +322,8 @@ class Settings(BaseSettings):
         default=168,
         ge=0,
         description="Maintenance: hours a data file replaced by a newer table version is kept before VACUUM deletes "
-        "it (time travel reaches back this far); never below WENULAKE_LONGEST_READER_HOURS.",
+        "it (time travel reaches back this far), and each table's log retention (delta.logRetentionDuration); never "
+        "below WENULAKE_LONGEST_READER_HOURS.",
     )
     longest_reader_hours: float = Field(
         default=24,
@@ -428,6 +443,8 @@ class Settings(BaseSettings):
         "workorder_topic_arn",
         "sns_endpoint_url",
         "notifications_file",
+        "openlineage_file",
+        "openlineage_url",
         "spark_driver_host",
         "spark_py_files",
         "spark_auth_secret",
@@ -486,6 +503,10 @@ class Settings(BaseSettings):
     @cached_property
     def notifications_file_path(self) -> Path:
         return (self.notifications_file or self.home / "notifications.jsonl").absolute()
+
+    @cached_property
+    def openlineage_file_path(self) -> Path:
+        return (self.openlineage_file or self.home / "lineage" / "openlineage.jsonl").absolute()
 
     @cached_property
     def airflow_home_path(self) -> Path:
@@ -559,6 +580,7 @@ _UNSET_MEANS: dict[str, str] = {
     "alarm_topic_arn": "unset: alarm notifications go to the notifications file",
     "workorder_topic_arn": "unset: orders go straight into the landing",
     "ops_topic_arn": "unset: operational alerts go to the notifications file",
+    "openlineage_url": "unset: lineage events go to the OpenLineage file",
     "service_secret": "unset: a key generated in $WENULAKE_HOME",
     "airflow_api_password": "unset: the simple auth manager's generated password file",
     "sensors_catchup_start": "unset: the landing's first hour",
@@ -582,6 +604,7 @@ def effective_values(settings: Settings) -> dict[str, str]:
         "catalog_url": lambda: f"sqlite:///{(settings.home / 'catalog.db').absolute()}",
         "warehouse_url": lambda: f"duckdb {(settings.home / 'warehouse.duckdb').absolute()}",
         "notifications_file": lambda: settings.notifications_file_path,
+        "openlineage_file": lambda: settings.openlineage_file_path,
         "airflow_home": lambda: settings.airflow_home_path,
         "spark_py_files": lambda: f"{REPO_ROOT / 'dist'}/wenulake-<version>.zip",
     }

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -19,6 +18,8 @@ READINGS = pa.map_(pa.string(), pa.float64())
 
 def utc_date_of_ts(table: pa.Table) -> pa.Array:
     """The UTC date of `ts` as text (`YYYY-MM-DD`): silver's partition column."""
+    import pyarrow.compute as pc  # here, not at import: readers of the contracts compute nothing
+
     return pc.cast(pc.cast(table["ts"], pa.date32()), pa.string())
 
 
@@ -41,6 +42,10 @@ class TableSpec:
     @property
     def short_name(self) -> str:
         return self.name.split(".", 1)[1]
+
+    def location(self, lake_root: str) -> str:
+        """The table's folder under the lake's root (a local path or an s3:// URL): `<root>/<layer>/<name>`."""
+        return f"{lake_root.rstrip('/')}/{self.layer}/{self.short_name}"
 
     @property
     def data_columns(self) -> list[str]:

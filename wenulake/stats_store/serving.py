@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.compute as pc
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 from wenulake.contracts import warehouse as contract
 
@@ -18,6 +19,9 @@ SERVING: dict[str, tuple[str, tuple[str, ...]]] = {
 
 def with_expiry(rows: pa.Table, table: str, retention_days: float) -> pa.Table:
     """The serving rows of a staged stats table: its serving columns plus expires_at = period_end + retention."""
+    import pyarrow as pa
+    import pyarrow.compute as pc  # here, not at import: `wenulake sql` reads the contract, never computes
+
     columns = SERVING[table][1]
     expires = pc.add(rows["period_end"], pa.scalar(timedelta(days=retention_days), pa.duration("us")))
     return rows.select(list(columns)).append_column("expires_at", expires)
