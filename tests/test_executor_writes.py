@@ -11,7 +11,7 @@ from wenulake.catalog.store import CatalogStore
 from wenulake.contracts.tables import INGEST_LEDGER, QUARANTINE, SENSOR_MESSAGE
 from wenulake.lake import Lake
 from wenulake.lakefiles import FILE_SCHEMA
-from wenulake.pipeline import bronze
+from wenulake.pipeline import bronze, silver
 from wenulake.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
@@ -71,3 +71,27 @@ def test_a_crash_between_file_writes_and_commit_leaves_the_tables_and_a_rerun_eq
     lake.drop_staging(bronze.batch_name("crashed"))
     assert not any(p.exists() for p in written)
     assert snapshots(settings) == rerun
+
+
+def test_silver_split_over_several_writer_tasks_equals_one_writer(home, sample, tmp_path, monkeypatch):
+    """A large batch is repartitioned over every core before silver's Python writers (MESSAGES_PER_WRITER
+    messages per task): the tables are those one writer gives, and more than one task really wrote."""
+    from wenulake.contracts.tables import SILVER_READING
+
+    interval = arrival_range(sample["manifest"])
+    settings = Settings()
+    bronze.run(settings, interval, "one")
+    silver.run(settings, interval, "one")
+    one = snapshots(settings, (SILVER_READING.name, QUARANTINE.name))
+
+    monkeypatch.setenv("WENULAKE_HOME", str(tmp_path / "split"))
+    split_settings = Settings()
+    CatalogStore(split_settings).load(sample["dir"] / "catalog")
+    monkeypatch.setattr(silver, "MESSAGES_PER_WRITER", 10)
+    bronze.run(split_settings, interval, "split")
+    silver.enrich(split_settings, interval, "split")
+    staged = Lake(split_settings).staged_batch(silver.batch_name("split"), SILVER_READING).uris
+    assert len(staged) > len({u.rsplit("/", 1)[0] for u in staged}), "one file per partition: not split"
+    silver.publish(split_settings, interval, "split")
+    assert snapshots(split_settings, (SILVER_READING.name, QUARANTINE.name)) == one
+    assert one[SILVER_READING.name].num_rows > 0

@@ -122,7 +122,10 @@ class Settings(BaseSettings):
         "this driver must agree); unset = no authentication (local mode).",
     )
     spark_partitions: int = Field(
-        default=0, ge=0, description="Tasks per bronze batch; 0 = the Spark default parallelism."
+        default=0,
+        ge=0,
+        description="Spark parallelism of a batch: bronze and silver split it into twice this many tasks; "
+        "0 = the Spark default parallelism.",
     )
     emr_application_id: str | None = Field(
         default=None,
