@@ -76,6 +76,37 @@ def generate(seed: int) -> list[dict[str, Any]]:
     return rows
 
 
+def generate_cadenced(seed: int) -> list[dict[str, Any]]:
+    """generate(seed) plus two devices whose cadence the gap rule learns: `q` sends a temperature every 15
+    minutes (+-90 s), `h` one every 40 minutes (+-4 min), each skipping a reading now and then (a silence of twice
+    its cadence: a gap for WENULAKE_ALARM_GAP_MINUTES alone, not for the learned cadence) and falling silent once
+    for 2-3 hours; 15% of the readings arrive 1-3 hours late."""
+    rng = random.Random(seed + 1000)
+    rows = generate(seed)
+    for device, period, jitter in (("q", 900, 90), ("h", 2400, 240)):
+        silent = T0 + timedelta(minutes=rng.randrange(4 * 60, DATA_HOURS * 60 - 60))
+        quiet = (silent, silent + timedelta(minutes=rng.choice([130, 170])))
+        ts = T0 + timedelta(seconds=rng.randrange(0, period))
+        while ts < T0 + HOUR * DATA_HOURS:
+            if not quiet[0] <= ts < quiet[1] and rng.random() > 0.12:
+                delay = HOUR * rng.randint(1, 3) if rng.random() < 0.15 else timedelta(0)
+                rows.append(
+                    {
+                        "sensor_id": f"{device}-t",
+                        "ts": ts,
+                        "value": round(20 + rng.gauss(0, 0.3), 3),
+                        "kind": "gauge",
+                        "metric": "temperature",
+                        "device_id": device,
+                        "site_id": "s1",
+                        "company_id": "c1",
+                        "arrival_hour": floor_hour(ts + delay),
+                    }
+                )
+            ts += timedelta(seconds=period + rng.randrange(-jitter, jitter))
+    return rows
+
+
 THRESHOLDS = pa.table(
     {
         "threshold_id": ["co2"],
@@ -180,10 +211,13 @@ def all_hours(rows: list[dict[str, Any]]) -> list[datetime]:
     return [T0 + HOUR * i for i in range(DATA_HOURS + 3)]
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed):
+@pytest.mark.parametrize(
+    ("seed", "make"), [(0, generate), (1, generate), (2, generate), (3, generate_cadenced), (4, generate_cadenced)]
+)
+def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed, make, monkeypatch):
+    monkeypatch.setenv("WENULAKE_ALARM_CADENCE_MIN_INTERVALS", "6")
     settings = Settings()
-    rows = generate(seed)
+    rows = make(seed)
     hours = all_hours(rows)
     one = Pipeline(settings, rows)
     one.run(hours)
@@ -192,6 +226,10 @@ def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed):
     ).to_pylist()
     assert one.live() == {episode_key(e) for e in full}
     assert {e["rule"] for e in full} >= {"threshold", "flatline", "gap", "counter_reset"}
+    if make is generate_cadenced:  # the slow devices' cadence is learned, and their long silence found
+        learned = alarms.cadence(settings, silver(rows)).to_pylist()
+        assert {r["device_id"] for r in learned if r["source"] == "learned"} >= {"q", "h"}
+        assert {e["device_id"] for e in full if e["rule"] == "gap"} >= {"q", "h"}
 
     order = list(hours)
     random.Random(seed).shuffle(order)
@@ -214,10 +252,13 @@ def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed):
         assert len(opened) == len(set(opened))
 
 
-@pytest.mark.parametrize("seed", [7, 8, 9])  # 9 fails with WENULAKE_ALARM_SETTLE_HOURS=0
-def test_hours_in_random_order_never_announce_what_one_run_would_not_raise(seed):
+@pytest.mark.parametrize(
+    ("seed", "make"), [(7, generate), (8, generate), (9, generate), (10, generate_cadenced), (11, generate_cadenced)]
+)  # 9 fails with WENULAKE_ALARM_SETTLE_HOURS=0
+def test_hours_in_random_order_never_announce_what_one_run_would_not_raise(seed, make, monkeypatch):
+    monkeypatch.setenv("WENULAKE_ALARM_CADENCE_MIN_INTERVALS", "6")
     settings = Settings()
-    rows = generate(seed)
+    rows = make(seed)
     hours = all_hours(rows)
     one = Pipeline(settings, rows)
     one.run(hours)

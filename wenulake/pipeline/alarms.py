@@ -66,6 +66,8 @@ def rule_params(settings: Settings, settle_hours: int | None = None) -> dict[str
         "gap": {
             "gap_minutes": settings.alarm_gap_minutes,
             "settle_hours": settings.alarm_settle_hours if settle_hours is None else settle_hours,
+            "cadence_factor": settings.alarm_gap_cadence_factor,
+            "merge_periods": settings.alarm_gap_merge_periods,
         },
         "anomaly": {
             "anomaly_window": settings.alarm_anomaly_window,
@@ -80,6 +82,39 @@ def context(settings: Settings) -> timedelta:
     """How far before an evaluated span's start the rules need readings (the anomaly rule's trailing window;
     the previous reading of each sensor comes on top, sql/alarms/readings.sql)."""
     return timedelta(minutes=settings.alarm_anomaly_window)
+
+
+#: the catalog's cadences when none is given: no device has report_interval_s
+NO_DEVICES = pa.schema([("device_id", pa.string()), ("report_interval_s", pa.int64())]).empty_table()
+
+
+def cadence(settings: Settings, messages: pa.Table, devices: pa.Table | None = None) -> pa.Table:
+    """Each device's cadence at each of its messages (sql/alarms/cadence.sql): the catalog's report_interval_s
+    (`devices`: device_id, report_interval_s), else the median inter-arrival of the WENULAKE_ALARM_CADENCE_DAYS
+    before the message, when at least WENULAKE_ALARM_CADENCE_MIN_INTERVALS intervals are seen."""
+    return run_local(
+        {
+            "messages": messages.select(["device_id", "ts"]),
+            "devices": NO_DEVICES if devices is None else devices.select(["device_id", "report_interval_s"]),
+        },
+        load_sql(settings.sql_dir, "alarms/cadence"),
+        {"cadence_days": settings.alarm_cadence_days, "min_intervals": settings.alarm_cadence_min_intervals},
+    )
+
+
+def merge_reach(settings: Settings, cadences: pa.Table) -> dict[str, timedelta]:
+    """Per device, how long before a gap an earlier gap may end and still be merged with it (flapping
+    suppression): WENULAKE_ALARM_GAP_MERGE_PERIODS x the longest period among `cadences` (a cadence, or
+    WENULAKE_ALARM_GAP_MINUTES / WENULAKE_ALARM_GAP_CADENCE_FACTOR without one)."""
+    fallback = settings.alarm_gap_minutes * 60.0 / settings.alarm_gap_cadence_factor
+    rows = run_local(
+        {"cadences": cadences},
+        "select device_id, max(coalesce(report_interval_s, $fallback)) as period_s from cadences group by all",
+        {"fallback": fallback},
+    ).to_pylist()
+    return {
+        r["device_id"]: timedelta(seconds=settings.alarm_gap_merge_periods * r["period_s"]) for r in rows
+    }
 
 
 def coverage_table(settings: Settings, hours: Any) -> pa.Table:
@@ -99,14 +134,23 @@ def complete_coverage(settings: Settings, readings: pa.Table) -> pa.Table:
 
 
 def episodes(
-    settings: Settings, readings: pa.Table, thresholds: pa.Table, coverage: pa.Table | None = None
+    settings: Settings,
+    readings: pa.Table,
+    thresholds: pa.Table,
+    coverage: pa.Table | None = None,
+    devices: pa.Table | None = None,
+    cadences: pa.Table | None = None,
 ) -> pa.Table:
     """Every rule's episodes over `readings` (pure: Arrow in, Arrow out). `coverage` (coverage_table: the
     processed landing hours) bounds the time the gap rule judges; without it the readings are taken as complete
-    (every hour from the first to the last reading processed, nothing late to come)."""
+    (every hour from the first to the last reading processed, nothing late to come). `cadences` (`cadence`:
+    device_id, ts -> report_interval_s) gives the gap rule each device's cadence; without it the cadence is
+    learned from `readings` themselves, with the catalog's `devices` (device_id, report_interval_s)."""
     params = rule_params(settings, settle_hours=None if coverage is not None else 0)
     if coverage is None:
         coverage = complete_coverage(settings, readings)
+    if cadences is None:
+        cadences = cadence(settings, readings, devices)
     bounded = run_local(
         {"readings": readings, "thresholds": thresholds}, load_sql(settings.sql_dir, "alarms/bounds")
     )
@@ -114,7 +158,7 @@ def episodes(
         anomaly(settings, bounded, params[rule])
         if rule == "anomaly"
         else run_local(
-            {"readings": bounded, "coverage": coverage},
+            {"readings": bounded, "coverage": coverage, "cadence": cadences},
             load_sql(settings.sql_dir, f"alarms/{rule}"),
             params[rule],
         )
@@ -163,18 +207,21 @@ def _key(row: dict[str, Any]) -> str:
     return row["device_id"] if row["rule"] == "gap" else row["sensor_id"]
 
 
-def _crosses(row: dict[str, Any], start: datetime) -> bool:
-    return bool(row["started_at"] < start and (row["ended_at"] is None or row["ended_at"] >= start))
+def _crosses(row: dict[str, Any], start: datetime, reach: timedelta = timedelta(0)) -> bool:
+    """Whether an episode starting before `start` goes on at or after it, or (a gap, `reach` its merge reach)
+    ends close enough before it to merge with a gap after it."""
+    return bool(row["started_at"] < start and (row["ended_at"] is None or row["ended_at"] + reach >= start))
 
 
 @dataclass
 class Evaluation:
-    """What one evaluation found: the episodes starting in each device's span, the spans' starts, and the
-    number of readings read."""
+    """What one evaluation found: the episodes starting in each device's span, the spans' starts, the
+    number of readings read, and each device's cadence at the messages read (`cadence`)."""
 
     found: pa.Table
     starts: dict[str, datetime]
     readings: int
+    cadences: pa.Table | None = None
 
 
 def evaluate(
@@ -185,19 +232,31 @@ def evaluate(
     thresholds: pa.Table,
     coverage: pa.Table | None,
     window_end: datetime = FAR_FUTURE,
+    devices: pa.Table | None = None,
 ) -> Evaluation:
     """Evaluate the rules for the devices of `scope` (device -> first hour whose readings or coverage changed)
     over silver (`silver.reading` in `con`), so that the episodes found equal those of one evaluation over the
     whole of silver: each device's span starts at its first hour, or earlier at the start of any alarm or
-    episode that crosses it (an episode is judged whole, never cut), and carries `context` before it plus each
-    sensor's previous reading. Episodes starting before a span are left as they are."""
+    episode that crosses it (an episode is judged whole, never cut; a gap episode also when it ends within its
+    merge reach before the span), and carries `context` before it plus each sensor's previous reading; a gap
+    in the span that an earlier gap could merge with pushes the span back until that earlier time is read. The
+    gap rule's cadences come from the WENULAKE_ALARM_CADENCE_DAYS before the first reading read (`devices`:
+    the catalog's report_interval_s). Episodes starting before a span are left as they are."""
     starts = dict(scope)
     extra: dict[str, timedelta] = {}
     live = [a for a in alarms if a["status"] != "retracted" and a["device_id"] in starts]
     before = context(settings)
+    reach: dict[str, timedelta] = {}
+    fallback = timedelta(
+        seconds=settings.alarm_gap_merge_periods * settings.alarm_gap_minutes * 60.0 / settings.alarm_gap_cadence_factor
+    )
+
+    def reach_of(row: dict[str, Any]) -> timedelta:
+        return reach.get(row["device_id"], fallback) if row["rule"] == "gap" else timedelta(0)
+
     for _ in range(MAX_EXTENSIONS):
         for alarm in live:
-            if _crosses(alarm, starts[alarm["device_id"]]):
+            if _crosses(alarm, starts[alarm["device_id"]], reach_of(alarm)):
                 starts[alarm["device_id"]] = alarm["started_at"]
         windows = pa.table(
             {
@@ -212,32 +271,53 @@ def evaluate(
             {"window_end": window_end, "previous_days": settings.alarm_previous_reading_days},
         )
         con.unregister("scope")
-        found = episodes(settings, readings, thresholds, coverage)
         firsts = {
             r["device_id"]: r["first_ts"]
             for r in run_local(
                 {"readings": readings}, "select device_id, min(ts) as first_ts from readings group by all"
             ).to_pylist()
         }
+        learning = timedelta(days=settings.alarm_cadence_days)
+        con.register(
+            "scope",
+            pa.table(
+                {
+                    "device_id": pa.array(list(firsts), pa.string()),
+                    "window_start": pa.array([first - learning for first in firsts.values()], TS),
+                }
+            ),
+        )
+        messages = query_arrow(
+            con, load_sql(settings.sql_dir, "alarms/cadence_messages"), {"window_end": window_end}
+        )
+        con.unregister("scope")
+        cadences = cadence(settings, messages, devices)
+        reach = merge_reach(settings, cadences)
+        found = episodes(settings, readings, thresholds, coverage, cadences=cadences)
         moved = False
         for episode in found.to_pylist():
             device = episode["device_id"]
-            if not _crosses(episode, starts[device]):
-                continue
-            moved = True
-            if episode["started_at"] <= firsts.get(device, episode["started_at"]):
-                # the episode starts at the first reading read: it may go on before; double the step back
-                step = extra.get(device, before)
-                extra[device] = step * 2
-                starts[device] = episode["started_at"] - step
-            else:
-                starts[device] = min(starts[device], episode["started_at"])
+            merge = reach_of(episode)
+            first = firsts.get(device, episode["started_at"])
+            if _crosses(episode, starts[device], merge):
+                moved = True
+                if episode["started_at"] <= first:
+                    # the episode starts at the first reading read: it may go on before; double the step back
+                    step = extra.get(device, before)
+                    extra[device] = step * 2
+                    starts[device] = episode["started_at"] - step
+                else:
+                    starts[device] = min(starts[device], episode["started_at"])
+            elif merge and starts[device] <= episode["started_at"] < starts[device] - before + merge:
+                # a gap whose merge reach goes back past the readings read: an earlier gap may merge with it
+                moved = True
+                starts[device] = episode["started_at"] - merge
         if not moved:
             break
     else:
         raise RuntimeError(f"alarm spans still moving after {MAX_EXTENSIONS} extensions: {sorted(extra)}")
     keep = [r for r in found.to_pylist() if r["started_at"] >= starts[r["device_id"]]]
-    return Evaluation(pa.Table.from_pylist(keep, schema=found.schema), starts, readings.num_rows)
+    return Evaluation(pa.Table.from_pylist(keep, schema=found.schema), starts, readings.num_rows, cadences)
 
 
 def reconcile_rows(
