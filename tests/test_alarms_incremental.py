@@ -212,7 +212,8 @@ def all_hours(rows: list[dict[str, Any]]) -> list[datetime]:
 
 
 @pytest.mark.parametrize(
-    ("seed", "make"), [(0, generate), (1, generate), (2, generate), (3, generate_cadenced), (4, generate_cadenced)]
+    ("seed", "make"),
+    [(0, generate), (1, generate), (2, generate), (3, generate_cadenced), (4, generate_cadenced)],
 )
 def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed, make, monkeypatch):
     monkeypatch.setenv("WENULAKE_ALARM_CADENCE_MIN_INTERVALS", "6")
@@ -253,7 +254,8 @@ def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed, make, monk
 
 
 @pytest.mark.parametrize(
-    ("seed", "make"), [(7, generate), (8, generate), (9, generate), (10, generate_cadenced), (11, generate_cadenced)]
+    ("seed", "make"),
+    [(7, generate), (8, generate), (9, generate), (10, generate_cadenced), (11, generate_cadenced)],
 )  # 9 fails with WENULAKE_ALARM_SETTLE_HOURS=0
 def test_hours_in_random_order_never_announce_what_one_run_would_not_raise(seed, make, monkeypatch):
     monkeypatch.setenv("WENULAKE_ALARM_CADENCE_MIN_INTERVALS", "6")

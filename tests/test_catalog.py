@@ -126,10 +126,14 @@ def test_report_interval_s_is_optional_validated_and_round_trips(catalog_dir, tm
         store.load(catalog_dir)
     problems = [str(p) for p in invalid.value.problems]
     for line, bad in ((2, "0"), (3, "1.5"), (4, "abc")):
-        assert f"devices.csv:{line}: report_interval_s: expected a positive whole number of seconds, got '{bad}'" in (
-            problems
+        assert (
+            f"devices.csv:{line}: report_interval_s: expected a positive whole number of seconds, got '{bad}'"
+            in (problems)
         )
-    lines[1:4] = [line.rsplit(",", 1)[0] + "," + value for line, value in zip(lines[1:4], ("3600", "300", ""))]
+    lines[1:4] = [
+        line.rsplit(",", 1)[0] + "," + value
+        for line, value in zip(lines[1:4], ("3600", "300", ""), strict=True)
+    ]
     devices.write_text("\n".join(lines) + "\n")
     store.load(catalog_dir)
     intervals = {r["device_id"]: r["report_interval_s"] for r in store.rows("devices")}
@@ -154,7 +158,9 @@ def test_migration_0005_adds_report_interval_s_to_existing_devices(tmp_path):
         config.attributes["connection"] = connection
         command.upgrade(config, "0004")
         connection.execute(text("insert into companies (company_id, name) values ('c', 'C')"))
-        connection.execute(text("insert into sites (site_id, company_id, name, timezone) values ('s', 'c', 'S', 'UTC')"))
+        connection.execute(
+            text("insert into sites (site_id, company_id, name, timezone) values ('s', 'c', 'S', 'UTC')")
+        )
         connection.execute(text("insert into devices (device_id, site_id) values ('d', 's')"))
     engine.dispose()
     store = CatalogStore(Settings(home=tmp_path / "home", catalog_url=url))

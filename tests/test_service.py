@@ -539,9 +539,10 @@ def test_a_device_report_interval_through_the_api_and_the_form(svc):
         done = api.patch(path, json={"report_interval_s": 3600}, headers={"If-Match": '"1"'})
         assert done.status_code == 200, done.text
         assert api.get(path).json()["report_interval_s"] == 3600
-        assert "report_interval_s" in api.get("/openapi.json").json()["components"]["schemas"]["Device"][
-            "properties"
-        ]
+        assert (
+            "report_interval_s"
+            in api.get("/openapi.json").json()["components"]["schemas"]["Device"]["properties"]
+        )
     client = page_session(svc, "operator")
     try:
         form = client.get("/devices/new").text

@@ -8,4 +8,4 @@ from silver.reading as reading
 inner join scope on reading.device_id = scope.device_id
 where
     reading.ts >= scope.window_start
-    and reading.ts < cast($window_end as timestamptz)
+    and reading.ts < (select cast($window_end as timestamptz))

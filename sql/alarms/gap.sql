@@ -3,15 +3,15 @@
 -- device_id, ts -> report_interval_s, null when unknown) gives the cadence at the message that starts the
 -- silence. A silence is judged only up to its horizon: the first landing hour not processed at or after the
 -- silence's first hour (`coverage`: hour_start -> frontier, the end of its run of processed hours) minus
--- $settle_hours (readings arrive up to that late). A silence whose next message lies beyond the horizon is open,
--- and an open one only once the horizon is the threshold past its start; a silence starting in an hour not
--- processed yet is not judged at all.
--- Flapping suppression: a gap silence starts a new episode unless the previous gap silence of the device is
--- open, or ended less than $merge_periods periods before it starts (period = the cadence at its start, or
--- $gap_minutes / $cadence_factor without one): then it belongs to the previous one's episode. An episode starts
--- at its first silence's last message before, ends at its last silence's first message after (null while that
--- one is open), its peak value = its longest silence in minutes (so far, while open); sensor_id null.
--- Registered: `readings`, `coverage`, `cadence`.
+-- $settle_hours (readings arrive up to that late). A silence whose next message lies beyond the horizon is
+-- open, and an open one only once the horizon is the threshold past its start; a silence starting in an
+-- hour not processed yet is not judged at all.
+-- Flapping suppression: a gap silence starts a new episode unless the previous gap silence of the device
+-- is open, or ended less than $merge_periods periods before it starts (period = the cadence at its start,
+-- or $gap_minutes / $cadence_factor without one): then it joins the previous one's episode. An episode
+-- starts at its first silence's last message before, ends at its last silence's first message after (null
+-- while that one is open); peak value = its longest silence in minutes (so far, while open); sensor_id
+-- null. Registered: `readings`, `coverage`, `cadence`.
 with messages as (
     select distinct
         device_id,
@@ -29,16 +29,20 @@ silences as (
 ),
 
 settle as (
-    select to_hours(cast($settle_hours as bigint)) as span
+    select
+        to_hours(cast($settle_hours as bigint)) as span,
+        $gap_minutes * 60.0 as gap_s,
+        cast($cadence_factor as double) as factor
 ),
 
 judged as (
     select
         silences.*,
-        coverage.frontier - (select settle.span from settle) as horizon,
-        greatest($gap_minutes * 60.0, $cadence_factor * coalesce(cadence.report_interval_s, 0.0)) as threshold_s,
-        coalesce(cadence.report_interval_s, $gap_minutes * 60.0 / $cadence_factor) as period_s
+        coverage.frontier - settle.span as horizon,
+        greatest(settle.gap_s, settle.factor * coalesce(cadence.report_interval_s, 0.0)) as threshold_s,
+        coalesce(cadence.report_interval_s, settle.gap_s / settle.factor) as period_s
     from silences
+    cross join settle
     inner join coverage on date_trunc('hour', silences.ts) = coverage.hour_start
     left join cadence on silences.device_id = cadence.device_id and silences.ts = cadence.ts
 ),

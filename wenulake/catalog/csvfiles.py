@@ -77,14 +77,14 @@ class _Reader:
                 return []
             header = [h.strip() for h in header]
             expected = CSV_COLUMNS[table]
-            required = [c for c in expected if c not in OPTIONAL_COLUMNS.get(table, ())]
-            for column in required:
+            needed = [c for c in expected if c not in OPTIONAL_COLUMNS.get(table, ())]
+            for column in needed:
                 if column not in header:
                     self.problem(name, 1, column, "missing column")
             for column in header:
                 if column not in expected:
                     self.problem(name, 1, column, f"unknown column (expected {', '.join(expected)})")
-            if any(c not in header for c in required):
+            if any(c not in header for c in needed):
                 self.unreadable.add(table)
                 return []
             absent = {c: "" for c in expected if c not in header}

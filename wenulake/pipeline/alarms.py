@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from wenulake.contracts.tables import (
     ALARM_COVERAGE,
+    DEVICE_CADENCE,
     FACT_ALARM,
     LEGACY_RUN_PREFIX,
     NOTIFICATION_OUTBOX,
@@ -112,9 +113,7 @@ def merge_reach(settings: Settings, cadences: pa.Table) -> dict[str, timedelta]:
         "select device_id, max(coalesce(report_interval_s, $fallback)) as period_s from cadences group by all",
         {"fallback": fallback},
     ).to_pylist()
-    return {
-        r["device_id"]: timedelta(seconds=settings.alarm_gap_merge_periods * r["period_s"]) for r in rows
-    }
+    return {r["device_id"]: timedelta(seconds=settings.alarm_gap_merge_periods * r["period_s"]) for r in rows}
 
 
 def coverage_table(settings: Settings, hours: Any) -> pa.Table:
@@ -248,7 +247,10 @@ def evaluate(
     before = context(settings)
     reach: dict[str, timedelta] = {}
     fallback = timedelta(
-        seconds=settings.alarm_gap_merge_periods * settings.alarm_gap_minutes * 60.0 / settings.alarm_gap_cadence_factor
+        seconds=settings.alarm_gap_merge_periods
+        * settings.alarm_gap_minutes
+        * 60.0
+        / settings.alarm_gap_cadence_factor
     )
 
     def reach_of(row: dict[str, Any]) -> timedelta:
@@ -527,7 +529,14 @@ def detect(settings: Settings, run_id: str, historical_window: Interval | None =
                     )
         existing = lake.read(FACT_ALARM).to_pylist()
         evaluation = evaluate(
-            settings, con, scope, existing, dimensions(settings)["dim_threshold"], coverage, window_end
+            settings,
+            con,
+            scope,
+            existing,
+            dimensions(settings)["dim_threshold"],
+            coverage,
+            window_end,
+            catalog_cadences(settings),
         )
     finally:
         con.close()
@@ -543,6 +552,8 @@ def detect(settings: Settings, run_id: str, historical_window: Interval | None =
         lake.replace(
             FACT_ALARM, pa.Table.from_pylist(changed, schema=FACT_ALARM.schema), f"alarm_id in ({ids})"
         )
+    if not historical_window:
+        _record_cadences(lake, evaluation, run_id)
     queued = 0
     if not historical_window:
         alarms_now = {r["alarm_id"]: r for r in existing}
@@ -569,6 +580,35 @@ def detect(settings: Settings, run_id: str, historical_window: Interval | None =
         "open": sum(1 for r in changed if r["status"] == "open"),
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def catalog_cadences(settings: Settings) -> pa.Table:
+    """The catalog's devices with their report_interval_s (null = learn the cadence)."""
+    from wenulake.catalog.store import CatalogStore
+
+    return CatalogStore(settings).snapshot()["devices"].select(["device_id", "report_interval_s"])
+
+
+def latest_cadences(cadences: pa.Table) -> pa.Table:
+    """Per device, its cadence at its last message (`cadence` rows), where it has one."""
+    return run_local(
+        {"cadences": cadences},
+        "select device_id, arg_max(report_interval_s, ts) as report_interval_s, arg_max(source, ts) as source, "
+        "arg_max(intervals, ts) as intervals, max(ts) as as_of from cadences group by device_id "
+        "having arg_max_null(report_interval_s, ts) is not null order by device_id",
+    )
+
+
+def _record_cadences(lake: Lake, evaluation: Evaluation, run_id: str) -> None:
+    """ops.device_cadence: for every evaluated device, the cadence the gap rule used at its last message."""
+    if evaluation.cadences is None or not evaluation.starts:
+        return
+    latest = latest_cadences(evaluation.cadences)
+    now = datetime.now(UTC)
+    rows = latest.append_column("alarm_run", pa.array([run_id] * latest.num_rows, pa.string()))
+    rows = rows.append_column("learned_at", pa.array([now] * latest.num_rows, TS))
+    devices = sql_list(evaluation.starts)
+    lake.replace(DEVICE_CADENCE, rows.cast(DEVICE_CADENCE.schema), f"device_id in ({devices})")
 
 
 def load_warehouse(settings: Settings, run_id: str) -> dict[str, Any]:
