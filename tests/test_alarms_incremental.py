@@ -84,7 +84,7 @@ def generate_cadenced(seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed + 1000)
     rows = generate(seed)
     for device, period, jitter in (("q", 900, 90), ("h", 2400, 240)):
-        silent = T0 + timedelta(minutes=rng.randrange(4 * 60, DATA_HOURS * 60 - 60))
+        silent = T0 + timedelta(minutes=rng.randrange(3 * 60, DATA_HOURS * 60 - 200))  # over before the end
         quiet = (silent, silent + timedelta(minutes=rng.choice([130, 170])))
         ts = T0 + timedelta(seconds=rng.randrange(0, period))
         while ts < T0 + HOUR * DATA_HOURS:

@@ -8,7 +8,7 @@
 -- hour not processed yet is not judged at all.
 -- Flapping suppression: a gap silence starts a new episode unless the previous gap silence of the device
 -- is open, or ended less than $merge_periods periods before it starts (period = the cadence at its start,
--- or $gap_minutes / $cadence_factor without one): then it joins the previous one's episode. An episode
+-- or $gap_minutes without one): then it joins the previous one's episode. An episode
 -- starts at its first silence's last message before, ends at its last silence's first message after (null
 -- while that one is open); peak value = its longest silence in minutes (so far, while open); sensor_id
 -- null. Registered: `readings`, `coverage`, `cadence`.
@@ -40,7 +40,7 @@ judged as (
         silences.*,
         coverage.frontier - settle.span as horizon,
         greatest(settle.gap_s, settle.factor * coalesce(cadence.report_interval_s, 0.0)) as threshold_s,
-        coalesce(cadence.report_interval_s, settle.gap_s / settle.factor) as period_s
+        coalesce(cadence.report_interval_s, settle.gap_s) as period_s
     from silences
     cross join settle
     inner join coverage on date_trunc('hour', silences.ts) = coverage.hour_start

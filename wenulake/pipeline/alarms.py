@@ -106,8 +106,8 @@ def cadence(settings: Settings, messages: pa.Table, devices: pa.Table | None = N
 def merge_reach(settings: Settings, cadences: pa.Table) -> dict[str, timedelta]:
     """Per device, how long before a gap an earlier gap may end and still be merged with it (flapping
     suppression): WENULAKE_ALARM_GAP_MERGE_PERIODS x the longest period among `cadences` (a cadence, or
-    WENULAKE_ALARM_GAP_MINUTES / WENULAKE_ALARM_GAP_CADENCE_FACTOR without one)."""
-    fallback = settings.alarm_gap_minutes * 60.0 / settings.alarm_gap_cadence_factor
+    WENULAKE_ALARM_GAP_MINUTES without one)."""
+    fallback = settings.alarm_gap_minutes * 60.0
     rows = run_local(
         {"cadences": cadences},
         "select device_id, max(coalesce(report_interval_s, $fallback)) as period_s from cadences group by all",
@@ -246,12 +246,7 @@ def evaluate(
     live = [a for a in alarms if a["status"] != "retracted" and a["device_id"] in starts]
     before = context(settings)
     reach: dict[str, timedelta] = {}
-    fallback = timedelta(
-        seconds=settings.alarm_gap_merge_periods
-        * settings.alarm_gap_minutes
-        * 60.0
-        / settings.alarm_gap_cadence_factor
-    )
+    fallback = timedelta(minutes=settings.alarm_gap_merge_periods * settings.alarm_gap_minutes)
 
     def reach_of(row: dict[str, Any]) -> timedelta:
         return reach.get(row["device_id"], fallback) if row["rule"] == "gap" else timedelta(0)
