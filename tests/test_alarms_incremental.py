@@ -77,10 +77,10 @@ def generate(seed: int) -> list[dict[str, Any]]:
 
 
 def generate_cadenced(seed: int) -> list[dict[str, Any]]:
-    """generate(seed) plus two devices whose cadence the gap rule learns: `q` sends a temperature every 15
+    """generate(seed) plus devices whose cadence the gap rule learns: `q` sends a temperature every 15
     minutes (+-90 s), `h` one every 40 minutes (+-4 min), each skipping a reading now and then (a silence of twice
     its cadence: a gap for WENULAKE_ALARM_GAP_MINUTES alone, not for the learned cadence) and falling silent once
-    for 2-3 hours; 15% of the readings arrive 1-3 hours late."""
+    for 2-3 hours; `f` flaps (one gap episode for many silences); 15% of the readings arrive 1-3 hours late."""
     rng = random.Random(seed + 1000)
     rows = generate(seed)
     for device, period, jitter in (("q", 900, 90), ("h", 2400, 240)):
@@ -104,6 +104,28 @@ def generate_cadenced(seed: int) -> list[dict[str, Any]]:
                     }
                 )
             ts += timedelta(seconds=period + rng.randrange(-jitter, jitter))
+    # `f` flaps: every 20 minutes, but from the third hour on silent 70 minutes after every 70 of reporting
+    ts = T0 + timedelta(seconds=rng.randrange(0, 1200))
+    cycle = rng.randrange(0, 140)
+    while ts < T0 + HOUR * DATA_HOURS:
+        minutes = int((ts - T0) / timedelta(minutes=1))
+        if minutes < 120 or (minutes + cycle) % 140 < 70:
+            rows.append(
+                {
+                    "sensor_id": "f-t",
+                    "ts": ts,
+                    "value": round(20 + rng.gauss(0, 0.3), 3),
+                    "kind": "gauge",
+                    "metric": "temperature",
+                    "device_id": "f",
+                    "site_id": "s1",
+                    "company_id": "c1",
+                    "arrival_hour": floor_hour(
+                        ts + (HOUR * rng.randint(1, 3) if rng.random() < 0.15 else HOUR * 0)
+                    ),
+                }
+            )
+        ts += timedelta(seconds=1200 + rng.randrange(-60, 60))
     return rows
 
 
@@ -230,7 +252,7 @@ def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed, make, monk
     if make is generate_cadenced:  # the slow devices' cadence is learned, and their long silence found
         learned = alarms.cadence(settings, silver(rows)).to_pylist()
         assert {r["device_id"] for r in learned if r["source"] == "learned"} >= {"q", "h"}
-        assert {e["device_id"] for e in full if e["rule"] == "gap"} >= {"q", "h"}
+        assert {e["device_id"] for e in full if e["rule"] == "gap"} >= {"q", "h", "f"}
 
     order = list(hours)
     random.Random(seed).shuffle(order)
@@ -356,3 +378,59 @@ def test_an_alarm_storm_on_one_device_announces_the_first_alarms_of_the_hour_and
     )
     queued = {alarms._hash(a, t) for a, t, _ in due}
     assert not alarms.transitions(settings, storm, queued, lambda hour: True)  # recorded once
+
+
+def test_a_span_starting_between_two_flapping_silences_judges_their_one_episode_whole():
+    """Device `f` reports every 20 minutes (catalog) and is silent 3:00-4:20 and 6:00-7:20: 100 minutes of
+    reporting between, less than 6 periods (2 h), so one episode. A run that knows the first silence's alarm and
+    whose span starts at 5:40 (60 minutes of context and the previous reading, 4:20, do not reach 3:00) must
+    find that one episode, extending the alarm, not a new one from 6:00."""
+    settings = Settings()
+    silent = [(HOUR * 3, HOUR * 4 + timedelta(minutes=20)), (HOUR * 6, HOUR * 7 + timedelta(minutes=20))]
+
+    def readings(silences: list[tuple[timedelta, timedelta]]) -> pa.Table:
+        return silver(
+            [
+                {
+                    "sensor_id": "f-t",
+                    "ts": T0 + step,
+                    "value": 20.0 + (i % 3),
+                    "kind": "gauge",
+                    "metric": "temperature",
+                    "device_id": "f",
+                    "site_id": "s1",
+                    "company_id": "c1",
+                    "arrival_hour": floor_hour(T0 + step),
+                }
+                for i, step in enumerate(timedelta(minutes=20) * n for n in range(34))
+                if not any(a < step < b for a, b in silences)
+            ]  # fmt: skip
+        )
+
+    devices = pa.table({"device_id": ["f"], "report_interval_s": pa.array([1200], pa.int64())})
+    coverage = alarms.coverage_table(settings, {T0 + HOUR * i for i in range(12)})
+
+    def evaluate(table: pa.Table, start: datetime, existing: list[dict[str, Any]]) -> alarms.Evaluation:
+        con = duckdb.connect()
+        con.execute("set TimeZone = 'UTC'")
+        con.execute("create schema silver")
+        con.register("silver_rows", table)
+        con.execute("create view silver.reading as select * from silver_rows")
+        try:
+            return alarms.evaluate(
+                settings, con, {"f": start}, existing, THRESHOLDS, coverage, devices=devices
+            )
+        finally:
+            con.close()
+
+    def gaps(evaluation: alarms.Evaluation) -> list[tuple[datetime, datetime]]:
+        return [(e["started_at"], e["ended_at"]) for e in evaluation.found.to_pylist() if e["rule"] == "gap"]
+
+    one = gaps(evaluate(readings(silent), T0, []))
+    assert one == [(T0 + HOUR * 3, T0 + HOUR * 7 + timedelta(minutes=20))]
+    # an earlier run knew only the first silence (the second one's hours were not there yet)
+    before = evaluate(readings(silent[:1]), T0, [])
+    assert gaps(before) == [(T0 + HOUR * 3, T0 + HOUR * 4 + timedelta(minutes=20))]
+    existing = alarms.reconcile_rows(before, [], "run-1")
+    later = evaluate(readings(silent), T0 + HOUR * 5 + timedelta(minutes=40), existing)
+    assert gaps(later) == one  # the alarm is extended, no second one from 6:00
