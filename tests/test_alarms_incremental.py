@@ -404,7 +404,7 @@ def test_a_span_starting_between_two_flapping_silences_judges_their_one_episode_
                 }
                 for i, step in enumerate(timedelta(minutes=20) * n for n in range(34))
                 if not any(a < step < b for a, b in silences)
-            ]  # fmt: skip
+            ]
         )
 
     devices = pa.table({"device_id": ["f"], "report_interval_s": pa.array([1200], pa.int64())})
