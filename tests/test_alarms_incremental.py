@@ -353,6 +353,12 @@ def test_an_unsettled_hour_waits_for_its_landing_hours():
     for missing in needed:
         assert not alarms.settled(settings, hour, lambda h, m=missing: h != m)
     assert alarms.settled(settings, hour, lambda h: h in needed)
+    # a gap alarm also waits for the hours its learned cadence comes from: the 7 days before
+    learning = {hour - HOUR * i for i in range(2, 24 * settings.alarm_cadence_days + 2)}
+    assert not alarms.settled(settings, hour, lambda h: h in needed, gap=True)
+    for missing in learning:
+        assert not alarms.settled(settings, hour, lambda h, m=missing: h != m, gap=True)
+    assert alarms.settled(settings, hour, lambda h: h in needed | learning, gap=True)
 
 
 def test_an_alarm_storm_on_one_device_announces_the_first_alarms_of_the_hour_and_counts_the_rest(monkeypatch):

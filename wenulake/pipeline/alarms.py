@@ -371,13 +371,14 @@ def reconcile_rows(
     return changed
 
 
-def settled(settings: Settings, device_hour: datetime, processed: Any) -> bool:
+def settled(settings: Settings, device_hour: datetime, processed: Any, gap: bool = False) -> bool:
     """Whether no reading still to arrive can change the alarms starting in `device_hour` on a device: every
-    landing hour from the hour before it to its end plus the longest confirmation (flatline or gap minutes) plus
-    WENULAKE_ALARM_SETTLE_HOURS is processed (`processed(hour)`: in the ingest ledger, or empty in the
-    landing)."""
+    landing hour from the hour before it (with a `gap` alarm among them, from WENULAKE_ALARM_CADENCE_DAYS
+    before it: the readings its learned cadence comes from) to its end plus the longest confirmation (flatline
+    or gap minutes) plus WENULAKE_ALARM_SETTLE_HOURS is processed (`processed(hour)`: in the ingest ledger, or
+    empty in the landing)."""
     confirm = timedelta(minutes=max(settings.alarm_flatline_minutes, settings.alarm_gap_minutes))
-    first = device_hour - HOUR
+    first = device_hour - HOUR - (timedelta(days=settings.alarm_cadence_days) if gap else timedelta(0))
     last = (
         floor_hour(device_hour + HOUR - timedelta(microseconds=1) + confirm)
         + HOUR * settings.alarm_settle_hours
@@ -423,7 +424,7 @@ def transitions(
                 continue
             if not announced:
                 if ready is None:
-                    ready = settled(settings, hour, processed)
+                    ready = settled(settings, hour, processed, any(a["rule"] == "gap" for a in members))
                 if not ready:
                     continue
                 if rank > limit:
