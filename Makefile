@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help venv chromium serve bench-catalog checkov-venv checkov package cluster cluster-stop run test test-fast fuzz lint format typecheck airflow bench bench-maintenance lock clean clean-home
+.PHONY: help venv chromium serve bench-catalog checkov-venv checkov package cluster cluster-stop run test test-fast fuzz lint format typecheck airflow bench bench-gaps bench-maintenance lock clean clean-home
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -134,6 +134,9 @@ bench: $(STAMP) ## Benchmark the pipeline against the hand-written reference (BE
 	$(BIN)/python bench/run.py --sizes $(BENCH_SIZES)
 	$(BIN)/python bench/command.py --datasets $(BENCH_COMMAND)
 	$(BIN)/python bench/migration.py
+
+bench-gaps: $(STAMP) ## False gap alarms per device-month at 5-60 min cadences with jitter, real silences found (bench/gap_quality.py)
+	$(BIN)/python bench/gap_quality.py
 
 bench-maintenance: $(STAMP) ## 100 hourly runs' lake writes, then maintenance, against one run over the same hours (bench/maintenance.py)
 	$(BIN)/python bench/maintenance.py

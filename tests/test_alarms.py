@@ -224,3 +224,40 @@ def test_rules_on_a_synthetic_series():
     assert ("counter_reset", minute(160), minute(160)) in found
     assert ("anomaly", minute(175), minute(176)) in found
     assert len(found) == 5, found
+
+
+def test_the_alarms_stage_records_each_devices_cadence(tmp_path):
+    """ops.device_cadence: per evaluated device, the cadence at its last message (catalog or learned); a
+    later run replaces the rows of the devices it evaluates (a device without a cadence loses its row)."""
+    import duckdb
+    import pyarrow as pa
+
+    from tests.test_alarms_incremental import THRESHOLDS, generate_cadenced, silver
+    from wenulake.contracts.tables import DEVICE_CADENCE
+
+    settings = Settings(home=tmp_path, alarm_cadence_min_intervals=6)
+    lake = Lake(settings)
+    lake.ensure()
+    rows = generate_cadenced(3)
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("create schema silver")
+    con.register("silver_rows", silver(rows))
+    con.execute("create view silver.reading as select * from silver_rows")
+    devices = pa.table({"device_id": ["d0"], "report_interval_s": pa.array([300], pa.int64())})
+    scope = {d: min(r["ts"] for r in rows) for d in ("d0", "d1", "q", "h")}
+    evaluation = alarms.evaluate(settings, con, scope, [], THRESHOLDS, None, devices=devices)
+    alarms._record_cadences(lake, evaluation, "run-1")
+    recorded = {r["device_id"]: r for r in lake.read(DEVICE_CADENCE).to_pylist()}
+    assert set(recorded) == {"d0", "d1", "q", "h"}
+    assert (recorded["d0"]["source"], recorded["d0"]["report_interval_s"]) == ("catalog", 300.0)
+    assert recorded["q"]["source"] == "learned"
+    assert abs(recorded["q"]["report_interval_s"] - 900) < 90  # every 15 minutes, +-90 s
+    assert abs(recorded["h"]["report_interval_s"] - 2400) < 240
+    assert recorded["q"]["as_of"] == max(r["ts"] for r in rows if r["device_id"] == "q")
+    # too few intervals to learn from: q's row goes, the others stay
+    strict = Settings(home=tmp_path, alarm_cadence_min_intervals=1000)
+    again = alarms.evaluate(strict, con, {"q": scope["q"]}, [], THRESHOLDS, None)
+    con.close()
+    alarms._record_cadences(lake, again, "run-2")
+    assert {r["device_id"] for r in lake.read(DEVICE_CADENCE).to_pylist()} == {"d0", "d1", "h"}

@@ -76,6 +76,59 @@ def generate(seed: int) -> list[dict[str, Any]]:
     return rows
 
 
+def generate_cadenced(seed: int) -> list[dict[str, Any]]:
+    """generate(seed) plus devices whose cadence the gap rule learns: `q` sends a temperature every 15
+    minutes (+-90 s), `h` one every 40 minutes (+-4 min), each skipping a reading now and then (a silence of twice
+    its cadence: a gap for WENULAKE_ALARM_GAP_MINUTES alone, not for the learned cadence) and falling silent once
+    for 2-3 hours; `f` flaps (one gap episode for many silences); 15% of the readings arrive 1-3 hours late."""
+    rng = random.Random(seed + 1000)
+    rows = generate(seed)
+    for device, period, jitter in (("q", 900, 90), ("h", 2400, 240)):
+        silent = T0 + timedelta(minutes=rng.randrange(3 * 60, DATA_HOURS * 60 - 200))  # over before the end
+        quiet = (silent, silent + timedelta(minutes=rng.choice([130, 170])))
+        ts = T0 + timedelta(seconds=rng.randrange(0, period))
+        while ts < T0 + HOUR * DATA_HOURS:
+            if not quiet[0] <= ts < quiet[1] and rng.random() > 0.12:
+                delay = HOUR * rng.randint(1, 3) if rng.random() < 0.15 else timedelta(0)
+                rows.append(
+                    {
+                        "sensor_id": f"{device}-t",
+                        "ts": ts,
+                        "value": round(20 + rng.gauss(0, 0.3), 3),
+                        "kind": "gauge",
+                        "metric": "temperature",
+                        "device_id": device,
+                        "site_id": "s1",
+                        "company_id": "c1",
+                        "arrival_hour": floor_hour(ts + delay),
+                    }
+                )
+            ts += timedelta(seconds=period + rng.randrange(-jitter, jitter))
+    # `f` flaps: every 20 minutes, but from the third hour on silent 70 minutes after every 70 of reporting
+    ts = T0 + timedelta(seconds=rng.randrange(0, 1200))
+    cycle = rng.randrange(0, 140)
+    while ts < T0 + HOUR * DATA_HOURS:
+        minutes = int((ts - T0) / timedelta(minutes=1))
+        if minutes < 120 or (minutes + cycle) % 140 < 70:
+            rows.append(
+                {
+                    "sensor_id": "f-t",
+                    "ts": ts,
+                    "value": round(20 + rng.gauss(0, 0.3), 3),
+                    "kind": "gauge",
+                    "metric": "temperature",
+                    "device_id": "f",
+                    "site_id": "s1",
+                    "company_id": "c1",
+                    "arrival_hour": floor_hour(
+                        ts + (HOUR * rng.randint(1, 3) if rng.random() < 0.15 else HOUR * 0)
+                    ),
+                }
+            )
+        ts += timedelta(seconds=1200 + rng.randrange(-60, 60))
+    return rows
+
+
 THRESHOLDS = pa.table(
     {
         "threshold_id": ["co2"],
@@ -180,10 +233,14 @@ def all_hours(rows: list[dict[str, Any]]) -> list[datetime]:
     return [T0 + HOUR * i for i in range(DATA_HOURS + 3)]
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed):
+@pytest.mark.parametrize(
+    ("seed", "make"),
+    [(0, generate), (1, generate), (2, generate), (3, generate_cadenced), (4, generate_cadenced)],
+)
+def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed, make, monkeypatch):
+    monkeypatch.setenv("WENULAKE_ALARM_CADENCE_MIN_INTERVALS", "6")
     settings = Settings()
-    rows = generate(seed)
+    rows = make(seed)
     hours = all_hours(rows)
     one = Pipeline(settings, rows)
     one.run(hours)
@@ -192,6 +249,10 @@ def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed):
     ).to_pylist()
     assert one.live() == {episode_key(e) for e in full}
     assert {e["rule"] for e in full} >= {"threshold", "flatline", "gap", "counter_reset"}
+    if make is generate_cadenced:  # the slow devices' cadence is learned, and their long silence found
+        learned = alarms.cadence(settings, silver(rows)).to_pylist()
+        assert {r["device_id"] for r in learned if r["source"] == "learned"} >= {"q", "h"}
+        assert {e["device_id"] for e in full if e["rule"] == "gap"} >= {"q", "h", "f"}
 
     order = list(hours)
     random.Random(seed).shuffle(order)
@@ -214,10 +275,14 @@ def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed):
         assert len(opened) == len(set(opened))
 
 
-@pytest.mark.parametrize("seed", [7, 8, 9])  # 9 fails with WENULAKE_ALARM_SETTLE_HOURS=0
-def test_hours_in_random_order_never_announce_what_one_run_would_not_raise(seed):
+@pytest.mark.parametrize(
+    ("seed", "make"),
+    [(7, generate), (8, generate), (9, generate), (10, generate_cadenced), (11, generate_cadenced)],
+)  # 9 fails with WENULAKE_ALARM_SETTLE_HOURS=0
+def test_hours_in_random_order_never_announce_what_one_run_would_not_raise(seed, make, monkeypatch):
+    monkeypatch.setenv("WENULAKE_ALARM_CADENCE_MIN_INTERVALS", "6")
     settings = Settings()
-    rows = generate(seed)
+    rows = make(seed)
     hours = all_hours(rows)
     one = Pipeline(settings, rows)
     one.run(hours)
@@ -288,6 +353,12 @@ def test_an_unsettled_hour_waits_for_its_landing_hours():
     for missing in needed:
         assert not alarms.settled(settings, hour, lambda h, m=missing: h != m)
     assert alarms.settled(settings, hour, lambda h: h in needed)
+    # a gap alarm also waits for the hours its learned cadence comes from: the 7 days before
+    learning = {hour - HOUR * i for i in range(2, 24 * settings.alarm_cadence_days + 2)}
+    assert not alarms.settled(settings, hour, lambda h: h in needed, gap=True)
+    for missing in learning:
+        assert not alarms.settled(settings, hour, lambda h, m=missing: h != m, gap=True)
+    assert alarms.settled(settings, hour, lambda h: h in needed | learning, gap=True)
 
 
 def test_an_alarm_storm_on_one_device_announces_the_first_alarms_of_the_hour_and_counts_the_rest(monkeypatch):
@@ -313,3 +384,62 @@ def test_an_alarm_storm_on_one_device_announces_the_first_alarms_of_the_hour_and
     )
     queued = {alarms._hash(a, t) for a, t, _ in due}
     assert not alarms.transitions(settings, storm, queued, lambda hour: True)  # recorded once
+
+
+def test_a_span_starting_between_two_flapping_silences_judges_their_one_episode_whole():
+    """Device `f` reports every 20 minutes (catalog) and is silent 3:00-4:20 and 6:00-7:20: 100 minutes of
+    reporting between, less than 6 periods (2 h), so one episode. A run that knows the first silence's alarm and
+    whose span starts at 5:40 (60 minutes of context and the previous reading, 4:20, do not reach 3:00) must
+    find that one episode, extending the alarm, not a new one from 6:00."""
+    settings = Settings()
+    silent = [(HOUR * 3, HOUR * 4 + timedelta(minutes=20)), (HOUR * 6, HOUR * 7 + timedelta(minutes=20))]
+
+    def readings(silences: list[tuple[timedelta, timedelta]]) -> pa.Table:
+        return silver(
+            [
+                {
+                    "sensor_id": "f-t",
+                    "ts": T0 + step,
+                    "value": 20.0 + (i % 3),
+                    "kind": "gauge",
+                    "metric": "temperature",
+                    "device_id": "f",
+                    "site_id": "s1",
+                    "company_id": "c1",
+                    "arrival_hour": floor_hour(T0 + step),
+                }
+                for i, step in enumerate(timedelta(minutes=20) * n for n in range(34))
+                if not any(a < step < b for a, b in silences)
+            ]
+        )
+
+    devices = pa.table({"device_id": ["f"], "report_interval_s": pa.array([1200], pa.int64())})
+    coverage = alarms.coverage_table(settings, {T0 + HOUR * i for i in range(12)})
+
+    def evaluate(table: pa.Table, start: datetime, existing: list[dict[str, Any]]) -> alarms.Evaluation:
+        con = duckdb.connect()
+        con.execute("set TimeZone = 'UTC'")
+        con.execute("create schema silver")
+        con.register("silver_rows", table)
+        con.execute("create view silver.reading as select * from silver_rows")
+        try:
+            return alarms.evaluate(
+                settings, con, {"f": start}, existing, THRESHOLDS, coverage, devices=devices
+            )
+        finally:
+            con.close()
+
+    def gaps(evaluation: alarms.Evaluation) -> list[tuple[datetime, datetime]]:
+        return [(e["started_at"], e["ended_at"]) for e in evaluation.found.to_pylist() if e["rule"] == "gap"]
+
+    one = gaps(evaluate(readings(silent), T0, []))
+    assert one == [(T0 + HOUR * 3, T0 + HOUR * 7 + timedelta(minutes=20))]
+    # an earlier run knew only the first silence (the second one's hours were not there yet)
+    before = evaluate(readings(silent[:1]), T0, [])
+    assert gaps(before) == [(T0 + HOUR * 3, T0 + HOUR * 4 + timedelta(minutes=20))]
+    existing = alarms.reconcile_rows(before, [], "run-1")
+    later = evaluate(readings(silent), T0 + HOUR * 5 + timedelta(minutes=40), existing)
+    assert gaps(later) == one  # the alarm is extended, no second one from 6:00
+    # and without that alarm known: the gap from 6:00 could merge with one ending up to 2 h before it, so the
+    # span is pushed back over that reach, finds the silence from 3:00 and judges the episode whole
+    assert gaps(evaluate(readings(silent), T0 + HOUR * 5 + timedelta(minutes=40), [])) == one

@@ -57,3 +57,23 @@ def test_bench_harness_runs_on_a_tiny_size(tmp_path):
     assert plot.stat().st_size > 10_000
     assert "| XS |" in done.stdout
     assert "gate share" in done.stdout
+
+
+def test_gap_bench_runs_on_a_tiny_size(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "gap_quality.py"), "--per-cadence", "1", "--days", "8",
+         "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "gap_quality.json").read_text())
+    assert result == json.loads(done.stdout)
+    assert result["devices"] == 5
+    for name in ("learned", "catalog", "before_cadence"):
+        assert result[name]["silences_injected"] == 15
+        assert set(result[name]["per_cadence"]) == {"5min", "10min", "15min", "30min", "60min"}
+    assert result["learned"]["silences_found"] == 15
+    # the rule before cadences raises an alarm per reading on the hourly device: far more than with them
+    assert result["before_cadence"]["gap_alarms"] > 10 * result["learned"]["gap_alarms"]

@@ -65,8 +65,8 @@ def test_every_problem_is_reported_with_file_line_and_column_and_nothing_is_writ
 
     edit(catalog_dir / "sites.csv", 2, "Europe/Madrid", "Mars/Olympus")
     with open(catalog_dir / "devices.csv", "a") as fh:
-        fh.write("dev-09999,no-such-site,2026-01-01T00:00:00Z,\n")
-        fh.write("dev-00002,s0001,2026-01-01T00:00:00Z,\n")  # duplicate id
+        fh.write("dev-09999,no-such-site,2026-01-01T00:00:00Z,,\n")
+        fh.write("dev-00002,s0001,2026-01-01T00:00:00Z,,\n")  # duplicate id
     sensors = (catalog_dir / "sensors.csv").read_text().splitlines()
     overlap = sensors[1].split(",")
     overlap[0], overlap[-2], overlap[-1] = "dev-00001-temp-9", "2026-04-04T00:30:00Z", ""
@@ -106,6 +106,70 @@ def test_bad_numbers_and_inverted_validity(catalog_dir):
     problems = [str(p) for p in invalid.value.problems]
     assert "sensors.csv:2: offset: expected a number, got '1e'" in problems
     assert any(p.startswith("sensors.csv:2: valid_to: must be after valid_from") for p in problems)
+
+
+def test_report_interval_s_is_optional_validated_and_round_trips(catalog_dir, tmp_path):
+    devices = catalog_dir / "devices.csv"
+    header, *rows = devices.read_text().splitlines()
+    assert header.split(",")[-1] == "report_interval_s"
+    # a devices.csv without the column (as before it existed) loads: every cadence is learned
+    devices.write_text("\n".join(",".join(line.split(",")[:-1]) for line in [header, *rows]) + "\n")
+    store = CatalogStore(Settings(home=tmp_path / "home"))
+    store.load(catalog_dir)
+    assert {r["report_interval_s"] for r in store.rows("devices")} == {None}
+    # bad values are reported with their line (the header is line 1) and nothing is loaded
+    lines = [header] + [line.rsplit(",", 1)[0] + "," for line in rows]
+    for line, bad in ((2, "0"), (3, "1.5"), (4, "abc")):
+        lines[line - 1] += bad
+    devices.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CatalogInvalid) as invalid:
+        store.load(catalog_dir)
+    problems = [str(p) for p in invalid.value.problems]
+    for line, bad in ((2, "0"), (3, "1.5"), (4, "abc")):
+        assert (
+            f"devices.csv:{line}: report_interval_s: expected a positive whole number of seconds, got '{bad}'"
+            in (problems)
+        )
+    lines[1:4] = [
+        line.rsplit(",", 1)[0] + "," + value
+        for line, value in zip(lines[1:4], ("3600", "300", ""), strict=True)
+    ]
+    devices.write_text("\n".join(lines) + "\n")
+    store.load(catalog_dir)
+    intervals = {r["device_id"]: r["report_interval_s"] for r in store.rows("devices")}
+    assert sorted(v for v in intervals.values() if v) == [300, 3600]
+    store.export(tmp_path / "exported")
+    assert store.load(tmp_path / "exported").unchanged
+    assert store.snapshot()["devices"].column("report_interval_s").to_pylist().count(3600) == 1
+
+
+def test_migration_0005_adds_report_interval_s_to_existing_devices(tmp_path):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    from wenulake.catalog.store import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    engine = create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004")
+        connection.execute(text("insert into companies (company_id, name) values ('c', 'C')"))
+        connection.execute(
+            text("insert into sites (site_id, company_id, name, timezone) values ('s', 'c', 'S', 'UTC')")
+        )
+        connection.execute(text("insert into devices (device_id, site_id) values ('d', 's')"))
+    engine.dispose()
+    store = CatalogStore(Settings(home=tmp_path / "home", catalog_url=url))
+    assert [(r["device_id"], r["report_interval_s"]) for r in store.rows("devices")] == [("d", None)]
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004")
+        columns = [row[1] for row in connection.execute(text("pragma table_info(devices)"))]
+    assert "report_interval_s" not in columns
 
 
 def test_missing_file_and_directory(tmp_path, catalog_dir):

@@ -524,3 +524,38 @@ def test_pages_need_a_session_and_each_role_gets_what_it_may(svc):
     with svc.client("viewer") as api:
         made = api.get("/api/v1/companies", params={"q": "page-"}).json()["items"]
     assert {c["company_id"].split("-")[1] for c in made} == {"operator", "admin"}
+
+
+def test_a_device_report_interval_through_the_api_and_the_form(svc):
+    with svc.client("operator") as api:
+        ids = make_device(api)
+        path = f"/api/v1/devices/{ids['device_id']}"
+        assert api.get(path).json()["report_interval_s"] is None  # learned by the alarms stage
+        bad = api.patch(path, json={"report_interval_s": "0"}, headers={"If-Match": '"1"'})
+        assert bad.status_code == 422
+        assert {(p["field"], p["message"]) for p in bad.json()["problems"]} == {
+            ("report_interval_s", "expected a positive whole number of seconds, got '0'")
+        }  # the message of devices.csv problems in `wenulake catalog load`
+        done = api.patch(path, json={"report_interval_s": 3600}, headers={"If-Match": '"1"'})
+        assert done.status_code == 200, done.text
+        assert api.get(path).json()["report_interval_s"] == 3600
+        assert (
+            "report_interval_s"
+            in api.get("/openapi.json").json()["components"]["schemas"]["Device"]["properties"]
+        )
+    client = page_session(svc, "operator")
+    try:
+        form = client.get("/devices/new").text
+        assert 'name="report_interval_s"' in form
+        device = uid("dev-form")
+        created = client.post(
+            "/devices/new",
+            data={"device_id": device, "site_id": ids["site_id"], "report_interval_s": "900",
+                  "csrf_token": csrf(client, "/devices/new")},
+        )  # fmt: skip
+        assert created.status_code == 303, created.text
+        assert "900" in client.get(f"/devices/{device}").text
+    finally:
+        client.close()
+    with svc.client("viewer") as api:
+        assert api.get(f"/api/v1/devices/{device}").json()["report_interval_s"] == 900

@@ -251,6 +251,30 @@ class Settings(BaseSettings):
         description="Alarms: devices with a reading in this many hours before a newly processed landing hour "
         "get their silence judged again by that run, even when none of their readings changed.",
     )
+    alarm_cadence_days: int = Field(
+        default=7,
+        ge=1,
+        description="Alarms: a device without report_interval_s in the catalog gets its cadence learned as the "
+        "median inter-arrival of its messages over this many days before each silence.",
+    )
+    alarm_cadence_min_intervals: int = Field(
+        default=12,
+        ge=1,
+        description="Alarms: intervals a learned cadence needs in its window; fewer = no cadence (the gap rule "
+        "then uses WENULAKE_ALARM_GAP_MINUTES alone).",
+    )
+    alarm_gap_cadence_factor: float = Field(
+        default=3.0,
+        gt=0,
+        description="Alarm rule gap: a gap is silence of at least max(WENULAKE_ALARM_GAP_MINUTES, this x the "
+        "device's cadence).",
+    )
+    alarm_gap_merge_periods: float = Field(
+        default=6.0,
+        ge=0,
+        description="Alarm rule gap: silences separated by less than this many cadence periods of reporting "
+        "are one episode (flapping suppression); 0 = never merge.",
+    )
     alarm_topic_arn: str | None = Field(
         default=None,
         description="SNS topic for alarm notifications; unset = the JSON-lines file WENULAKE_NOTIFICATIONS_FILE.",

@@ -115,8 +115,10 @@ def test_gap_is_per_device_judged_only_up_to_the_covered_horizon():
     ]  # its next message beyond the horizon
     readings += [{**late, "sensor_id": "c-t", "device_id": "c", "ts": minute(90)}]  # hour 01:00 not processed
     coverage = table([{"hour_start": T0, "frontier": T0 + timedelta(hours=1)}])  # only hour 00:00 processed
-    params = {"gap_minutes": 5, "settle_hours": 0}
-    rows = run("alarms/gap", {"readings": table(readings), "coverage": coverage}, params)
+    params = {"gap_minutes": 5, "settle_hours": 0, "cadence_factor": 3.0, "merge_periods": 0.0}
+    rows = run(
+        "alarms/gap", {"readings": table(readings), "coverage": coverage, "cadence": NO_CADENCE}, params
+    )
     assert episodes(rows) == [
         ("gap", "warning", None, "a", minute(1), minute(7), 6.0),  # one per device, not per sensor
         ("gap", "warning", None, "a", minute(7), None, 53.0),  # silent up to the horizon (01:00): open
@@ -124,99 +126,83 @@ def test_gap_is_per_device_judged_only_up_to_the_covered_horizon():
         ("gap", "warning", None, "d", minute(50), None, 10.0),  # the message at 01:10 is not judged yet: open
     ]
     settled = run(
-        "alarms/gap", {"readings": table(readings), "coverage": coverage}, {**params, "settle_hours": 1}
+        "alarms/gap",
+        {"readings": table(readings), "coverage": coverage, "cadence": NO_CADENCE},
+        {**params, "settle_hours": 1},
     )
     assert settled == []  # an hour's settle time moves the horizon back to 00:00: nothing can be judged
 
 
-def test_anomaly_moving_keeps_gauges_inside_their_limits_without_repeats():
-    readings = series("a-co2", [500.0, 500.0, 510.0, 1500.0, 520.0]) + series(
-        "m-e", [1.0, 2.0], kind="counter", metric="energy"
-    )
-    rows = run("alarms/anomaly_moving", {"readings": bounded(readings, [DEFAULT_CO2])})
-    assert [(r["ts"], r["value"]) for r in rows] == [
-        (minute(0), 500.0),
-        (minute(2), 510.0),
-        (minute(4), 520.0),
+NO_CADENCE = table([], {"device_id": pa.string(), "ts": TS, "report_interval_s": pa.float64()})
+DEVICES = {"device_id": pa.string(), "report_interval_s": pa.int64()}
+
+
+def messages(device: str, minutes: list[float]) -> list[dict[str, Any]]:
+    return [{"device_id": device, "ts": minute(m)} for m in minutes]
+
+
+def test_cadence_is_the_catalogs_or_the_median_interval_of_the_days_before_each_message():
+    """Learned: the median of the intervals between messages of the $cadence_days before a message (the message
+    itself excluded), once $min_intervals are seen; the catalog's value wins; duplicates are one message."""
+    rows = messages("a", [0, 10, 20, 20, 35, 45, 55]) + messages("b", [0, 1, 2]) + messages("c", [0, 60, 120])
+    params = {"cadence_days": 1, "min_intervals": 3}
+    devices = table([{"device_id": "b", "report_interval_s": 300}], DEVICES)
+    out = {
+        (r["device_id"], r["ts"]): r
+        for r in run("alarms/cadence", {"messages": table(rows), "devices": devices}, params)
+    }
+    learned = [
+        (out[("a", minute(m))]["report_interval_s"], out[("a", minute(m))]["intervals"])
+        for m in (0, 20, 35, 45, 55)
     ]
+    assert learned == [(None, 0), (None, 2), (600.0, 3), (600.0, 4), (600.0, 5)]  # 10, 10, 15: median 10 min
+    assert out[("a", minute(55))]["source"] == "learned"
+    assert {out[("b", minute(m))]["source"] for m in (0, 1, 2)} == {"catalog"}
+    assert out[("b", minute(0))]["report_interval_s"] == 300.0
+    assert out[("c", minute(120))]["report_interval_s"] is None  # 2 intervals: too few to learn
+    # only the days before count: a message two days later learns from nothing
+    later = messages("a", [0, 10, 20, 30, 40, 60 * 48])
+    rows = run("alarms/cadence", {"messages": table(later), "devices": table([], DEVICES)}, params)
+    assert [(r["ts"], r["intervals"]) for r in rows][-2:] == [(minute(40), 4), (minute(60 * 48), 0)]
 
 
-def test_anomaly_flags_robust_outliers_once_enough_points_and_ends_at_the_first_normal_reading():
-    values = [10.0, 11.0, 10.0, 30.0, 31.0, 10.5, 40.0]
-    scored = [
-        {
-            "sensor_id": "a-t",
-            "ts": minute(i),
-            "value": v,
-            "center": 10.0,
-            "spread": 1.0,
-            "points": 5 if i else 1,
-        }
-        for i, v in enumerate(values)
+def test_gap_threshold_follows_the_cadence_and_flapping_silences_make_one_episode():
+    """A gap is silence of at least max($gap_minutes, $cadence_factor x cadence). Silences separated by less than
+    $merge_periods cadence periods of reporting are one episode: from the first silence's start to the last one's
+    end, peak = the longest silence."""
+    hourly = [0, 60, 120, 180, 300, 360, 420, 480, 540, 600, 840, 900]  # 2 h, then 4 h silent
+    readings = [{"sensor_id": "h-t", "ts": minute(m), "value": 1.0, "kind": "gauge", "metric": "temperature",
+                 "device_id": "h", "site_id": "s1", "company_id": "c1"} for m in hourly]  # fmt: skip
+    coverage = table(
+        [{"hour_start": T0 + timedelta(hours=i), "frontier": T0 + timedelta(hours=15)} for i in range(15)]
+    )
+    cadence = table([{"device_id": "h", "ts": minute(m), "report_interval_s": 3600.0} for m in hourly])
+    params = {"gap_minutes": 30, "settle_hours": 0, "cadence_factor": 3.0, "merge_periods": 0.0}
+    tables = {"readings": table(readings), "coverage": coverage, "cadence": cadence}
+    assert episodes(run("alarms/gap", tables, params)) == [
+        ("gap", "warning", None, "h", minute(600), minute(840), 240.0)  # 3 h or more: the 2 h silence is none
     ]
-    scored[1]["spread"] = 0.0
-    readings = table(series("a-t", values, metric="temperature"))
-    rows = run(
-        "alarms/anomaly",
-        {"scored": table(scored), "readings": readings},
-        {"anomaly_min_points": 3, "anomaly_z": 3.5},
-    )
-    assert episodes(rows) == [
-        ("anomaly", "warning", "a-t", "a", minute(3), minute(5), 31.0),  # two readings, one episode, peak 31
-        ("anomaly", "warning", "a-t", "a", minute(6), None, 40.0),  # the last reading: open
+    # without a cadence every hourly silence is a gap; merged, they are one episode (no reporting between)
+    unknown = {**tables, "cadence": NO_CADENCE}
+    assert len(run("alarms/gap", unknown, params)) == len(hourly) - 1
+    merged = run("alarms/gap", unknown, {**params, "merge_periods": 6.0})
+    assert episodes(merged) == [("gap", "warning", None, "h", minute(0), minute(900), 240.0)]
+    # a 5-minute device silent 40 minutes three times: 25 minutes of reporting (< 6 periods) merge, 30 do not
+    silent = [(100, 140), (165, 205), (235, 275)]
+    kept = [m for m in range(0, 301, 5) if not any(a < m < b for a, b in silent)]
+    five = [{**readings[0], "device_id": "f", "sensor_id": "f-t", "ts": minute(m)} for m in kept]
+    tables = {
+        "readings": table(five),
+        "coverage": table(
+            [{"hour_start": T0 + timedelta(hours=i), "frontier": minute(300)} for i in range(5)]
+        ),
+        "cadence": table([{"device_id": "f", "ts": minute(m), "report_interval_s": 300.0} for m in kept]),
+    }
+    assert episodes(run("alarms/gap", tables, {**params, "merge_periods": 6.0})) == [
+        ("gap", "warning", None, "f", minute(100), minute(205), 40.0),
+        ("gap", "warning", None, "f", minute(235), minute(275), 40.0),
     ]
-    few = [{**r, "points": 2} for r in scored]  # too few points in every window: nothing
-    assert (
-        run(
-            "alarms/anomaly",
-            {"scored": table(few), "readings": readings},
-            {"anomaly_min_points": 3, "anomaly_z": 3.5},
-        )
-        == []
-    )
-
-
-def test_scope_is_each_touched_device_once_with_the_runs_earliest_hour():
-    touched = table(
-        [
-            {"run_id": run_id, "sensor_id": s, "hour_utc": t(h)}
-            for run_id, s, h in [("r1", "a-co2", "2026-04-04 05:00"), ("r1", "a-co2", "2026-04-04 03:00"),
-                                 ("r2", "a-t", "2026-04-04 02:00"), ("r2", "b-t", "2026-04-04 04:00"),
-                                 ("r3", "c-t", "2026-04-04 01:00")]
-        ],
-        {"run_id": pa.string(), "sensor_id": pa.string(), "hour_utc": TS},
-    )  # fmt: skip
-    silver = table(
-        series("a-co2", [1.0]) + series("a-t", [1.0]) + series("b-t", [1.0]) + series("c-t", [1.0])
-    )
-    rows = run(
-        "alarms/scope", {"ops.touched_period": touched, "silver.reading": silver}, {"runs": ["r1", "r2"]}
-    )
-    assert rows == [  # a device's sensors share its earliest hour; c's run is not asked for
-        {"device_id": "a", "first_hour": t("2026-04-04 02:00")},
-        {"device_id": "b", "first_hour": t("2026-04-04 04:00")},
-    ]
-
-
-def test_readings_are_the_scopes_devices_in_the_window_with_each_sensors_previous_reading():
-    silver = table(
-        series("a-co2", [1.0, 2.0, 3.0])
-        + series("a-t", [4.0, 5.0, 6.0], device_id="a")
-        + series("b-t", [7.0, 8.0])
-        + [{**series("a-h", [9.0])[0], "device_id": "a", "ts": minute(1) - timedelta(days=8)}]  # too old
-    )
-    scope = table([{"device_id": "a", "window_start": minute(1)}])
-    rows = run(
-        "alarms/readings",
-        {"scope": scope, "silver.reading": silver},
-        {"window_end": minute(2), "previous_days": 7},
-    )
-    assert [(r["sensor_id"], r["ts"], r["value"]) for r in rows] == [
-        ("a-co2", minute(0), 1.0),  # the previous reading, for the rules that compare with it
-        ("a-co2", minute(1), 2.0),
-        ("a-t", minute(0), 4.0),
-        ("a-t", minute(1), 5.0),
-    ]
+    assert len(run("alarms/gap", tables, params)) == 3  # merge_periods 0: never merged
 
 
 def test_readings_of_a_hundred_devices_lookback_answer_rather_than_hang():

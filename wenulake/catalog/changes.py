@@ -98,8 +98,9 @@ RESOURCES: dict[str, Resource] = {
             lambda row, c, con: validation.site(row, c, _exists(con, schema.companies)), "retired_at",
         ),
         Resource(
-            "devices", "device", schema.devices, "device_id", ("device_id", "site_id", "installed_at"),
-            ("site_id", "installed_at"), ("device_id",), ("site_id",),
+            "devices", "device", schema.devices, "device_id",
+            ("device_id", "site_id", "installed_at", "report_interval_s"),
+            ("site_id", "installed_at", "report_interval_s"), ("device_id",), ("site_id",),
             lambda row, c, con: validation.device(row, c, _exists(con, schema.sites)), "retired_at",
         ),
         Resource(

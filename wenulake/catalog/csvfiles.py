@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from wenulake.catalog import validation
-from wenulake.catalog.schema import CSV_COLUMNS, OPTIONAL_TABLES
+from wenulake.catalog.schema import CSV_COLUMNS, OPTIONAL_COLUMNS, OPTIONAL_TABLES
 from wenulake.catalog.validation import Checker
 from wenulake.errors import ConfigError, WenulakeError
 
@@ -77,15 +77,17 @@ class _Reader:
                 return []
             header = [h.strip() for h in header]
             expected = CSV_COLUMNS[table]
-            for column in expected:
+            needed = [c for c in expected if c not in OPTIONAL_COLUMNS.get(table, ())]
+            for column in needed:
                 if column not in header:
                     self.problem(name, 1, column, "missing column")
             for column in header:
                 if column not in expected:
                     self.problem(name, 1, column, f"unknown column (expected {', '.join(expected)})")
-            if any(c not in header for c in expected):
+            if any(c not in header for c in needed):
                 self.unreadable.add(table)
                 return []
+            absent = {c: "" for c in expected if c not in header}
             rows = []
             for line, values in enumerate(reader, start=2):
                 if not values or all(not v.strip() for v in values):
@@ -93,7 +95,7 @@ class _Reader:
                 if len(values) != len(header):
                     self.problem(name, line, "", f"{len(values)} fields, expected {len(header)}")
                     continue
-                rows.append((line, {h: v.strip() for h, v in zip(header, values, strict=True)}))
+                rows.append((line, {**absent, **{h: v.strip() for h, v in zip(header, values, strict=True)}}))
             return rows
 
     def check(self, file: str, line: int, rule: Any, row: dict[str, str], *lookups: Any) -> dict[str, Any]:

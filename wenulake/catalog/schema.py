@@ -47,6 +47,8 @@ devices = Table(
     Column("installed_at", DateTime(timezone=True)),
     Column("retired_at", DateTime(timezone=True)),
     Column("version", Integer, nullable=False, server_default=text("1")),
+    # the device's expected reporting interval, seconds; null = the gap rule learns it (sql/alarms/cadence.sql)
+    Column("report_interval_s", Integer),
 )
 
 sensors = Table(
@@ -156,11 +158,14 @@ TABLES = (companies, sites, devices, sensors, thresholds, technicians, materials
 #: catalog sync does not wipe the field-service catalog).
 OPTIONAL_TABLES = ("technicians", "materials")
 
+#: CSV columns a file may leave out (read as empty: the column's default).
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"devices": ("report_interval_s",)}
+
 #: CSV columns per table (contract v1), in file order. `threshold_id` is derived, not in the CSV.
 CSV_COLUMNS: dict[str, tuple[str, ...]] = {
     "companies": ("company_id", "name"),
     "sites": ("site_id", "company_id", "name", "timezone"),
-    "devices": ("device_id", "site_id", "installed_at", "retired_at"),
+    "devices": ("device_id", "site_id", "installed_at", "retired_at", "report_interval_s"),
     "sensors": (
         "sensor_id",
         "device_id",

@@ -254,7 +254,13 @@ ARROW_SCHEMAS = {
         ]
     ),
     "devices": pa.schema(
-        [("device_id", pa.string()), ("site_id", pa.string()), ("installed_at", TS), ("retired_at", TS)]
+        [
+            ("device_id", pa.string()),
+            ("site_id", pa.string()),
+            ("installed_at", TS),
+            ("retired_at", TS),
+            ("report_interval_s", pa.int64()),
+        ]
     ),
     "sensors": pa.schema(
         [

@@ -94,6 +94,27 @@ class Checker:
             return None
         return number
 
+    def positive_int(self, row: Mapping[str, Any], column: str) -> int | None:
+        """An optional positive whole number ('' or none = None)."""
+        value = row.get(column)
+        text = self.raw(row, column)
+        if not text:
+            return None
+        number: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str):
+            try:
+                number = int(text)
+            except ValueError:
+                number = None
+        if number is None or number <= 0:
+            self.problem(column, f"expected a positive whole number of seconds, got {text!r}")
+            return None
+        return number
+
     def reference(self, row: Mapping[str, Any], column: str, exists: Exists, target: str) -> None:
         value = self.raw(row, column)
         if value and not exists(value):
@@ -130,6 +151,7 @@ def device(row: Mapping[str, Any], c: Checker, site_exists: Exists) -> dict[str,
         "site_id": c.raw(row, "site_id"),
         "installed_at": installed,
         "retired_at": retired,
+        "report_interval_s": c.positive_int(row, "report_interval_s"),
     }
 
 

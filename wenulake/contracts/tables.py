@@ -268,6 +268,25 @@ ALARM_COVERAGE = TableSpec(
     run_columns=("alarm_run", "covered_at"),
 )
 
+DEVICE_CADENCE = TableSpec(
+    name="ops.device_cadence",
+    description="Each device's reporting cadence as the gap rule last used it (at the device's last message "
+    "evaluated): the catalog's report_interval_s, else the median inter-arrival learned over "
+    "WENULAKE_ALARM_CADENCE_DAYS (sql/alarms/cadence.sql); replaced per device by every alarms run.",
+    schema=pa.schema(
+        [
+            pa.field("device_id", pa.string(), nullable=False),
+            pa.field("report_interval_s", pa.float64(), nullable=False),
+            pa.field("source", pa.string(), nullable=False),  # catalog | learned
+            pa.field("intervals", pa.int64(), nullable=False),
+            pa.field("as_of", TS, nullable=False),
+            pa.field("alarm_run", pa.string(), nullable=False),
+            pa.field("learned_at", TS, nullable=False),
+        ]
+    ),
+    run_columns=("alarm_run", "learned_at"),
+)
+
 MIGRATION_LEDGER = TableSpec(
     name="ops.migration_ledger",
     description="One row per legacy month the historical migration processed: status and the month's accounting "
@@ -507,6 +526,7 @@ TABLES: dict[str, TableSpec] = {
         FACT_ALARM,
         NOTIFICATION_OUTBOX,
         ALARM_COVERAGE,
+        DEVICE_CADENCE,
         MIGRATION_LEDGER,
         WORK_ORDER_EVENT_COPY,
         WORK_ORDER_EVENT,

@@ -536,7 +536,7 @@ class Generator:
         write("sites", self.sites)
         write(
             "devices",
-            [(d.device_id, site_of[d.device_id], when(d.sensors[0].valid_from), "") for d in catalogued],
+            [(d.device_id, site_of[d.device_id], when(d.sensors[0].valid_from), "", "") for d in catalogued],
         )
         write(
             "sensors",

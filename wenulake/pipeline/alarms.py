@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from wenulake.contracts.tables import (
     ALARM_COVERAGE,
+    DEVICE_CADENCE,
     FACT_ALARM,
     LEGACY_RUN_PREFIX,
     NOTIFICATION_OUTBOX,
@@ -66,6 +67,8 @@ def rule_params(settings: Settings, settle_hours: int | None = None) -> dict[str
         "gap": {
             "gap_minutes": settings.alarm_gap_minutes,
             "settle_hours": settings.alarm_settle_hours if settle_hours is None else settle_hours,
+            "cadence_factor": settings.alarm_gap_cadence_factor,
+            "merge_periods": settings.alarm_gap_merge_periods,
         },
         "anomaly": {
             "anomaly_window": settings.alarm_anomaly_window,
@@ -80,6 +83,37 @@ def context(settings: Settings) -> timedelta:
     """How far before an evaluated span's start the rules need readings (the anomaly rule's trailing window;
     the previous reading of each sensor comes on top, sql/alarms/readings.sql)."""
     return timedelta(minutes=settings.alarm_anomaly_window)
+
+
+#: the catalog's cadences when none is given: no device has report_interval_s
+NO_DEVICES = pa.schema([("device_id", pa.string()), ("report_interval_s", pa.int64())]).empty_table()
+
+
+def cadence(settings: Settings, messages: pa.Table, devices: pa.Table | None = None) -> pa.Table:
+    """Each device's cadence at each of its messages (sql/alarms/cadence.sql): the catalog's report_interval_s
+    (`devices`: device_id, report_interval_s), else the median inter-arrival of the WENULAKE_ALARM_CADENCE_DAYS
+    before the message, when at least WENULAKE_ALARM_CADENCE_MIN_INTERVALS intervals are seen."""
+    return run_local(
+        {
+            "messages": messages.select(["device_id", "ts"]),
+            "devices": NO_DEVICES if devices is None else devices.select(["device_id", "report_interval_s"]),
+        },
+        load_sql(settings.sql_dir, "alarms/cadence"),
+        {"cadence_days": settings.alarm_cadence_days, "min_intervals": settings.alarm_cadence_min_intervals},
+    )
+
+
+def merge_reach(settings: Settings, cadences: pa.Table) -> dict[str, timedelta]:
+    """Per device, how long before a gap an earlier gap may end and still be merged with it (flapping
+    suppression): WENULAKE_ALARM_GAP_MERGE_PERIODS x the longest period among `cadences` (a cadence, or
+    WENULAKE_ALARM_GAP_MINUTES without one)."""
+    fallback = settings.alarm_gap_minutes * 60.0
+    rows = run_local(
+        {"cadences": cadences},
+        "select device_id, max(coalesce(report_interval_s, $fallback)) as period_s from cadences group by all",
+        {"fallback": fallback},
+    ).to_pylist()
+    return {r["device_id"]: timedelta(seconds=settings.alarm_gap_merge_periods * r["period_s"]) for r in rows}
 
 
 def coverage_table(settings: Settings, hours: Any) -> pa.Table:
@@ -99,14 +133,23 @@ def complete_coverage(settings: Settings, readings: pa.Table) -> pa.Table:
 
 
 def episodes(
-    settings: Settings, readings: pa.Table, thresholds: pa.Table, coverage: pa.Table | None = None
+    settings: Settings,
+    readings: pa.Table,
+    thresholds: pa.Table,
+    coverage: pa.Table | None = None,
+    devices: pa.Table | None = None,
+    cadences: pa.Table | None = None,
 ) -> pa.Table:
     """Every rule's episodes over `readings` (pure: Arrow in, Arrow out). `coverage` (coverage_table: the
     processed landing hours) bounds the time the gap rule judges; without it the readings are taken as complete
-    (every hour from the first to the last reading processed, nothing late to come)."""
+    (every hour from the first to the last reading processed, nothing late to come). `cadences` (`cadence`:
+    device_id, ts -> report_interval_s) gives the gap rule each device's cadence; without it the cadence is
+    learned from `readings` themselves, with the catalog's `devices` (device_id, report_interval_s)."""
     params = rule_params(settings, settle_hours=None if coverage is not None else 0)
     if coverage is None:
         coverage = complete_coverage(settings, readings)
+    if cadences is None:
+        cadences = cadence(settings, readings, devices)
     bounded = run_local(
         {"readings": readings, "thresholds": thresholds}, load_sql(settings.sql_dir, "alarms/bounds")
     )
@@ -114,7 +157,7 @@ def episodes(
         anomaly(settings, bounded, params[rule])
         if rule == "anomaly"
         else run_local(
-            {"readings": bounded, "coverage": coverage},
+            {"readings": bounded, "coverage": coverage, "cadence": cadences},
             load_sql(settings.sql_dir, f"alarms/{rule}"),
             params[rule],
         )
@@ -163,18 +206,21 @@ def _key(row: dict[str, Any]) -> str:
     return row["device_id"] if row["rule"] == "gap" else row["sensor_id"]
 
 
-def _crosses(row: dict[str, Any], start: datetime) -> bool:
-    return bool(row["started_at"] < start and (row["ended_at"] is None or row["ended_at"] >= start))
+def _crosses(row: dict[str, Any], start: datetime, reach: timedelta = timedelta(0)) -> bool:
+    """Whether an episode starting before `start` goes on at or after it, or (a gap, `reach` its merge reach)
+    ends close enough before it to merge with a gap after it."""
+    return bool(row["started_at"] < start and (row["ended_at"] is None or row["ended_at"] + reach >= start))
 
 
 @dataclass
 class Evaluation:
-    """What one evaluation found: the episodes starting in each device's span, the spans' starts, and the
-    number of readings read."""
+    """What one evaluation found: the episodes starting in each device's span, the spans' starts, the
+    number of readings read, and each device's cadence at the messages read (`cadence`)."""
 
     found: pa.Table
     starts: dict[str, datetime]
     readings: int
+    cadences: pa.Table | None = None
 
 
 def evaluate(
@@ -185,19 +231,29 @@ def evaluate(
     thresholds: pa.Table,
     coverage: pa.Table | None,
     window_end: datetime = FAR_FUTURE,
+    devices: pa.Table | None = None,
 ) -> Evaluation:
     """Evaluate the rules for the devices of `scope` (device -> first hour whose readings or coverage changed)
     over silver (`silver.reading` in `con`), so that the episodes found equal those of one evaluation over the
     whole of silver: each device's span starts at its first hour, or earlier at the start of any alarm or
-    episode that crosses it (an episode is judged whole, never cut), and carries `context` before it plus each
-    sensor's previous reading. Episodes starting before a span are left as they are."""
+    episode that crosses it (an episode is judged whole, never cut; a gap episode also when it ends within its
+    merge reach before the span), and carries `context` before it plus each sensor's previous reading; a gap
+    in the span that an earlier gap could merge with pushes the span back until that earlier time is read. The
+    gap rule's cadences come from the WENULAKE_ALARM_CADENCE_DAYS before the first reading read (`devices`:
+    the catalog's report_interval_s). Episodes starting before a span are left as they are."""
     starts = dict(scope)
     extra: dict[str, timedelta] = {}
     live = [a for a in alarms if a["status"] != "retracted" and a["device_id"] in starts]
     before = context(settings)
+    reach: dict[str, timedelta] = {}
+    fallback = timedelta(minutes=settings.alarm_gap_merge_periods * settings.alarm_gap_minutes)
+
+    def reach_of(row: dict[str, Any]) -> timedelta:
+        return reach.get(row["device_id"], fallback) if row["rule"] == "gap" else timedelta(0)
+
     for _ in range(MAX_EXTENSIONS):
         for alarm in live:
-            if _crosses(alarm, starts[alarm["device_id"]]):
+            if _crosses(alarm, starts[alarm["device_id"]], reach_of(alarm)):
                 starts[alarm["device_id"]] = alarm["started_at"]
         windows = pa.table(
             {
@@ -212,32 +268,53 @@ def evaluate(
             {"window_end": window_end, "previous_days": settings.alarm_previous_reading_days},
         )
         con.unregister("scope")
-        found = episodes(settings, readings, thresholds, coverage)
         firsts = {
             r["device_id"]: r["first_ts"]
             for r in run_local(
                 {"readings": readings}, "select device_id, min(ts) as first_ts from readings group by all"
             ).to_pylist()
         }
+        learning = timedelta(days=settings.alarm_cadence_days)
+        con.register(
+            "scope",
+            pa.table(
+                {
+                    "device_id": pa.array(list(firsts), pa.string()),
+                    "window_start": pa.array([first - learning for first in firsts.values()], TS),
+                }
+            ),
+        )
+        messages = query_arrow(
+            con, load_sql(settings.sql_dir, "alarms/cadence_messages"), {"window_end": window_end}
+        )
+        con.unregister("scope")
+        cadences = cadence(settings, messages, devices)
+        reach = merge_reach(settings, cadences)
+        found = episodes(settings, readings, thresholds, coverage, cadences=cadences)
         moved = False
         for episode in found.to_pylist():
             device = episode["device_id"]
-            if not _crosses(episode, starts[device]):
-                continue
-            moved = True
-            if episode["started_at"] <= firsts.get(device, episode["started_at"]):
-                # the episode starts at the first reading read: it may go on before; double the step back
-                step = extra.get(device, before)
-                extra[device] = step * 2
-                starts[device] = episode["started_at"] - step
-            else:
-                starts[device] = min(starts[device], episode["started_at"])
+            merge = reach_of(episode)
+            first = firsts.get(device, episode["started_at"])
+            if _crosses(episode, starts[device], merge):
+                moved = True
+                if episode["started_at"] <= first:
+                    # the episode starts at the first reading read: it may go on before; double the step back
+                    step = extra.get(device, before)
+                    extra[device] = step * 2
+                    starts[device] = episode["started_at"] - step
+                else:
+                    starts[device] = min(starts[device], episode["started_at"])
+            elif merge and starts[device] <= episode["started_at"] < starts[device] - before + merge:
+                # a gap whose merge reach goes back past the readings read: an earlier gap may merge with it
+                moved = True
+                starts[device] = episode["started_at"] - merge
         if not moved:
             break
     else:
         raise RuntimeError(f"alarm spans still moving after {MAX_EXTENSIONS} extensions: {sorted(extra)}")
     keep = [r for r in found.to_pylist() if r["started_at"] >= starts[r["device_id"]]]
-    return Evaluation(pa.Table.from_pylist(keep, schema=found.schema), starts, readings.num_rows)
+    return Evaluation(pa.Table.from_pylist(keep, schema=found.schema), starts, readings.num_rows, cadences)
 
 
 def reconcile_rows(
@@ -294,13 +371,14 @@ def reconcile_rows(
     return changed
 
 
-def settled(settings: Settings, device_hour: datetime, processed: Any) -> bool:
+def settled(settings: Settings, device_hour: datetime, processed: Any, gap: bool = False) -> bool:
     """Whether no reading still to arrive can change the alarms starting in `device_hour` on a device: every
-    landing hour from the hour before it to its end plus the longest confirmation (flatline or gap minutes) plus
-    WENULAKE_ALARM_SETTLE_HOURS is processed (`processed(hour)`: in the ingest ledger, or empty in the
-    landing)."""
+    landing hour from the hour before it (with a `gap` alarm among them, from WENULAKE_ALARM_CADENCE_DAYS
+    before it: the readings its learned cadence comes from) to its end plus the longest confirmation (flatline
+    or gap minutes) plus WENULAKE_ALARM_SETTLE_HOURS is processed (`processed(hour)`: in the ingest ledger, or
+    empty in the landing)."""
     confirm = timedelta(minutes=max(settings.alarm_flatline_minutes, settings.alarm_gap_minutes))
-    first = device_hour - HOUR
+    first = device_hour - HOUR - (timedelta(days=settings.alarm_cadence_days) if gap else timedelta(0))
     last = (
         floor_hour(device_hour + HOUR - timedelta(microseconds=1) + confirm)
         + HOUR * settings.alarm_settle_hours
@@ -346,7 +424,7 @@ def transitions(
                 continue
             if not announced:
                 if ready is None:
-                    ready = settled(settings, hour, processed)
+                    ready = settled(settings, hour, processed, any(a["rule"] == "gap" for a in members))
                 if not ready:
                     continue
                 if rank > limit:
@@ -447,7 +525,14 @@ def detect(settings: Settings, run_id: str, historical_window: Interval | None =
                     )
         existing = lake.read(FACT_ALARM).to_pylist()
         evaluation = evaluate(
-            settings, con, scope, existing, dimensions(settings)["dim_threshold"], coverage, window_end
+            settings,
+            con,
+            scope,
+            existing,
+            dimensions(settings)["dim_threshold"],
+            coverage,
+            window_end,
+            catalog_cadences(settings),
         )
     finally:
         con.close()
@@ -463,6 +548,8 @@ def detect(settings: Settings, run_id: str, historical_window: Interval | None =
         lake.replace(
             FACT_ALARM, pa.Table.from_pylist(changed, schema=FACT_ALARM.schema), f"alarm_id in ({ids})"
         )
+    if not historical_window:
+        _record_cadences(lake, evaluation, run_id)
     queued = 0
     if not historical_window:
         alarms_now = {r["alarm_id"]: r for r in existing}
@@ -489,6 +576,35 @@ def detect(settings: Settings, run_id: str, historical_window: Interval | None =
         "open": sum(1 for r in changed if r["status"] == "open"),
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def catalog_cadences(settings: Settings) -> pa.Table:
+    """The catalog's devices with their report_interval_s (null = learn the cadence)."""
+    from wenulake.catalog.store import CatalogStore
+
+    return CatalogStore(settings).snapshot()["devices"].select(["device_id", "report_interval_s"])
+
+
+def latest_cadences(cadences: pa.Table) -> pa.Table:
+    """Per device, its cadence at its last message (`cadence` rows), where it has one."""
+    return run_local(
+        {"cadences": cadences},
+        "select device_id, arg_max(report_interval_s, ts) as report_interval_s, arg_max(source, ts) as source, "
+        "arg_max(intervals, ts) as intervals, max(ts) as as_of from cadences group by device_id "
+        "having arg_max_null(report_interval_s, ts) is not null order by device_id",
+    )
+
+
+def _record_cadences(lake: Lake, evaluation: Evaluation, run_id: str) -> None:
+    """ops.device_cadence: for every evaluated device, the cadence the gap rule used at its last message."""
+    if evaluation.cadences is None or not evaluation.starts:
+        return
+    latest = latest_cadences(evaluation.cadences)
+    now = datetime.now(UTC)
+    rows = latest.append_column("alarm_run", pa.array([run_id] * latest.num_rows, pa.string()))
+    rows = rows.append_column("learned_at", pa.array([now] * latest.num_rows, TS))
+    devices = sql_list(evaluation.starts)
+    lake.replace(DEVICE_CADENCE, rows.cast(DEVICE_CADENCE.schema), f"device_id in ({devices})")
 
 
 def load_warehouse(settings: Settings, run_id: str) -> dict[str, Any]:

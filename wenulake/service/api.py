@@ -25,6 +25,7 @@ from wenulake.service.users import User
 # -- models ----------------------------------------------------------------------------------------------------
 TIMESTAMPS = {"installed_at", "retired_at", "valid_from", "valid_to"}
 NUMBERS = {"scale", "offset", "min_value", "max_value"}
+INTEGERS = {"report_interval_s"}
 
 
 def _out_type(column: str) -> Any:
@@ -34,6 +35,8 @@ def _out_type(column: str) -> Any:
         return float | None
     if column == "version":
         return int
+    if column in INTEGERS:
+        return int | None
     if column == "active":
         return bool
     if column in ("sensor_id",):
@@ -46,6 +49,8 @@ def _in_type(column: str) -> Any:
     `catalog load`, instead of the framework's."""
     if column in NUMBERS:
         return float | str | None
+    if column in INTEGERS:
+        return int | float | str | None
     if column == "active":
         return bool | str | None
     return str | None

@@ -32,6 +32,7 @@ CHOICES: dict[str, list[str]] = {"metric": list(UNITS), "kind": list(KINDS), "se
 HINTS = {
     "valid_from": "ISO 8601 UTC, e.g. 2026-04-04T00:00:00Z",
     "installed_at": "ISO 8601 UTC, optional",
+    "report_interval_s": "seconds between the device's messages, optional (empty = learned from its messages)",
     "effective_from": "ISO 8601 UTC; the new version is valid from here (default now)",
     "timezone": "IANA time zone, e.g. Europe/Madrid",
     "unit": "temperature °C, C, °F, F, K · humidity % · co2 ppm · power W, kW · energy kWh, Wh",
