@@ -205,6 +205,96 @@ def test_gap_threshold_follows_the_cadence_and_flapping_silences_make_one_episod
     assert len(run("alarms/gap", tables, params)) == 3  # merge_periods 0: never merged
 
 
+def test_anomaly_moving_keeps_gauges_inside_their_limits_without_repeats():
+    readings = series("a-co2", [500.0, 500.0, 510.0, 1500.0, 520.0]) + series(
+        "m-e", [1.0, 2.0], kind="counter", metric="energy"
+    )
+    rows = run("alarms/anomaly_moving", {"readings": bounded(readings, [DEFAULT_CO2])})
+    assert [(r["ts"], r["value"]) for r in rows] == [
+        (minute(0), 500.0),
+        (minute(2), 510.0),
+        (minute(4), 520.0),
+    ]
+
+
+def test_anomaly_flags_robust_outliers_once_enough_points_and_ends_at_the_first_normal_reading():
+    values = [10.0, 11.0, 10.0, 30.0, 31.0, 10.5, 40.0]
+    scored = [
+        {
+            "sensor_id": "a-t",
+            "ts": minute(i),
+            "value": v,
+            "center": 10.0,
+            "spread": 1.0,
+            "points": 5 if i else 1,
+        }
+        for i, v in enumerate(values)
+    ]
+    scored[1]["spread"] = 0.0
+    readings = table(series("a-t", values, metric="temperature"))
+    rows = run(
+        "alarms/anomaly",
+        {"scored": table(scored), "readings": readings},
+        {"anomaly_min_points": 3, "anomaly_z": 3.5},
+    )
+    assert episodes(rows) == [
+        ("anomaly", "warning", "a-t", "a", minute(3), minute(5), 31.0),  # two readings, one episode, peak 31
+        ("anomaly", "warning", "a-t", "a", minute(6), None, 40.0),  # the last reading: open
+    ]
+    few = [{**r, "points": 2} for r in scored]  # too few points in every window: nothing
+    assert (
+        run(
+            "alarms/anomaly",
+            {"scored": table(few), "readings": readings},
+            {"anomaly_min_points": 3, "anomaly_z": 3.5},
+        )
+        == []
+    )
+
+
+def test_scope_is_each_touched_device_once_with_the_runs_earliest_hour():
+    touched = table(
+        [
+            {"run_id": run_id, "sensor_id": s, "hour_utc": t(h)}
+            for run_id, s, h in [("r1", "a-co2", "2026-04-04 05:00"), ("r1", "a-co2", "2026-04-04 03:00"),
+                                 ("r2", "a-t", "2026-04-04 02:00"), ("r2", "b-t", "2026-04-04 04:00"),
+                                 ("r3", "c-t", "2026-04-04 01:00")]
+        ],
+        {"run_id": pa.string(), "sensor_id": pa.string(), "hour_utc": TS},
+    )  # fmt: skip
+    silver = table(
+        series("a-co2", [1.0]) + series("a-t", [1.0]) + series("b-t", [1.0]) + series("c-t", [1.0])
+    )
+    rows = run(
+        "alarms/scope", {"ops.touched_period": touched, "silver.reading": silver}, {"runs": ["r1", "r2"]}
+    )
+    assert rows == [  # a device's sensors share its earliest hour; c's run is not asked for
+        {"device_id": "a", "first_hour": t("2026-04-04 02:00")},
+        {"device_id": "b", "first_hour": t("2026-04-04 04:00")},
+    ]
+
+
+def test_readings_are_the_scopes_devices_in_the_window_with_each_sensors_previous_reading():
+    silver = table(
+        series("a-co2", [1.0, 2.0, 3.0])
+        + series("a-t", [4.0, 5.0, 6.0], device_id="a")
+        + series("b-t", [7.0, 8.0])
+        + [{**series("a-h", [9.0])[0], "device_id": "a", "ts": minute(1) - timedelta(days=8)}]  # too old
+    )
+    scope = table([{"device_id": "a", "window_start": minute(1)}])
+    rows = run(
+        "alarms/readings",
+        {"scope": scope, "silver.reading": silver},
+        {"window_end": minute(2), "previous_days": 7},
+    )
+    assert [(r["sensor_id"], r["ts"], r["value"]) for r in rows] == [
+        ("a-co2", minute(0), 1.0),  # the previous reading, for the rules that compare with it
+        ("a-co2", minute(1), 2.0),
+        ("a-t", minute(0), 4.0),
+        ("a-t", minute(1), 5.0),
+    ]
+
+
 def test_readings_of_a_hundred_devices_lookback_answer_rather_than_hang():
     """DuckDB 1.4 hung (no CPU, never returning) when a CTE read through scalar subqueries in both branches of
     the union was materialised over a lookback of ~1M readings (300 devices × 48 h in bench/command.py):
