@@ -180,9 +180,20 @@ def all_hours(rows: list[dict[str, Any]]) -> list[datetime]:
     return [T0 + HOUR * i for i in range(DATA_HOURS + 3)]
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed):
-    settings = Settings()
+def short_anomaly_windows() -> Settings:
+    """The anomaly rule sized for DATA_HOURS of 5-minute readings: windows of at most 12 readings in 2 hours
+    (the count bound is what limits them), warm after an hour, a 30-minute hold: anomaly episodes start and
+    end in most hours, across hour boundaries and late readings (the defaults need a day of history)."""
+    return Settings(
+        alarm_anomaly_window=120, alarm_anomaly_max_points=12, alarm_anomaly_warmup=60, alarm_anomaly_hold=30
+    )
+
+
+@pytest.mark.parametrize(
+    ("seed", "sized"), [(s, sized) for sized in (False, True) for s in range(3)] + [(3, True), (4, True)]
+)
+def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed, sized):
+    settings = short_anomaly_windows() if sized else Settings()
     rows = generate(seed)
     hours = all_hours(rows)
     one = Pipeline(settings, rows)
@@ -192,6 +203,8 @@ def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed):
     ).to_pylist()
     assert one.live() == {episode_key(e) for e in full}
     assert {e["rule"] for e in full} >= {"threshold", "flatline", "gap", "counter_reset"}
+    if sized:
+        assert sum(e["rule"] == "anomaly" for e in full) >= 5
 
     order = list(hours)
     random.Random(seed).shuffle(order)
