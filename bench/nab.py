@@ -95,7 +95,7 @@ def write_landing(series: dict[str, tuple[list[datetime], list[float]]], folder:
     keys: dict[str, Any] = {}
     hours: dict[datetime, list[str]] = {}
     devices, sensors = [], []
-    for index, (name, (stamps, values)) in enumerate(series.items()):
+    for index, (stamps, values) in enumerate(series.values()):
         device = device_of(index)
         key_id, key = f"k-{device}", rng.randbytes(32)
         keys[key_id] = {"key": base64.b64encode(key).decode(), "device_id": device}
@@ -121,7 +121,12 @@ def write_landing(series: dict[str, tuple[list[datetime], list[float]]], folder:
                 json.dumps(record, separators=(",", ":"))
             )
     for hour, lines in hours.items():
-        path = tmp / "landing" / hour_prefix(SENSORS_STREAM, hour) / f"{SENSORS_STREAM}-1-{hour:%Y-%m-%d-%H-%M-%S}.gz"
+        path = (
+            tmp
+            / "landing"
+            / hour_prefix(SENSORS_STREAM, hour)
+            / f"{SENSORS_STREAM}-1-{hour:%Y-%m-%d-%H-%M-%S}.gz"
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0))
     tables = {
@@ -216,7 +221,9 @@ def score(
     return out
 
 
-def plot(name: str, stamps: list[datetime], values: list[float], detections: set[datetime], path: Path) -> None:
+def plot(
+    name: str, stamps: list[datetime], values: list[float], detections: set[datetime], path: Path
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

@@ -58,7 +58,7 @@ ends as (
     inner join readings as later
         on
             episodes.sensor_id = later.sensor_id
-            and later.ts >= episodes.held_until
+            and episodes.held_until <= later.ts
     group by episodes.sensor_id, episodes.island
 )
 

@@ -22,7 +22,7 @@ with framed as (
         ),
         by_rows as (
             partition by sensor_id order by ts
-            rows between cast($anomaly_max_points as bigint) preceding and 1 preceding
+            rows between cast($anomaly_max_points as bigint) preceding and 1 preceding  -- noqa: PRS
         )
 )
 

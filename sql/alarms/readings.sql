@@ -38,7 +38,7 @@ previous as (
         and reading.ts >= scope.window_start - to_minutes(cast($previous_minutes as bigint))  -- noqa: RF02
     qualify
         row_number() over (partition by reading.sensor_id order by reading.ts desc)
-        <= cast($previous_points as bigint)
+        <= cast($previous_points as bigint)  -- noqa: RF02
 )
 
 select * from inside
