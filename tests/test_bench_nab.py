@@ -37,7 +37,7 @@ def test_nab_bench_runs_one_series_through_the_pipeline(tmp_path):
         timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    printed = json.loads(done.stdout[done.stdout.index("{") :])
+    printed = json.loads(done.stdout[done.stdout.rindex("\n{\n") :])  # after the pipeline's log lines
     [result_file] = (tmp_path / "results").glob("nab-*.json")
     result = json.loads(result_file.read_text())
     assert printed["nab_standard"] == result["nab_standard"]

@@ -5,8 +5,8 @@
    first touched hour, and the devices whose silence the newly processed landing hours let the gap rule judge;
 2. `evaluate`: the rules (sql/alarms/*.sql, parameters from settings: threshold, flatline, gap, anomaly,
    counter_reset) over each device's span, pushed back until no alarm or episode crosses its start, with the
-   anomaly window and hold and each sensor's previous reading as context: the episodes equal one evaluation of all silver
-   (docs/adr/0018-incremental-alarms-equal-one-run.md);
+   anomaly hold and each sensor's last readings before it (the anomaly windows) as context: the episodes equal
+   one evaluation of all silver (docs/adr/0018-incremental-alarms-equal-one-run.md);
 3. `reconcile_rows`: `alarm_id` = hash(rule, sensor or device, started_at), so an episode spanning several runs
    is one alarm and a rerun changes nothing; an alarm of a span no rule finds any more is `retracted` (kept);
 4. `transitions`: one ops.notification_outbox row per transition (opened, closed, retracted, suppressed),
