@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: help venv chromium serve bench-catalog checkov-venv checkov package cluster cluster-stop run test test-fast fuzz lint format typecheck airflow bench bench-gaps bench-maintenance lock clean clean-home
+.PHONY: help venv chromium serve bench-catalog checkov-venv checkov package cluster cluster-stop run test test-fast fuzz lint format typecheck airflow bench bench-gaps bench-maintenance bench-alarms lock clean clean-home
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -140,6 +140,9 @@ bench-gaps: $(STAMP) ## False gap alarms per device-month at 5-60 min cadences w
 
 bench-maintenance: $(STAMP) ## 100 hourly runs' lake writes, then maintenance, against one run over the same hours (bench/maintenance.py)
 	$(BIN)/python bench/maintenance.py
+
+bench-alarms: $(STAMP) ## The anomaly rule on 30 NAB series through the pipeline: NAB score, hit rate, false alarms, delay (bench/nab.py); writes bench/results/nab-*.json and docs/nab-example.png
+	$(BIN)/python bench/nab.py --plot docs/nab-example.png
 
 bench-catalog: $(STAMP) ## Latency of the catalog service's list endpoints with 100k sensors in PostgreSQL (bench/catalog_api.py)
 	$(BIN)/python bench/catalog_api.py

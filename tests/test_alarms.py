@@ -26,8 +26,13 @@ from wenulake.timeutil import parse_instant
 
 
 def assert_alarms_match_truth(settings: Settings, sample_dir: Path) -> None:
+    """Every injected episode has its alarm and every alarm its episode. The generator's spikes (labelled
+    anomalies) are not expected: the sample's 3 hours are shorter than the anomaly rule's warm-up (a full
+    window of WENULAKE_ALARM_ANOMALY_MAX_POINTS readings or WENULAKE_ALARM_ANOMALY_WARMUP minutes of history),
+    so no alarm of the rule may appear; the rule is judged on NAB (bench/nab.py) and on hand-made series."""
     truth = truth_episodes(sample_dir)
     assert {e["rule"] for e in truth} >= {"threshold", "flatline", "gap", "counter_reset", "anomaly"}
+    truth = [e for e in truth if e["rule"] != "anomaly"]
     missed, unexplained = match(live_alarms(settings), truth)
     assert not missed, f"injected episodes without an alarm: {missed}"
     assert not unexplained, f"alarms where nothing was injected: {unexplained}"
@@ -170,10 +175,15 @@ def test_sns_gets_each_transition_exactly_once_across_reruns_and_an_outage(
 
 
 def test_rules_on_a_synthetic_series():
-    """Each rule on a hand-made series, without Spark: the edges of every definition."""
+    """Each rule on a hand-made series, without Spark: the edges of every definition. The anomaly rule is sized
+    to three hours (windows of the last 120 readings, warm after an hour, a 1-minute hold; the defaults need a
+    day of history): the threshold episode's readings fill the windows, so nothing after it breaks out until
+    they leave them, and the flat hour stays inside the range."""
     import pyarrow as pa
 
-    settings = Settings()
+    settings = Settings(
+        alarm_anomaly_window=180, alarm_anomaly_max_points=120, alarm_anomaly_warmup=60, alarm_anomaly_hold=1
+    )
     t0 = parse_instant("2026-04-04T00:00:00Z")
     rows = []
     for i in range(180):  # one co2 gauge a minute, with a threshold episode, a flat hour and a spike

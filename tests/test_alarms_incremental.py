@@ -233,13 +233,23 @@ def all_hours(rows: list[dict[str, Any]]) -> list[datetime]:
     return [T0 + HOUR * i for i in range(DATA_HOURS + 3)]
 
 
+def short_anomaly_windows() -> Settings:
+    """The anomaly rule sized for DATA_HOURS of 5-minute readings: windows of at most 12 readings in 2 hours
+    (the count bound is what limits them), warm after an hour, a 30-minute hold: anomaly episodes start and
+    end in most hours, across hour boundaries and late readings (the defaults need a day of history)."""
+    return Settings(
+        alarm_anomaly_window=120, alarm_anomaly_max_points=12, alarm_anomaly_warmup=60, alarm_anomaly_hold=30
+    )
+
+
 @pytest.mark.parametrize(
-    ("seed", "make"),
-    [(0, generate), (1, generate), (2, generate), (3, generate_cadenced), (4, generate_cadenced)],
+    ("seed", "make", "sized"),
+    [(s, generate, sized) for sized in (False, True) for s in range(3)]
+    + [(3, generate, True), (4, generate, True), (3, generate_cadenced, False), (4, generate_cadenced, True)],
 )
-def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed, make, monkeypatch):
+def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed, make, sized, monkeypatch):
     monkeypatch.setenv("WENULAKE_ALARM_CADENCE_MIN_INTERVALS", "6")
-    settings = Settings()
+    settings = short_anomaly_windows() if sized else Settings()
     rows = make(seed)
     hours = all_hours(rows)
     one = Pipeline(settings, rows)
@@ -249,6 +259,8 @@ def test_hours_in_any_order_give_the_episodes_of_one_evaluation(seed, make, monk
     ).to_pylist()
     assert one.live() == {episode_key(e) for e in full}
     assert {e["rule"] for e in full} >= {"threshold", "flatline", "gap", "counter_reset"}
+    if sized and make is generate:
+        assert sum(e["rule"] == "anomaly" for e in full) >= 5
     if make is generate_cadenced:  # the slow devices' cadence is learned, and their long silence found
         learned = alarms.cadence(settings, silver(rows)).to_pylist()
         assert {r["device_id"] for r in learned if r["source"] == "learned"} >= {"q", "h"}

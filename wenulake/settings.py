@@ -217,14 +217,33 @@ class Settings(BaseSettings):
         default=30, ge=1, description="Alarm rule gap: minutes of silence from a device that open an alarm."
     )
     alarm_anomaly_window: int = Field(
-        default=60,
+        default=34560,
         ge=10,
-        description="Alarm rule anomaly: minutes of trailing readings for the rolling median and MAD.",
+        description="Alarm rule anomaly: minutes of trailing readings that make a reading's recent range "
+        "(at most WENULAKE_ALARM_ANOMALY_MAX_POINTS of them, the latest).",
     )
-    alarm_anomaly_z: float = Field(
-        default=6.0,
-        gt=0,
-        description="Alarm rule anomaly: robust z-score (0.6745*(x-median)/MAD) that flags.",
+    alarm_anomaly_max_points: int = Field(
+        default=576,
+        ge=2,
+        description="Alarm rule anomaly: at most this many latest readings in a reading's recent range.",
+    )
+    alarm_anomaly_margin: float = Field(
+        default=0.05,
+        ge=0,
+        description="Alarm rule anomaly: a reading is anomalous beyond the recent max (or below the min) by "
+        "more than this fraction of the recent range (max - min).",
+    )
+    alarm_anomaly_warmup: int = Field(
+        default=1440,
+        ge=0,
+        description="Alarm rule anomaly: minutes of history a sensor needs in its window before its readings "
+        "are judged (at most WENULAKE_ALARM_ANOMALY_WINDOW).",
+    )
+    alarm_anomaly_hold: int = Field(
+        default=720,
+        ge=1,
+        description="Alarm rule anomaly: anomalous readings less than this many minutes after the previous "
+        "one are the same episode; it ends at the first reading this long after the last.",
     )
     alarm_settle_hours: int = Field(
         default=3,
@@ -499,6 +518,15 @@ class Settings(BaseSettings):
                 f"WENULAKE_VACUUM_RETENTION_HOURS={self.vacuum_retention_hours:g} is shorter than "
                 f"WENULAKE_LONGEST_READER_HOURS={self.longest_reader_hours:g}: VACUUM would delete files a "
                 "running reader still needs"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _anomaly_warmup_in_window(self) -> Settings:
+        if self.alarm_anomaly_warmup > self.alarm_anomaly_window:
+            raise ValueError(
+                f"WENULAKE_ALARM_ANOMALY_WARMUP={self.alarm_anomaly_warmup} is longer than "
+                f"WENULAKE_ALARM_ANOMALY_WINDOW={self.alarm_anomaly_window}: no reading would ever be judged"
             )
         return self
 

@@ -1,30 +1,34 @@
--- Rule `anomaly`, step 3: a gauge reading whose robust z-score against the readings of the $anomaly_window
--- minutes before it (0.6745 * (value - median) / MAD) reaches $anomaly_z in absolute value, once at least
--- $anomaly_min_points readings are in the window and their MAD is not 0. Consecutive anomalous readings
--- are one episode, ended at the first normal reading. Peak = the reading furthest from the median.
--- Step 1 (anomaly_moving.sql) chose the readings, step 2 (anomaly_windows.sql or its numpy twin) scored them.
--- Registered: `scored` (moving's rows with center, spread and points), `readings` (bounds.sql).
+-- Rule `anomaly` (a recent-range breakout), step 3: a warm gauge reading inside its alarm limits, above the
+-- `high` of its window by more than $anomaly_margin times the window's range (high - low), or below its
+-- `low` by as much, is anomalous.
+-- Anomalous readings less than $anomaly_hold minutes after the previous anomalous one of the same sensor
+-- belong to its episode (one alarm, not repeats); an episode ends at the sensor's first reading
+-- $anomaly_hold minutes or more after its last anomalous reading (null until one exists). Peak = the
+-- reading furthest outside the range. Step 1 (anomaly_moving.sql) chose the readings, step 2
+-- (anomaly_windows.sql) gave each its recent range.
+-- Registered: `scored` (anomaly_windows.sql's rows), `readings` (bounds.sql).
 with flagged as (
     select
-        *,
-        coalesce(
-            points >= $anomaly_min_points
-            and spread > 0
-            and abs(0.6745 * (value - center) / spread) >= $anomaly_z,
-            false
-        ) as anomalous
+        sensor_id,
+        ts,
+        value,
+        greatest(value - high, low - value) as excess
     from scored
+    where
+        warm
+        and not outside
+        and greatest(value - high, low - value) > $anomaly_margin * (high - low)
 ),
 
 marked as (
-    -- one pass in order: does an anomalous reading follow a normal one (an episode starts), and which
-    -- reading follows it
     select
         *,
-        not coalesce(lag(anomalous) over by_sensor, false) as begins_episode,
-        lead(ts) over by_sensor as next_ts
+        coalesce(
+            ts - lag(ts) over (partition by sensor_id order by ts)
+            >= to_minutes(cast($anomaly_hold as bigint)),
+            true
+        ) as begins_episode
     from flagged
-    window by_sensor as (partition by sensor_id order by ts)
 ),
 
 islands as (
@@ -32,7 +36,6 @@ islands as (
         *,
         sum(case when begins_episode then 1 else 0 end) over (partition by sensor_id order by ts) as island
     from marked
-    where anomalous
 ),
 
 episodes as (
@@ -40,11 +43,23 @@ episodes as (
         sensor_id,
         island,
         min(ts) as started_at,
-        -- the reading after the episode's last one: the first normal reading (none while it goes on)
-        case when max(next_ts) > max(ts) then max(next_ts) end as ended_at,
-        arg_max(value, abs(value - center)) as peak_value
+        max(ts) + to_minutes(cast($anomaly_hold as bigint)) as held_until,
+        arg_max(value, excess) as peak_value
     from islands
     group by sensor_id, island
+),
+
+ends as (
+    select
+        episodes.sensor_id,
+        episodes.island,
+        min(later.ts) as ended_at
+    from episodes
+    inner join readings as later
+        on
+            episodes.sensor_id = later.sensor_id
+            and episodes.held_until <= later.ts
+    group by episodes.sensor_id, episodes.island
 )
 
 -- (distinct: bounds.sql gives a reading once per matching threshold of its sensor)
@@ -56,10 +71,14 @@ select distinct
     first_reading.site_id,
     first_reading.company_id,
     episodes.started_at,
-    episodes.ended_at,
+    ends.ended_at,
     episodes.peak_value
 from episodes
 inner join readings as first_reading
     on
         episodes.sensor_id = first_reading.sensor_id
         and episodes.started_at = first_reading.ts
+left join ends
+    on
+        episodes.sensor_id = ends.sensor_id
+        and episodes.island = ends.island

@@ -1,20 +1,41 @@
--- Rule `anomaly`, step 2, in SQL: each reading's window, the readings of its sensor in the $anomaly_window
--- minutes before it (its median `center`, its MAD `spread` and its size `points`). The pipeline computes the
--- same numbers with wenulake.transforms.windows (five times faster); this file defines them, and the tests
--- check the two agree to the last bit. Registered: `moving` (anomaly_moving.sql).
-with scored as (
+-- Rule `anomaly`, step 2: each reading's window, the readings of its sensor before it (itself excluded) in
+-- the $anomaly_window minutes before it, at most the last $anomaly_max_points of them: their minimum `low`,
+-- their maximum `high`, and whether the sensor is `warm` (the window is full, $anomaly_max_points readings,
+-- or its earliest reading is at least $anomaly_warmup minutes old). Min and max over a frame are segment
+-- trees in DuckDB: both frames (the time window, and its last readings when it holds more) cost O(n log n).
+-- Registered: `moving` (anomaly_moving.sql).
+with framed as (
     select
         *,
-        median(value) over recent as center,
-        mad(value) over recent as spread,
-        count(value) over recent as points
+        min(value) over by_time as time_low,
+        max(value) over by_time as time_high,
+        count(value) over by_time as time_points,
+        min(ts) over by_time as time_first,
+        min(value) over by_rows as rows_low,
+        max(value) over by_rows as rows_high
     from moving
-    window recent as (
-        partition by sensor_id order by ts
-        range between to_minutes(cast($anomaly_window as bigint)) preceding and current row  -- noqa: PRS
-        exclude current row
-    )
+    window
+        by_time as (
+            partition by sensor_id order by ts
+            range between to_minutes(cast($anomaly_window as bigint)) preceding and current row  -- noqa: PRS
+            exclude current row
+        ),
+        by_rows as (
+            partition by sensor_id order by ts
+            rows between cast($anomaly_max_points as bigint) preceding and 1 preceding  -- noqa: PRS
+        )
 )
 
-select * from scored
+select
+    sensor_id,
+    ts,
+    value,
+    outside,
+    case when time_points <= $anomaly_max_points then time_low else rows_low end as low,
+    case when time_points <= $anomaly_max_points then time_high else rows_high end as high,
+    coalesce(
+        time_points >= $anomaly_max_points or time_first <= ts - to_minutes(cast($anomaly_warmup as bigint)),
+        false
+    ) as warm
+from framed
 order by sensor_id, ts

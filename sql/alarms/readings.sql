@@ -1,8 +1,9 @@
 -- The silver readings the rules see, per device of `scope` (device_id, window_start): every reading of its
--- sensors from the device's window_start to $window_end, and each sensor's last reading before
--- window_start (searched $previous_days days back): counter_reset, flatline, anomaly and gap compare a
--- reading with the one before it, so the evaluated span carries its own context. Parameters are written
--- inline, not read from a shared CTE through scalar subqueries: DuckDB 1.4 hung on that over ~1M readings.
+-- sensors from the device's window_start to $window_end, and each sensor's last $previous_points readings
+-- before window_start (searched $previous_minutes back): counter_reset, flatline and gap compare a reading
+-- with the one before it, and the anomaly rule a reading with the last readings before it (its recent
+-- range), so the evaluated span carries its own context. Parameters are written inline, not read from a
+-- shared CTE through scalar subqueries: DuckDB 1.4 hung on that over ~1M readings.
 with inside as (
     select
         reading.sensor_id,
@@ -34,8 +35,10 @@ previous as (
     inner join scope on reading.device_id = scope.device_id
     where
         reading.ts < scope.window_start
-        and reading.ts >= scope.window_start - to_days(cast($previous_days as bigint))  -- noqa: RF02
-    qualify row_number() over (partition by reading.sensor_id order by reading.ts desc) = 1
+        and reading.ts >= scope.window_start - to_minutes(cast($previous_minutes as bigint))  -- noqa: RF02
+    qualify
+        row_number() over (partition by reading.sensor_id order by reading.ts desc)
+        <= cast($previous_points as bigint)  -- noqa: RF02
 )
 
 select * from inside

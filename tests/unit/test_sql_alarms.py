@@ -1,6 +1,6 @@
 """Every SQL file of sql/alarms/ on a few Arrow rows (DuckDB, no Spark, no Airflow): limits, the edges of each
 rule (an open episode, a run too short, a reset), the scope of a run and the readings the rules see.
-(tests/test_alarms.py checks all rules together on a longer series; tests/test_windows.py the windows' SQL.)"""
+(tests/test_alarms.py checks all rules together on a longer series; the anomaly rule's window step is tested here.)"""
 
 from __future__ import annotations
 
@@ -205,51 +205,82 @@ def test_gap_threshold_follows_the_cadence_and_flapping_silences_make_one_episod
     assert len(run("alarms/gap", tables, params)) == 3  # merge_periods 0: never merged
 
 
-def test_anomaly_moving_keeps_gauges_inside_their_limits_without_repeats():
+def test_anomaly_moving_keeps_every_gauge_reading_once_marking_those_outside_their_limits():
     readings = series("a-co2", [500.0, 500.0, 510.0, 1500.0, 520.0]) + series(
         "m-e", [1.0, 2.0], kind="counter", metric="energy"
     )
     rows = run("alarms/anomaly_moving", {"readings": bounded(readings, [DEFAULT_CO2])})
-    assert [(r["ts"], r["value"]) for r in rows] == [
-        (minute(0), 500.0),
-        (minute(2), 510.0),
-        (minute(4), 520.0),
+    assert [(r["ts"], r["value"], r["outside"]) for r in rows] == [
+        (minute(0), 500.0, False),
+        (minute(1), 500.0, False),  # repeats fill the window too: it is the sensor's last readings
+        (minute(2), 510.0, False),
+        (minute(3), 1500.0, True),  # in the windows, never flagged (the threshold rule's)
+        (minute(4), 520.0, False),
     ]
 
 
-def test_anomaly_flags_robust_outliers_once_enough_points_and_ends_at_the_first_normal_reading():
-    values = [10.0, 11.0, 10.0, 30.0, 31.0, 10.5, 40.0]
-    scored = [
-        {
-            "sensor_id": "a-t",
-            "ts": minute(i),
-            "value": v,
-            "center": 10.0,
-            "spread": 1.0,
-            "points": 5 if i else 1,
-        }
-        for i, v in enumerate(values)
-    ]
-    scored[1]["spread"] = 0.0
-    readings = table(series("a-t", values, metric="temperature"))
+def moving(sensor: str, values: list[float | None]) -> pa.Table:
+    return table([{"sensor_id": r["sensor_id"], "ts": r["ts"], "value": r["value"], "outside": False}
+                  for r in series(sensor, values)])  # fmt: skip
+
+
+def test_anomaly_windows_give_the_recent_range_bounded_by_time_and_by_count_and_warmth():
+    # one reading a minute; the window is 5 minutes (at most 3 readings); warm with 3 readings in it or 2
+    # minutes of history
+    values = [1.0, 5.0, 2.0, None, 3.0, 9.0, 4.0, None, None, None, None, None, None, 7.0]
     rows = run(
-        "alarms/anomaly",
-        {"scored": table(scored), "readings": readings},
-        {"anomaly_min_points": 3, "anomaly_z": 3.5},
+        "alarms/anomaly_windows",
+        {"moving": moving("a-t", values)},
+        {"anomaly_window": 5, "anomaly_max_points": 3, "anomaly_warmup": 2},
     )
-    assert episodes(rows) == [
-        ("anomaly", "warning", "a-t", "a", minute(3), minute(5), 31.0),  # two readings, one episode, peak 31
-        ("anomaly", "warning", "a-t", "a", minute(6), None, 40.0),  # the last reading: open
+    got = [(r["ts"], r["low"], r["high"], r["warm"]) for r in rows]
+    assert got == [
+        (minute(0), None, None, False),  # no history
+        (minute(1), 1.0, 1.0, False),  # 1 minute of history
+        (minute(2), 1.0, 5.0, True),
+        (minute(4), 1.0, 5.0, True),  # 3 readings in the 5 minutes: all of them
+        (minute(5), 2.0, 5.0, True),  # 4 readings in the 5 minutes: the last 3 (5, 2, 3)
+        (minute(6), 2.0, 9.0, True),  # minutes 1..5 hold 5, 2, 3, 9: the last 3
+        (minute(13), None, None, False),  # nothing in the 5 minutes before: cold again
     ]
-    few = [{**r, "points": 2} for r in scored]  # too few points in every window: nothing
-    assert (
-        run(
-            "alarms/anomaly",
-            {"scored": table(few), "readings": readings},
-            {"anomaly_min_points": 3, "anomaly_z": 3.5},
-        )
-        == []
+
+
+def scored_rows(values: list[float], low: float = 10.0, high: float = 20.0) -> pa.Table:
+    return table(
+        [
+            {
+                "sensor_id": "a-t",
+                "ts": minute(i),
+                "value": v,
+                "low": low,
+                "high": high,
+                "warm": i > 0,
+                "outside": v > 1000,
+            }
+            for i, v in enumerate(values)
+        ]
     )
+
+
+def test_anomaly_flags_breakouts_beyond_the_margin_and_holds_one_episode():
+    # range 10..20, margin 0.1: anomalous above 21 or below 9; hold 3 minutes
+    values = [30.0, 21.0, 25.0, 15.0, 8.0, 15.0, 15.0, 15.0, 15.0, 8.5, 15.0, 8.9]
+    readings = table(series("a-t", values, metric="temperature"))
+    params = {"anomaly_margin": 0.1, "anomaly_hold": 3}
+    rows = run("alarms/anomaly", {"scored": scored_rows(values), "readings": readings}, params)
+    assert episodes(rows) == [
+        # minute 0 is cold; 21 is not beyond the margin; 25 (minute 2) opens, 8 (minute 4) is within the
+        # hold of 2 minutes: the same episode, peak = furthest outside; ends 3 minutes after minute 4
+        ("anomaly", "warning", "a-t", "a", minute(2), minute(7), 25.0),
+        # 8.5 at minute 9 and 8.9 at minute 11: one episode, no reading 3 minutes after: open
+        ("anomaly", "warning", "a-t", "a", minute(9), None, 8.5),
+    ]
+    wide = run(
+        "alarms/anomaly",
+        {"scored": scored_rows(values), "readings": readings},
+        {**params, "anomaly_margin": 1.1},
+    )
+    assert wide == []  # 25 is 5 above 20: not more than 1.1 x the range of 10
 
 
 def test_scope_is_each_touched_device_once_with_the_runs_earliest_hour():
@@ -274,7 +305,7 @@ def test_scope_is_each_touched_device_once_with_the_runs_earliest_hour():
     ]
 
 
-def test_readings_are_the_scopes_devices_in_the_window_with_each_sensors_previous_reading():
+def test_readings_are_the_scopes_devices_in_the_window_with_each_sensors_previous_readings():
     silver = table(
         series("a-co2", [1.0, 2.0, 3.0])
         + series("a-t", [4.0, 5.0, 6.0], device_id="a")
@@ -285,13 +316,28 @@ def test_readings_are_the_scopes_devices_in_the_window_with_each_sensors_previou
     rows = run(
         "alarms/readings",
         {"scope": scope, "silver.reading": silver},
-        {"window_end": minute(2), "previous_days": 7},
+        {"window_end": minute(2), "previous_minutes": 7 * 1440, "previous_points": 1},
     )
     assert [(r["sensor_id"], r["ts"], r["value"]) for r in rows] == [
         ("a-co2", minute(0), 1.0),  # the previous reading, for the rules that compare with it
         ("a-co2", minute(1), 2.0),
         ("a-t", minute(0), 4.0),
         ("a-t", minute(1), 5.0),
+    ]
+    deeper = run(
+        "alarms/readings",
+        {"scope": table([{"device_id": "a", "window_start": minute(2)}]), "silver.reading": silver},
+        {"window_end": minute(3), "previous_minutes": 7 * 1440, "previous_points": 2},
+    )
+    assert sorted(
+        (r["sensor_id"], r["ts"]) for r in deeper
+    ) == [  # the last 2 before the window (the anomaly's)
+        ("a-co2", minute(0)),
+        ("a-co2", minute(1)),
+        ("a-co2", minute(2)),
+        ("a-t", minute(0)),
+        ("a-t", minute(1)),
+        ("a-t", minute(2)),
     ]
 
 
@@ -321,7 +367,12 @@ def test_readings_of_a_hundred_devices_lookback_answer_rather_than_hang():
     query = threading.Thread(
         target=lambda: answer.append(
             con.execute(
-                sql("alarms/readings"), {"window_end": "2026-04-03 21:00:00+00", "previous_days": 7}
+                sql("alarms/readings"),
+                {
+                    "window_end": "2026-04-03 21:00:00+00",
+                    "previous_minutes": 7 * 1440,
+                    "previous_points": 576,
+                },
             ).fetch_arrow_table()
         ),
         daemon=True,
@@ -334,4 +385,5 @@ def test_readings_of_a_hundred_devices_lookback_answer_rather_than_hang():
     con.close()
     assert answer, "readings.sql did not answer within 120 s"
     ts = answer[0].column("ts").to_pylist()
-    assert (len(ts), min(ts)) == (100 * 4 * (3 * 60 + 1), t("2026-04-03 17:59"))  # 3 hours + each previous
+    # 3 hours + each sensor's last 576 readings before them
+    assert (len(ts), min(ts)) == (100 * 4 * (3 * 60 + 576), t("2026-04-03 08:24"))

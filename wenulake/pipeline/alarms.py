@@ -5,8 +5,8 @@
    first touched hour, and the devices whose silence the newly processed landing hours let the gap rule judge;
 2. `evaluate`: the rules (sql/alarms/*.sql, parameters from settings: threshold, flatline, gap, anomaly,
    counter_reset) over each device's span, pushed back until no alarm or episode crosses its start, with the
-   anomaly window and each sensor's previous reading as context: the episodes equal one evaluation of all silver
-   (docs/adr/0018-incremental-alarms-equal-one-run.md);
+   anomaly hold and each sensor's last readings before it (the anomaly windows) as context: the episodes equal
+   one evaluation of all silver (docs/adr/0018-incremental-alarms-equal-one-run.md);
 3. `reconcile_rows`: `alarm_id` = hash(rule, sensor or device, started_at), so an episode spanning several runs
    is one alarm and a rerun changes nothing; an alarm of a span no rule finds any more is `retracted` (kept);
 4. `transitions`: one ops.notification_outbox row per transition (opened, closed, retracted, suppressed),
@@ -43,7 +43,6 @@ from wenulake.query import connect, query_arrow, run_local
 from wenulake.settings import Settings
 from wenulake.sqlfiles import load_sql
 from wenulake.timeutil import Interval, floor_hour
-from wenulake.transforms.windows import trailing_median_mad
 
 RULES = ("threshold", "flatline", "gap", "anomaly", "counter_reset")
 #: readings before the earliest touched hour that the historical migration's rules see
@@ -72,17 +71,31 @@ def rule_params(settings: Settings, settle_hours: int | None = None) -> dict[str
         },
         "anomaly": {
             "anomaly_window": settings.alarm_anomaly_window,
-            "anomaly_min_points": max(10, settings.alarm_anomaly_window // 2),
-            "anomaly_z": settings.alarm_anomaly_z,
+            "anomaly_max_points": settings.alarm_anomaly_max_points,
+            "anomaly_margin": settings.alarm_anomaly_margin,
+            "anomaly_warmup": settings.alarm_anomaly_warmup,
+            "anomaly_hold": settings.alarm_anomaly_hold,
         },
         "counter_reset": {},
     }
 
 
 def context(settings: Settings) -> timedelta:
-    """How far before an evaluated span's start the rules need readings (the anomaly rule's trailing window;
-    the previous reading of each sensor comes on top, sql/alarms/readings.sql)."""
-    return timedelta(minutes=settings.alarm_anomaly_window)
+    """How far before an evaluated span's start the rules need every reading: the anomaly rule's hold (an
+    anomalous reading up to the hold before the span joins an episode crossing it). Each sensor's readings
+    before that come on top: `lookback`."""
+    return timedelta(minutes=settings.alarm_anomaly_hold)
+
+
+def lookback(settings: Settings) -> dict[str, int]:
+    """The readings.sql parameters for each sensor's readings before an evaluated span's context: its last
+    WENULAKE_ALARM_ANOMALY_MAX_POINTS readings (the anomaly rule's recent range of the context's first
+    reading; counter_reset, flatline and gap need only the last one), searched back the longer of
+    WENULAKE_ALARM_PREVIOUS_READING_DAYS and WENULAKE_ALARM_ANOMALY_WINDOW."""
+    return {
+        "previous_points": settings.alarm_anomaly_max_points,
+        "previous_minutes": max(settings.alarm_previous_reading_days * 1440, settings.alarm_anomaly_window),
+    }
 
 
 #: the catalog's cadences when none is given: no device has report_interval_s
@@ -173,32 +186,20 @@ def episodes(
     )
 
 
-def anomaly(
-    settings: Settings, bounded: pa.Table, params: dict[str, Any], sql_windows: bool = False
-) -> pa.Table:
+def anomaly(settings: Settings, bounded: pa.Table, params: dict[str, Any]) -> pa.Table:
     """The anomaly rule's episodes over `bounded` readings (bounds.sql): the readings that score
-    (anomaly_moving.sql), their trailing windows' median, MAD and size (wenulake.transforms.windows, or with
-    `sql_windows` the SQL that defines them, anomaly_windows.sql), then the flagged runs (anomaly.sql)."""
+    (anomaly_moving.sql), each one's recent range (anomaly_windows.sql), then the breakouts and their
+    episodes (anomaly.sql)."""
     moving = run_local({"readings": bounded}, load_sql(settings.sql_dir, "alarms/anomaly_moving"))
-    if sql_windows:
-        scored = run_local(
-            {"moving": moving},
-            load_sql(settings.sql_dir, "alarms/anomaly_windows"),
-            {"anomaly_window": params["anomaly_window"]},
-        )
-    else:
-        series = pc.dictionary_encode(moving["sensor_id"]).combine_chunks().indices.to_numpy()
-        ts = moving["ts"].cast(TS).cast(pa.int64()).to_numpy()
-        center, spread, points = trailing_median_mad(
-            series, ts, moving["value"].to_numpy(), params["anomaly_window"] * 60_000_000
-        )
-        scored = moving.append_column("center", pa.array(center, from_pandas=True))
-        scored = scored.append_column("spread", pa.array(spread, from_pandas=True))
-        scored = scored.append_column("points", pa.array(points))
+    scored = run_local(
+        {"moving": moving},
+        load_sql(settings.sql_dir, "alarms/anomaly_windows"),
+        {k: params[k] for k in ("anomaly_window", "anomaly_max_points", "anomaly_warmup")},
+    )
     return run_local(
         {"scored": scored, "readings": bounded},
         load_sql(settings.sql_dir, "alarms/anomaly"),
-        {k: params[k] for k in ("anomaly_min_points", "anomaly_z")},
+        {k: params[k] for k in ("anomaly_margin", "anomaly_hold")},
     )
 
 
@@ -265,7 +266,7 @@ def evaluate(
         readings = query_arrow(
             con,
             load_sql(settings.sql_dir, "alarms/readings"),
-            {"window_end": window_end, "previous_days": settings.alarm_previous_reading_days},
+            {"window_end": window_end, **lookback(settings)},
         )
         con.unregister("scope")
         firsts = {
