@@ -101,7 +101,7 @@ def write_landing(series: dict[str, tuple[list[datetime], list[float]]], folder:
         keys[key_id] = {"key": base64.b64encode(key).decode(), "device_id": device}
         moved = shift(stamps)
         installed = iso(stamps[0] + moved - timedelta(days=1))
-        devices.append((device, "s-nab", installed, ""))
+        devices.append((device, "s-nab", installed, "", ""))  # retired_at, report_interval_s: learned
         sensors.append((f"{device}-p-1", device, "p", "power", "W", "gauge", 1.0, 0.0, installed, ""))
         for seq, (original, value) in enumerate(zip(stamps, values, strict=True), start=1):
             ts = original + moved

@@ -57,7 +57,14 @@ def _forks_of_this_process() -> list[Any]:
     import psutil
 
     me = psutil.Process()
-    return [child for child in me.children(recursive=True) if child.cmdline() == me.cmdline()]
+    forks = []
+    for child in me.children(recursive=True):
+        try:
+            if child.cmdline() == me.cmdline():
+                forks.append(child)
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            continue  # exited (a zombie waiting for its parent, or gone): it holds nothing open
+    return forks
 
 
 def _names(event: dict[str, Any], side: str) -> set[tuple[str, str]]:
