@@ -8,7 +8,7 @@ Silver: DEVICES devices x 3 gauges (temperature, humidity, co2), one reading a m
 sine, noise, a spike now and then), in an in-memory DuckDB table (the lake's Delta scan is not measured). Each
 run evaluates the scope {device: the start of hour h} for the last RUNS hours, with the alarms of one evaluation of
 the silver before them as gold.fact_alarm (what the schedule's earlier runs left), updated after each run. Prints one JSON object: readings
-read per run and the seconds of each run. Uses only APIs every version of the alarms module has, so the same
+read per run, the seconds of each run, and the anomaly episodes per sensor and day of that earlier evaluation. Uses only APIs every version of the alarms module has, so the same
 script measures another checkout (run it with that checkout's interpreter).
 """
 
@@ -105,12 +105,45 @@ def main(argv: list[str] | None = None) -> int:
                 "silver_readings": args.devices * 3 * args.days * 1440,
                 "readings_per_run": readings,
                 "alarms_before": found.num_rows,
+                # the anomaly rule's episodes in the untimed evaluation, per sensor and day of silver before the
+                # measured hours: all, and the false ones (no injected spike from their start to their end)
+                **{
+                    f"anomaly_{name}_per_sensor_day": round(
+                        count / (args.devices * 3 * (args.days - args.runs / 24)), 3
+                    )
+                    for name, count in anomaly_episodes(con, found, start).items()
+                },
                 "seconds": seconds,
                 "median_s": statistics.median(seconds),
             }
         )
     )
     return 0
+
+
+def anomaly_episodes(con: object, found: object, start: datetime) -> dict[str, int]:
+    """The anomaly episodes of `found`, and those without an injected spike (the silver's `hash % 5000 = 0`
+    readings) between their start and their end (or the data's end, open)."""
+    con.register("found", found)  # type: ignore[attr-defined]
+    row = con.execute(  # type: ignore[attr-defined]
+        """
+        with spikes as (
+            select sensor_id, ts from silver.reading
+            where hash(cast(split_part(split_part(sensor_id, '-', 1), 'd', 2) as bigint), split_part(sensor_id, '-', 2),
+                       cast(date_diff('minute', ?, ts) as bigint)) % 5000 = 0
+        )
+        select
+            count(*) as episodes,
+            count(*) filter (where not exists (
+                select 1 from spikes
+                where spikes.sensor_id = found.sensor_id and spikes.ts >= found.started_at
+                and (found.ended_at is null or spikes.ts <= found.ended_at)
+            )) as false_episodes
+        from found where rule = 'anomaly'
+        """,
+        [start],
+    ).fetchone()
+    return {"episodes": row[0], "false_episodes": row[1]}
 
 
 if __name__ == "__main__":

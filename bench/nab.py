@@ -278,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         "parameters": {
             "window_minutes": settings.alarm_anomaly_window,
             "max_points": settings.alarm_anomaly_max_points,
+            "min_window_minutes": settings.alarm_anomaly_min_window,
             "margin": settings.alarm_anomaly_margin,
             "warmup_minutes": settings.alarm_anomaly_warmup,
             "hold_minutes": settings.alarm_anomaly_hold,

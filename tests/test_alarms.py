@@ -176,13 +176,17 @@ def test_sns_gets_each_transition_exactly_once_across_reruns_and_an_outage(
 
 def test_rules_on_a_synthetic_series():
     """Each rule on a hand-made series, without Spark: the edges of every definition. The anomaly rule is sized
-    to three hours (windows of the last 120 readings, warm after an hour, a 1-minute hold; the defaults need a
-    day of history): the threshold episode's readings fill the windows, so nothing after it breaks out until
-    they leave them, and the flat hour stays inside the range."""
+    to three hours (windows of the last 120 readings or 2 hours, warm after an hour, a 1-minute hold; the
+    defaults need a day of history): the threshold episode's readings fill the windows, so nothing after it
+    breaks out until they leave them, and the flat hour stays inside the range."""
     import pyarrow as pa
 
     settings = Settings(
-        alarm_anomaly_window=180, alarm_anomaly_max_points=120, alarm_anomaly_warmup=60, alarm_anomaly_hold=1
+        alarm_anomaly_window=180,
+        alarm_anomaly_max_points=120,
+        alarm_anomaly_min_window=120,
+        alarm_anomaly_warmup=60,
+        alarm_anomaly_hold=1,
     )
     t0 = parse_instant("2026-04-04T00:00:00Z")
     rows = []

@@ -235,10 +235,16 @@ def all_hours(rows: list[dict[str, Any]]) -> list[datetime]:
 
 def short_anomaly_windows() -> Settings:
     """The anomaly rule sized for DATA_HOURS of 5-minute readings: windows of at most 12 readings in 2 hours
-    (the count bound is what limits them), warm after an hour, a 30-minute hold: anomaly episodes start and
-    end in most hours, across hour boundaries and late readings (the defaults need a day of history)."""
+    but at least the last 110 minutes' (the time floor is what bounds them, longer than the hold and the 12
+    readings before it: the lookback must carry it), warm after an hour, a 30-minute hold: anomaly episodes
+    start and end in most hours, across hour boundaries and late readings (the defaults need a day of
+    history)."""
     return Settings(
-        alarm_anomaly_window=120, alarm_anomaly_max_points=12, alarm_anomaly_warmup=60, alarm_anomaly_hold=30
+        alarm_anomaly_window=120,
+        alarm_anomaly_max_points=12,
+        alarm_anomaly_min_window=110,
+        alarm_anomaly_warmup=60,
+        alarm_anomaly_hold=30,
     )
 
 

@@ -225,7 +225,15 @@ class Settings(BaseSettings):
     alarm_anomaly_max_points: int = Field(
         default=576,
         ge=2,
-        description="Alarm rule anomaly: at most this many latest readings in a reading's recent range.",
+        description="Alarm rule anomaly: at most this many latest readings in a reading's recent range, "
+        "unless more fall in the last WENULAKE_ALARM_ANOMALY_MIN_WINDOW minutes.",
+    )
+    alarm_anomaly_min_window: int = Field(
+        default=2880,
+        ge=0,
+        description="Alarm rule anomaly: a reading's recent range holds at least the readings of this many "
+        "minutes before it, however many (the window's time floor, so a fast sensor's range covers its daily "
+        "cycle; at most WENULAKE_ALARM_ANOMALY_WINDOW).",
     )
     alarm_anomaly_margin: float = Field(
         default=0.05,
@@ -527,6 +535,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"WENULAKE_ALARM_ANOMALY_WARMUP={self.alarm_anomaly_warmup} is longer than "
                 f"WENULAKE_ALARM_ANOMALY_WINDOW={self.alarm_anomaly_window}: no reading would ever be judged"
+            )
+        if self.alarm_anomaly_min_window > self.alarm_anomaly_window:
+            raise ValueError(
+                f"WENULAKE_ALARM_ANOMALY_MIN_WINDOW={self.alarm_anomaly_min_window} is longer than "
+                f"WENULAKE_ALARM_ANOMALY_WINDOW={self.alarm_anomaly_window}: the window's time floor must lie "
+                "inside it"
             )
         return self
 

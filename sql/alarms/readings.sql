@@ -1,9 +1,10 @@
 -- The silver readings the rules see, per device of `scope` (device_id, window_start): every reading of its
--- sensors from the device's window_start to $window_end, and each sensor's last $previous_points readings
--- before window_start (searched $previous_minutes back): counter_reset, flatline and gap compare a reading
--- with the one before it, and the anomaly rule a reading with the last readings before it (its recent
--- range), so the evaluated span carries its own context. Parameters are written inline, not read from a
--- shared CTE through scalar subqueries: DuckDB 1.4 hung on that over ~1M readings.
+-- sensors from the device's window_start to $window_end, and each sensor's readings before window_start
+-- (searched $previous_minutes back) that are among its last $previous_points or in the
+-- $previous_floor_minutes before window_start: counter_reset, flatline and gap compare a reading with the one
+-- before it, and the anomaly rule a reading with the last readings before it, at least those of its time
+-- floor (its recent range), so the evaluated span carries its own context. Parameters are written inline,
+-- not read from a shared CTE through scalar subqueries: DuckDB 1.4 hung on that over ~1M readings.
 with inside as (
     select
         reading.sensor_id,
@@ -39,6 +40,8 @@ previous as (
     qualify
         row_number() over (partition by reading.sensor_id order by reading.ts desc)
         <= cast($previous_points as bigint)  -- noqa: RF02
+        or reading.ts  -- noqa: RF02
+        >= scope.window_start - to_minutes(cast($previous_floor_minutes as bigint))  -- noqa: RF02
 )
 
 select * from inside

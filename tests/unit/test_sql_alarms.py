@@ -231,7 +231,7 @@ def test_anomaly_windows_give_the_recent_range_bounded_by_time_and_by_count_and_
     rows = run(
         "alarms/anomaly_windows",
         {"moving": moving("a-t", values)},
-        {"anomaly_window": 5, "anomaly_max_points": 3, "anomaly_warmup": 2},
+        {"anomaly_window": 5, "anomaly_max_points": 3, "anomaly_min_window": 0, "anomaly_warmup": 2},
     )
     got = [(r["ts"], r["low"], r["high"], r["warm"]) for r in rows]
     assert got == [
@@ -243,6 +243,44 @@ def test_anomaly_windows_give_the_recent_range_bounded_by_time_and_by_count_and_
         (minute(6), 2.0, 9.0, True),  # minutes 1..5 hold 5, 2, 3, 9: the last 3
         (minute(13), None, None, False),  # nothing in the 5 minutes before: cold again
     ]
+    floored = run(
+        "alarms/anomaly_windows",
+        {"moving": moving("a-t", values)},
+        {"anomaly_window": 5, "anomaly_max_points": 2, "anomaly_min_window": 4, "anomaly_warmup": 2},
+    )
+    # at most 2 readings, but at least those of the 4 minutes before (the floor)
+    assert [(r["ts"], r["low"], r["high"]) for r in floored][3:] == [
+        (minute(4), 1.0, 5.0),  # the 4 minutes before hold 1, 5, 2 (the last 2 alone: 5, 2)
+        (minute(5), 2.0, 5.0),  # 5, 2, 3 (the last 2 alone: 2, 3)
+        (minute(6), 2.0, 9.0),  # 2, 3, 9 (the last 2 alone: 3, 9)
+        (minute(13), None, None),  # nothing in the window
+    ]
+
+
+def test_anomaly_window_floor_covers_a_one_minute_sensors_daily_cycle():
+    """A one-minute gauge on a daily sine (1% noise) for 3 days: 576 readings are 9.6 hours, less than the
+    cycle, so without the time floor each day's extremes break out of the last 576 readings' range; with the
+    floor (2 days, the default) the range covers the cycle and nothing is anomalous after the first day."""
+    import math
+    import random
+
+    from wenulake.pipeline import alarms
+    from wenulake.settings import Settings
+
+    noise = random.Random(7)
+    values = [
+        round(560 * (1 + 0.1 * math.sin(2 * math.pi * i / 1440) + 0.01 * noise.random()), 3)
+        for i in range(3 * 1440)
+    ]
+    readings = bounded(series("a-co2", values), [])
+
+    def started(settings: Settings) -> list[Any]:
+        found = alarms.anomaly(settings, readings, alarms.rule_params(settings)["anomaly"])
+        return sorted(found.column("started_at").to_pylist())
+
+    assert [s for s in started(Settings()) if s >= minute(1440)] == []
+    without = started(Settings(alarm_anomaly_min_window=0))
+    assert [s for s in without if s >= minute(1440)] != []  # what the floor removes
 
 
 def scored_rows(values: list[float], low: float = 10.0, high: float = 20.0) -> pa.Table:
@@ -316,7 +354,12 @@ def test_readings_are_the_scopes_devices_in_the_window_with_each_sensors_previou
     rows = run(
         "alarms/readings",
         {"scope": scope, "silver.reading": silver},
-        {"window_end": minute(2), "previous_minutes": 7 * 1440, "previous_points": 1},
+        {
+            "window_end": minute(2),
+            "previous_minutes": 7 * 1440,
+            "previous_points": 1,
+            "previous_floor_minutes": 0,
+        },
     )
     assert [(r["sensor_id"], r["ts"], r["value"]) for r in rows] == [
         ("a-co2", minute(0), 1.0),  # the previous reading, for the rules that compare with it
@@ -327,11 +370,14 @@ def test_readings_are_the_scopes_devices_in_the_window_with_each_sensors_previou
     deeper = run(
         "alarms/readings",
         {"scope": table([{"device_id": "a", "window_start": minute(2)}]), "silver.reading": silver},
-        {"window_end": minute(3), "previous_minutes": 7 * 1440, "previous_points": 2},
+        {
+            "window_end": minute(3),
+            "previous_minutes": 7 * 1440,
+            "previous_points": 2,
+            "previous_floor_minutes": 0,
+        },
     )
-    assert sorted(
-        (r["sensor_id"], r["ts"]) for r in deeper
-    ) == [  # the last 2 before the window (the anomaly's)
+    last_two = [
         ("a-co2", minute(0)),
         ("a-co2", minute(1)),
         ("a-co2", minute(2)),
@@ -339,6 +385,20 @@ def test_readings_are_the_scopes_devices_in_the_window_with_each_sensors_previou
         ("a-t", minute(1)),
         ("a-t", minute(2)),
     ]
+    assert sorted((r["sensor_id"], r["ts"]) for r in deeper) == last_two  # the last 2 before the window
+    floored = run(
+        "alarms/readings",
+        {"scope": table([{"device_id": "a", "window_start": minute(2)}]), "silver.reading": silver},
+        {
+            "window_end": minute(3),
+            "previous_minutes": 7 * 1440,
+            "previous_points": 1,
+            "previous_floor_minutes": 2,
+        },
+    )
+    assert (
+        sorted((r["sensor_id"], r["ts"]) for r in floored) == last_two
+    )  # the last 1, and the 2 minutes before
 
 
 def test_readings_of_a_hundred_devices_lookback_answer_rather_than_hang():
@@ -372,6 +432,7 @@ def test_readings_of_a_hundred_devices_lookback_answer_rather_than_hang():
                     "window_end": "2026-04-03 21:00:00+00",
                     "previous_minutes": 7 * 1440,
                     "previous_points": 576,
+                    "previous_floor_minutes": 2880,
                 },
             ).fetch_arrow_table()
         ),
@@ -385,5 +446,5 @@ def test_readings_of_a_hundred_devices_lookback_answer_rather_than_hang():
     con.close()
     assert answer, "readings.sql did not answer within 120 s"
     ts = answer[0].column("ts").to_pylist()
-    # 3 hours + each sensor's last 576 readings before them
-    assert (len(ts), min(ts)) == (100 * 4 * (3 * 60 + 576), t("2026-04-03 08:24"))
+    # 3 hours + each sensor's readings of the 2 days before them (more than its last 576): the 42 h of silver
+    assert (len(ts), min(ts)) == (100 * 4 * (3 * 60 + 42 * 60), t("2026-04-02 00:00"))

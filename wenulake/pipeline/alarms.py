@@ -72,6 +72,7 @@ def rule_params(settings: Settings, settle_hours: int | None = None) -> dict[str
         "anomaly": {
             "anomaly_window": settings.alarm_anomaly_window,
             "anomaly_max_points": settings.alarm_anomaly_max_points,
+            "anomaly_min_window": settings.alarm_anomaly_min_window,
             "anomaly_margin": settings.alarm_anomaly_margin,
             "anomaly_warmup": settings.alarm_anomaly_warmup,
             "anomaly_hold": settings.alarm_anomaly_hold,
@@ -89,11 +90,13 @@ def context(settings: Settings) -> timedelta:
 
 def lookback(settings: Settings) -> dict[str, int]:
     """The readings.sql parameters for each sensor's readings before an evaluated span's context: its last
-    WENULAKE_ALARM_ANOMALY_MAX_POINTS readings (the anomaly rule's recent range of the context's first
-    reading; counter_reset, flatline and gap need only the last one), searched back the longer of
+    WENULAKE_ALARM_ANOMALY_MAX_POINTS readings and those of the WENULAKE_ALARM_ANOMALY_MIN_WINDOW minutes
+    before it (the anomaly rule's recent range of the context's first reading, with its time floor;
+    counter_reset, flatline and gap need only the last one), searched back the longer of
     WENULAKE_ALARM_PREVIOUS_READING_DAYS and WENULAKE_ALARM_ANOMALY_WINDOW."""
     return {
         "previous_points": settings.alarm_anomaly_max_points,
+        "previous_floor_minutes": settings.alarm_anomaly_min_window,
         "previous_minutes": max(settings.alarm_previous_reading_days * 1440, settings.alarm_anomaly_window),
     }
 
@@ -194,7 +197,10 @@ def anomaly(settings: Settings, bounded: pa.Table, params: dict[str, Any]) -> pa
     scored = run_local(
         {"moving": moving},
         load_sql(settings.sql_dir, "alarms/anomaly_windows"),
-        {k: params[k] for k in ("anomaly_window", "anomaly_max_points", "anomaly_warmup")},
+        {
+            k: params[k]
+            for k in ("anomaly_window", "anomaly_max_points", "anomaly_min_window", "anomaly_warmup")
+        },
     )
     return run_local(
         {"scored": scored, "readings": bounded},
