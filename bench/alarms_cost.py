@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
     import duckdb
-    import pyarrow as pa
 
+    from wenulake.devtools.thresholds import co2_default_threshold
     from wenulake.pipeline import alarms
     from wenulake.settings import Settings
 
@@ -63,16 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         order by sensor_id, ts
         """
     )
-    thresholds = pa.table(
-        {
-            "threshold_id": ["co2"],
-            "sensor_id": pa.array([None], pa.string()),
-            "metric": ["co2"],
-            "min_value": pa.array([None], pa.float64()),
-            "max_value": [1000.0],
-            "severity": ["critical"],
-        }
-    )
+    thresholds = co2_default_threshold()
     hours = {END - HOUR * k for k in range(args.days * 24)}
     coverage = alarms.coverage_table(settings, hours)
     first = END - HOUR * args.runs

@@ -15,6 +15,7 @@ from bench.alarm_quality import live_alarms, match, truth_episodes
 from tests.helpers import arrival_range, snapshot
 from wenulake.catalog.store import CatalogStore
 from wenulake.contracts.tables import FACT_ALARM, NOTIFICATION_OUTBOX
+from wenulake.devtools.thresholds import co2_default_threshold
 from wenulake.lake import Lake
 from wenulake.orchestrate import run_range
 from wenulake.pipeline import alarms
@@ -217,16 +218,7 @@ def test_rules_on_a_synthetic_series():
             "company_id": ["c"] * len(rows),
         }
     )
-    thresholds = pa.table(
-        {
-            "threshold_id": ["co2"],
-            "sensor_id": pa.array([None], pa.string()),
-            "metric": ["co2"],
-            "min_value": pa.array([None], pa.float64()),
-            "max_value": [1000.0],
-            "severity": ["critical"],
-        }
-    )
+    thresholds = co2_default_threshold()
     found = {
         (r["rule"], r["started_at"], r["ended_at"])
         for r in alarms.episodes(settings, readings, thresholds).to_pylist()

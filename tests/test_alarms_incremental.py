@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 
 from wenulake.contracts.tables import TS
+from wenulake.devtools.thresholds import co2_default_threshold
 from wenulake.pipeline import alarm_orders, alarms
 from wenulake.settings import Settings
 from wenulake.timeutil import floor_hour
@@ -129,16 +130,7 @@ def generate_cadenced(seed: int) -> list[dict[str, Any]]:
     return rows
 
 
-THRESHOLDS = pa.table(
-    {
-        "threshold_id": ["co2"],
-        "sensor_id": pa.array([None], pa.string()),
-        "metric": ["co2"],
-        "min_value": pa.array([None], pa.float64()),
-        "max_value": [1000.0],
-        "severity": ["critical"],
-    }
-)
+THRESHOLDS = co2_default_threshold()
 
 
 def silver(rows: list[dict[str, Any]]) -> pa.Table:
