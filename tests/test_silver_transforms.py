@@ -201,3 +201,19 @@ def test_outcomes_carry_every_column_the_silver_and_quarantine_rows_need(spark):
     assert by_reason["unknown_device"]["detail"] == "device 'ghost' is not in the catalog"
     assert by_reason["unknown_device"]["channel"] is None
     assert {r["stage"] for r in quarantine} == {"silver"}
+
+
+def test_unknown_device_raw_is_the_messages_readings_as_every_quarantine_row_writes_them(spark):
+    """The unknown_device row carries its readings as Spark's JSON text; `raw` must still be Python's JSON of the
+    readings: nulls, exponents, whole and non-finite numbers, channel order and non-ASCII names included."""
+    import json
+    import math
+
+    readings = {"b": 1e21, "a": None, "t": 21.5, "w": 3.0, "n": float("nan"), "i": float("-inf"), "é": 1e-7}
+    msgs, devices, sensor_frame = frames(spark, [], [("ghost", utc(2026, 4, 4, 13), readings)])
+    rows = t.outcomes(msgs, devices, sensor_frame).toArrow().cast(t.OUTCOMES_SCHEMA)
+    [row] = t.quarantine_rows(rows, "run-1", utc(2026, 4, 5)).to_pylist()
+    assert row["reason"] == "unknown_device"
+    assert row["raw"] == json.dumps(readings)
+    back = json.loads(row["raw"])
+    assert math.isnan(back.pop("n")) and back.pop("i") == float("-inf")
