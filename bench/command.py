@@ -33,22 +33,44 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 
 
+def process_kind(proc: psutil.Process, root: psutil.Process) -> str:
+    """What a process of the tree is: the command itself, Spark's JVM, a Python worker, or another."""
+    if proc.pid == root.pid:
+        return "command"
+    name = proc.name()
+    if name == "java":
+        return "spark_jvm"
+    if name.startswith("python"):
+        return "python_children"
+    return "other"
+
+
 class TreeRss:
-    """Peak RSS of a process and all its descendants, sampled every `every` seconds."""
+    """Peak RSS of a process and all its descendants, sampled every `every` seconds; `at_peak` splits the peak by
+    kind of process and `timeline` keeps (seconds, MiB) of the tree about once a second."""
 
     def __init__(self, process: subprocess.Popen[bytes], every: float = 0.2) -> None:
         self.root, self.every, self.peak = psutil.Process(process.pid), every, 0
+        self.at_peak: dict[str, int] = {}
+        self.timeline: list[tuple[float, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        started = time.perf_counter()
         while not self._stop.is_set():
-            total = 0
+            kinds: dict[str, int] = {}
             with contextlib.suppress(psutil.Error):
                 for proc in [self.root, *self.root.children(recursive=True)]:
                     with contextlib.suppress(psutil.Error):
-                        total += proc.memory_info().rss
-            self.peak = max(self.peak, total)
+                        kind = process_kind(proc, self.root)
+                        kinds[kind] = kinds.get(kind, 0) + proc.memory_info().rss
+            total = sum(kinds.values())
+            if total > self.peak:
+                self.peak, self.at_peak = total, kinds
+            elapsed = time.perf_counter() - started
+            if not self.timeline or elapsed - self.timeline[-1][0] >= 1.0:
+                self.timeline.append((round(elapsed, 1), round(total / 2**20)))
             time.sleep(self.every)
 
     def __enter__(self) -> TreeRss:
@@ -60,8 +82,8 @@ class TreeRss:
         self._thread.join()
 
 
-def run(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """(seconds, peak RSS bytes of the tree, stdout) of one command; SystemExit when it fails."""
+def run(args: list[str], env: dict[str, str]) -> tuple[float, TreeRss, str]:
+    """(seconds, the tree's memory, stdout) of one command; SystemExit when it fails."""
     started = time.perf_counter()
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     with TreeRss(process) as rss:
@@ -69,7 +91,7 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     seconds = time.perf_counter() - started
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(args)} exited {process.returncode}: {err.decode()[-2000:]}")
-    return seconds, rss.peak, out.decode()
+    return seconds, rss, out.decode()
 
 
 def dataset(devices: int, hours: int, data_dir: Path) -> Path:
@@ -103,7 +125,7 @@ def bench(devices: int, hours: int, data_dir: Path) -> dict[str, object]:
     )  # fmt: skip
     wenulake = [sys.executable, "-m", "wenulake"]
     load_s, _, _ = run([*wenulake, "catalog", "load", str(folder / "catalog")], env)
-    command_s, peak, out = run(
+    command_s, rss, out = run(
         [*wenulake, "run", "sensors", "--start", manifest["arrival_start"], "--end", manifest["arrival_end"]],
         env,
     )
@@ -130,7 +152,9 @@ def bench(devices: int, hours: int, data_dir: Path) -> dict[str, object]:
         "records": manifest["expected"]["records"],
         "spark_startup_s": round(spark_s, 1),
         "command_s": round(whole, 1),
-        "peak_rss_mib": round(peak / 2**20),
+        "peak_rss_mib": round(rss.peak / 2**20),
+        "peak_rss_by_process_mib": {k: round(v / 2**20) for k, v in sorted(rss.at_peak.items())},
+        "rss_timeline_s_mib": rss.timeline,
         "reference_s": round(float(reference_s), 1),
         "ratio_excluding_spark_startup": round((whole - spark_s) / float(reference_s), 2),
         "ratio_whole": round(whole / float(reference_s), 2),

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from wenulake import logmask
 from wenulake.errors import WenulakeError
 from wenulake.failures import explain, one_line
 from wenulake.settings import Settings
@@ -57,6 +58,7 @@ def cli(debug: bool) -> None:
     saying what to do and exit non-zero (docs/operations-failures.md); --debug adds the traceback.
     """
     DEBUG["on"] = debug
+    logmask.install(_settings_or_none())
 
 
 NO_WAIT_OPTION = click.option(
@@ -893,7 +895,7 @@ def _traceback() -> None:
     if DEBUG["on"]:
         import traceback
 
-        traceback.print_exc()
+        click.echo(logmask.mask_text(traceback.format_exc()), err=True, nl=False)
 
 
 def _settings_or_none() -> Settings | None:

@@ -119,8 +119,10 @@ def warehouse_failure(
 
 def one_line(text: str) -> str:
     """Every line of a message joined, without the colour codes and arrows delta-rs puts in them."""
+    from wenulake.logmask import mask_text
+
     text = re.sub(r"\x1b\[[0-9;]*m", "", text).replace("↳", " ")
-    return " ".join(text.split())
+    return mask_text(" ".join(text.split()))
 
 
 def explain(exc: BaseException, settings: Settings | None = None) -> WenulakeError | None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from wenulake import runmetrics
+from wenulake import logmask, runmetrics
 from wenulake.errors import ConfigError, GateFailed, KeyringError, LakeLockLost, LandingIncomplete
 from wenulake.settings import Settings, report_path
 from wenulake.timeutil import Interval, parse_instant
@@ -63,6 +63,7 @@ def _wrap(
     @wraps(func)
     def run(context: dict[str, Any]) -> dict[str, Any]:
         settings = Settings()
+        logmask.install(settings)
         run_id = str(context["run_id"])
         task_id = context["ti"].task_id if context.get("ti") else (name or func.__name__)
         path = report_path(settings, run_id, task_id)
