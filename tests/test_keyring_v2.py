@@ -132,6 +132,8 @@ def test_a_retired_key_is_refused_from_its_retirement_on() -> None:
         ({"key": b64(KEY_A), "device_id": "d", "owner": "x"}, "unknown fields"),
         ({"key": 7, "device_id": "d"}, "not a base64 string"),
         ({"key": b64(b"short"), "device_id": "d"}, "5 bytes"),
+        ({"key": b64(KEY_A), "device_id": "d", "min_format": 3}, "min_format 3 is not one of"),
+        ({"key": b64(KEY_A), "device_id": "d", "min_format": "2"}, "min_format '2' is not one of"),
     ],
 )
 def test_bad_v2_entries_are_one_clear_line_without_the_key(entry, message) -> None:
@@ -154,3 +156,21 @@ def test_a_long_lived_process_reloads_the_keyring_after_its_ttl(tmp_path) -> Non
     from wenulake.settings import Settings
 
     assert Settings(keyring_ttl_seconds=60).keyring_ttl_seconds == 60
+
+
+def test_a_v2_only_key_refuses_v1_records_so_they_cannot_be_replayed_under_a_new_id() -> None:
+    """Without min_format a v1 ciphertext decodes again under any new message id; with "min_format": 2 its key
+    refuses every v1 record (unknown_key, before decryption) and still reads v2."""
+    doc = {"keys": {"ka": {"key": b64(KEY_A), "device_id": "dev-a", "min_format": 2}}}
+    strict = Keyring.parse(json.dumps(doc).encode(), "test")
+    v1 = record(KEY_A, "ka", "dev-a", v=None)
+    replayed = {**v1, "message_id": "m-replayed"}
+    assert decode_record(replayed, keyring_v2())[2] == TS  # the hole: v1 is replayable under a new id
+    for rec in (v1, replayed, {**v1, "v": 1}):
+        with pytest.raises(Rejected) as rejected:
+            decode_record(rec, strict)
+        assert rejected.value.reason is Reason.UNKNOWN_KEY
+        assert "accepts message format v2 and later, not v1" in str(rejected.value.detail)
+    assert decode_record(record(KEY_A, "ka", "dev-a"), strict)[2] == TS
+    assert strict.entry("ka")[3] == 2
+    assert keyring_v2().entry("ka")[3] == 1  # no field: both formats, as before

@@ -33,20 +33,24 @@ from wenulake.transforms.bronze import Rejected, decode_record
 pytestmark = pytest.mark.s3
 
 
-def message(key_b64: str, key_id: str, device_id: str, received: datetime) -> dict[str, Any]:
-    """A v2 record as the generator writes it (wenulake.crypto.encrypt, the generator's helper)."""
+def message(key_b64: str, key_id: str, device_id: str, received: datetime, v: int = 2) -> dict[str, Any]:
+    """A v2 (or v1) record as the generator writes it (wenulake.crypto.encrypt, the generator's helper)."""
     ts = int((received - timedelta(minutes=1)).timestamp() * 1000)
     plain = json.dumps({"ts": ts, "seq": 1, "readings": {"temp": 21.5}}, separators=(",", ":")).encode()
     message_id = uuid.uuid4().hex
-    blob = encrypt(base64.b64decode(key_b64), device_id, plain, b"\x01" * 12, key_id, message_id)
-    return {
+    key = base64.b64decode(key_b64)
+    if v == 2:
+        blob = encrypt(key, device_id, plain, b"\x01" * 12, key_id, message_id)
+    else:
+        blob = encrypt(key, device_id, plain, b"\x01" * 12)
+    record = {
         "message_id": message_id,
         "device_id": device_id,
         "key_id": key_id,
         "received_at": iso(received),
         "payload": base64.b64encode(blob).decode(),
-        "v": 2,
     }
+    return {**record, "v": 2} if v == 2 else record
 
 
 def accepted(record: dict[str, Any], keyring: Keyring) -> bool:
@@ -97,6 +101,9 @@ def lifecycle(svc: Service, settings: Settings) -> None:
         keyring = load(settings)
         assert keyring.device_of(first["key_id"]) == device
         assert accepted(message(first["key"], first["key_id"], device, now), keyring)
+        # v2-only by default: a v1 record (replayable under a new message id) is refused
+        assert first["min_format"] == 2
+        assert not accepted(message(first["key"], first["key_id"], device, now, v=1), keyring)
         # a second create is refused: rotation is the way to a new key
         assert admin.post(f"/api/v1/devices/{device}/keys").status_code == 409
 
@@ -111,19 +118,28 @@ def lifecycle(svc: Service, settings: Settings) -> None:
         assert [e["action"] for e in events["items"]][:2] == ["key-create", "create"]
         assert events["items"][0]["actor"] == "admin"
 
-        rotated = admin.post(f"/api/v1/devices/{device}/keys", json={"rotate": True, "grace_hours": 2})
+        rotated = admin.post(
+            f"/api/v1/devices/{device}/keys", json={"rotate": True, "grace_hours": 2, "min_format": 1}
+        )
         assert rotated.status_code == 201, rotated.text
         second = rotated.json()
+        assert second["min_format"] == 1  # old firmware: this key still reads v1
+        assert {k["key_id"]: k["min_format"] for k in admin.get(f"/api/v1/devices/{device}/keys").json()} == {
+            first["key_id"]: 2,
+            second["key_id"]: 1,
+        }
         assert [r["key_id"] for r in second["retiring"]] == [first["key_id"]]
         keyring = load(settings)
         later = now + timedelta(hours=3)
         assert accepted(message(second["key"], second["key_id"], device, later), keyring)
+        assert accepted(message(second["key"], second["key_id"], device, later, v=1), keyring)
         assert accepted(message(first["key"], first["key_id"], device, now), keyring)  # within the grace
         assert not accepted(message(first["key"], first["key_id"], device, later), keyring)  # after it
 
         retired = admin.post(f"/api/v1/devices/{device}/keys/{second['key_id']}/retire", json={})
         assert retired.status_code == 200, retired.text
         assert retired.json()["active"] is False
+        assert retired.json()["min_format"] == 1
         keyring = load(settings)
         assert not accepted(message(second["key"], second["key_id"], device, datetime.now(UTC)), keyring)
         assert admin.post(f"/api/v1/devices/{device}/keys/nope/retire", json={}).status_code == 404

@@ -216,4 +216,5 @@ def test_unknown_device_raw_is_the_messages_readings_as_every_quarantine_row_wri
     assert row["reason"] == "unknown_device"
     assert row["raw"] == json.dumps(readings)
     back = json.loads(row["raw"])
-    assert math.isnan(back.pop("n")) and back.pop("i") == float("-inf")
+    assert math.isnan(back.pop("n"))
+    assert back.pop("i") == float("-inf")

@@ -7,7 +7,8 @@ Keyring v2 binds every key to its device: `{"keys": {"<key_id>": {"key": "<base6
 "<id>", "retired_at": "<ISO 8601, optional>"}}}`; v1's plain strings (`"<key_id>": "<base64>"`) still read, as
 keys bound to no device. A device may own several keys (rotation); a key is refused for records received at or
 after its `retired_at`. Message format v2 (a record with `"v": 2`) authenticates the device, the key and the
-message id (`associated_data`); v1 (no `v`) only the device (docs/contracts.md).
+message id (`associated_data`); v1 (no `v`) only the device (docs/contracts.md). A key with `"min_format": 2`
+refuses v1 records (`unknown_key`): a v1 ciphertext can be replayed under a new message id, a v2 one cannot.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ def associated_data(version: int, device_id: str, key_id: str, message_id: str) 
     return json.dumps([AD_V2_TAG, device_id, key_id, message_id], separators=(",", ":")).encode()
 
 
-#: (cipher, owning device or None for a v1 key, retired_at in microseconds since the epoch or None)
-KeyEntry = tuple[AESGCM, str | None, int | None]
+#: (cipher, owning device or None for a v1 key, retired_at in microseconds since the epoch or None, the oldest
+#: message format the key accepts)
+KeyEntry = tuple[AESGCM, str | None, int | None, int]
 
 
 class Keyring:
@@ -55,13 +57,15 @@ class Keyring:
         keys: Mapping[str, bytes],
         devices: Mapping[str, str] | None = None,
         retired: Mapping[str, datetime] | None = None,
+        min_formats: Mapping[str, int] | None = None,
     ) -> None:
-        devices, retired = devices or {}, retired or {}
+        devices, retired, min_formats = devices or {}, retired or {}, min_formats or {}
         self._entries: dict[str, KeyEntry] = {
             key_id: (
                 AESGCM(key),
                 devices.get(key_id),
                 _epoch_us(retired[key_id]) if key_id in retired else None,
+                min_formats.get(key_id, MESSAGE_FORMATS[0]),
             )
             for key_id, key in keys.items()
         }
@@ -81,7 +85,7 @@ class Keyring:
         return entry[0] if entry else None
 
     def entry(self, key_id: str) -> KeyEntry | None:
-        """(cipher, device_id or None, retired_at_us or None): the hot path's one lookup."""
+        """(cipher, device_id or None, retired_at_us or None, min_format): the hot path's one lookup."""
         return self._entries.get(key_id)
 
     def device_of(self, key_id: str) -> str | None:
@@ -90,7 +94,8 @@ class Keyring:
 
     @classmethod
     def parse(cls, body: bytes, where: str) -> Keyring:
-        """Validate and load a keyring document, v2 (`{"key", "device_id", "retired_at"?}` per key) or v1
+        """Validate and load a keyring document, v2 (`{"key", "device_id", "retired_at"?, "min_format"?}` per
+        key) or v1
         (a base64 string per key); one clear line for anything wrong."""
         try:
             doc = json.loads(body)
@@ -104,6 +109,7 @@ class Keyring:
         keys: dict[str, bytes] = {}
         devices: dict[str, str] = {}
         retired: dict[str, datetime] = {}
+        min_formats: dict[str, int] = {}
         for key_id, value in doc["keys"].items():
             if isinstance(value, dict):
                 encoded = value.get("key")
@@ -113,7 +119,15 @@ class Keyring:
                 devices[key_id] = device_id
                 if value.get("retired_at") is not None:
                     retired[key_id] = _instant(value["retired_at"], where, key_id)
-                unknown = sorted(set(value) - {"key", "device_id", "retired_at"})
+                if value.get("min_format") is not None:
+                    min_format = value["min_format"]
+                    if type(min_format) is not int or min_format not in MESSAGE_FORMATS:
+                        raise KeyringError(
+                            f"keyring {where}: key {key_id!r} min_format {min_format!r} is not one of "
+                            f"{list(MESSAGE_FORMATS)}"
+                        )
+                    min_formats[key_id] = min_format
+                unknown = sorted(set(value) - {"key", "device_id", "retired_at", "min_format"})
                 if unknown:
                     raise KeyringError(f"keyring {where}: key {key_id!r} has unknown fields {unknown}")
             else:
@@ -131,7 +145,7 @@ class Keyring:
             keys[key_id] = raw
         if not keys:
             raise KeyringError(f"keyring {where} holds no keys")
-        return cls(keys, devices, retired)
+        return cls(keys, devices, retired, min_formats)
 
 
 def _instant(value: object, where: str, key_id: str) -> datetime:

@@ -193,6 +193,9 @@ class NewKeyOut(BaseModel):
     key_id: str
     device_id: str
     key: str = Field(description="base64 of the 32-byte AES-256 key: shown in this answer only, never again")
+    min_format: int = Field(
+        description="the oldest message format the key accepts (records in older ones: unknown_key)"
+    )
     created_at: datetime
     retiring: list[RetiringKey] = Field(description="the device's keys this rotation retires, and when")
 
@@ -202,12 +205,18 @@ class DeviceKeyOut(BaseModel):
     device_id: str
     retired_at: datetime | None
     active: bool
+    min_format: int = Field(description="the oldest message format the key accepts (1: v1 and v2)")
 
 
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rotate: bool = Field(False, description="the device has a key: retire it after grace_hours")
     grace_hours: float = Field(24, ge=0, le=720, description="how long rotated-out keys keep working")
+    min_format: int = Field(
+        2, ge=1, le=2,
+        description="the oldest message format the new key accepts: 2 (default) refuses v1 records, which can be "
+        "replayed under a new message id; 1 for firmware that still writes v1",
+    )  # fmt: skip
 
 
 DeviceCreated = create_model("DeviceCreated", __base__=OUT_MODELS["devices"], key=(NewKeyOut | None, None))
@@ -303,19 +312,22 @@ def _queue_reprocessing(
         response.headers["X-Queued-Job"] = f"/api/v1/jobs/{job['job_id']}"
 
 
-def _provision(request: Request, device_id: str, user: User, rotate: bool, grace_hours: float) -> Any:
+def _provision(
+    request: Request, device_id: str, user: User, rotate: bool, grace_hours: float, min_format: int = 2
+) -> Any:
     from datetime import timedelta
 
     from wenulake.service.provisioning import provision
 
     made = provision(
         request.app.state.settings, catalog(request), device_id, user.username, rotate,
-        timedelta(hours=grace_hours),
+        timedelta(hours=grace_hours), min_format,
     )  # fmt: skip
     return {
         "key_id": made.key_id,
         "device_id": made.device_id,
         "key": made.key,
+        "min_format": min_format,
         "created_at": made.created_at,
         "retiring": [{"key_id": k, "retired_at": v} for k, v in sorted(made.retiring.items())],
     }
@@ -666,7 +678,7 @@ def create_device_key(request: Request, response: Response, object_id: str, body
     ones retired after `grace_hours`). The key is in this answer only."""
     body = body or KeyIn()
     response.headers["Cache-Control"] = "no-store"
-    return _provision(request, object_id, user, body.rotate, body.grace_hours)
+    return _provision(request, object_id, user, body.rotate, body.grace_hours, body.min_format)
 
 
 @router.post(
@@ -677,8 +689,10 @@ def retire_device_key(
     request: Request, object_id: str, key_id: str, body: RetireIn | None = None, user: User = ADMIN
 ) -> Any:
     """Retire one key of the device (default now): records received from then on are refused."""
-    from wenulake.service.provisioning import retire_key
+    from wenulake.service.provisioning import device_keys, retire_key
 
     at = _instant((body or RetireIn()).at, "at")
-    when = retire_key(request.app.state.settings, catalog(request), object_id, key_id, user.username, at)
-    return {"key_id": key_id, "device_id": object_id, "retired_at": when, "active": when > datetime.now(UTC)}
+    settings = request.app.state.settings
+    when = retire_key(settings, catalog(request), object_id, key_id, user.username, at)
+    [key] = [k for k in device_keys(settings, object_id) if k["key_id"] == key_id]
+    return {**key, "retired_at": when, "active": when > datetime.now(UTC)}

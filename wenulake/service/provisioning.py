@@ -19,6 +19,7 @@ from sqlalchemy import insert
 
 from wenulake.catalog import schema
 from wenulake.catalog.changes import RESOURCES, Catalog, Conflict, NotFound
+from wenulake.crypto import MESSAGE_FORMATS
 from wenulake.errors import WenulakeError
 from wenulake.keystore import KeyringStore, new_key
 from wenulake.settings import Settings
@@ -44,7 +45,7 @@ def _when(value: Any) -> datetime | None:
 
 
 def device_keys(settings: Settings, device_id: str) -> list[dict[str, Any]]:
-    """The device's keys without their material: key_id, retired_at, active (now)."""
+    """The device's keys without their material: key_id, retired_at, active (now), min_format."""
     doc = KeyringStore(settings).read()
     now = datetime.now(UTC)
     out = []
@@ -57,6 +58,7 @@ def device_keys(settings: Settings, device_id: str) -> list[dict[str, Any]]:
                     "device_id": device_id,
                     "retired_at": retired,
                     "active": retired is None or retired > now,
+                    "min_format": entry.get("min_format", MESSAGE_FORMATS[0]),
                 }
             )
     return out
@@ -95,9 +97,13 @@ def provision(
     actor: str,
     rotate: bool = False,
     grace: timedelta = DEFAULT_GRACE,
+    min_format: int = 2,
 ) -> NewKey:
     """A new key for a registered, unretired device. Without `rotate`, a device that already has an active key
-    is a Conflict (rotate instead); with it, its active keys are retired `grace` from now."""
+    is a Conflict (rotate instead); with it, its active keys are retired `grace` from now. The key accepts
+    message formats from `min_format` on (2 by default: v1 records can be replayed under a new message id)."""
+    if min_format not in MESSAGE_FORMATS:
+        raise WenulakeError(f"min_format must be one of {list(MESSAGE_FORMATS)}, not {min_format!r}")
     device = catalog.get(RESOURCES["devices"], device_id)
     if device.get("retired_at") is not None:
         raise Conflict(f"device {device_id} is retired: it gets no new key")
@@ -119,7 +125,7 @@ def provision(
             if current is None or current > until:
                 doc["keys"][k]["retired_at"] = iso(until)
                 retiring[k] = until
-        doc["keys"][key_id] = {"key": material, "device_id": device_id}
+        doc["keys"][key_id] = {"key": material, "device_id": device_id, "min_format": min_format}
         return retiring
 
     retiring = KeyringStore(settings).update(change)
@@ -129,7 +135,12 @@ def provision(
         "key-rotate" if rotate else "key-create",
         device_id,
         {"retiring": {k: iso(v) for k, v in retiring.items()}} if retiring else None,
-        {"key_id": key_id, "device_id": device_id, "keyring": KeyringStore(settings).location},
+        {
+            "key_id": key_id,
+            "device_id": device_id,
+            "min_format": min_format,
+            "keyring": KeyringStore(settings).location,
+        },
     )
     return NewKey(key_id, device_id, material, now, retiring)
 

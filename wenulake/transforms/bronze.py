@@ -149,9 +149,14 @@ def decode_record(parsed: object, keyring: Keyring) -> tuple[dict[str, Any], int
     entry = keyring.entry(key_id)
     if entry is None:
         raise Rejected(Reason.UNKNOWN_KEY, f"key_id {key_id!r} is not in the keyring")
-    cipher, owner, retired_us = entry
+    cipher, owner, retired_us, min_format = entry
     if retired_us is not None and received_us >= retired_us:
         raise Rejected(Reason.UNKNOWN_KEY, f"key_id {key_id!r} was retired before received_at")
+    if version < min_format:
+        raise Rejected(
+            Reason.UNKNOWN_KEY,
+            f"key_id {key_id!r} accepts message format v{min_format} and later, not v{version}",
+        )
     if owner is not None and owner != device_id:
         raise Rejected(
             Reason.KEY_DEVICE_MISMATCH, f"key_id {key_id!r} belongs to another device than {device_id!r}"

@@ -207,7 +207,8 @@ def _readings_from_json(text: str | None) -> dict[str, float | None]:
     if text is None:
         return {}
     return {
-        channel: float(value) if isinstance(value, str) else value for channel, value in json.loads(text).items()
+        channel: float(value) if isinstance(value, str) else value
+        for channel, value in json.loads(text).items()
     }
 
 
