@@ -76,13 +76,14 @@ test: $(STAMP) $(CHECKOV_STAMP) chromium ## Run the whole test suite (unit, Spar
 test-fast: $(STAMP) $(CHECKOV_STAMP) chromium ## Run the tests that need neither Spark nor Airflow
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-# Fuzzing (atheris): the record parsers of the sensor landing, the work-order landing and legacy CSV files.
+# Fuzzing (atheris): the record parsers of the sensor landing, the work-order landing, legacy CSV files and the
+# catalog CSV import.
 # `make test` runs each target for 15 s (FUZZ_SECONDS=N changes it, 0 skips); this runs them longer, one after
 # the other, and keeps each corpus in FUZZ_WORK so a later run starts where this one stopped.
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS ?= sensors workorders legacy
+FUZZ_TARGETS ?= sensors workorders legacy catalog
 FUZZ_WORK ?= $(WENULAKE_HOME)/fuzz
-fuzz: $(STAMP) ## Fuzz the sensor, work-order and legacy CSV parsers for FUZZ_SECONDS each (crashes in FUZZ_WORK)
+fuzz: $(STAMP) ## Fuzz the sensor, work-order, legacy CSV and catalog CSV parsers for FUZZ_SECONDS each (crashes in FUZZ_WORK)
 	@for target in $(FUZZ_TARGETS); do \
 		$(BIN)/python -m tests.fuzz.run $$target --seconds $(FUZZ_SECONDS) --work "$(FUZZ_WORK)/$$target" || exit 1; \
 	done

@@ -17,7 +17,7 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("target", choices=("sensors", "workorders", "legacy"))
+    parser.add_argument("target", choices=("sensors", "workorders", "legacy", "catalog"))
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument(
         "--work", type=Path, default=None, help="corpus and crash folder (default: a temp dir)"
@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     import atheris
 
     with atheris.instrument_imports(include=["wenulake"]):
+        import wenulake.catalog.csvfiles
+        import wenulake.catalog.validation
         import wenulake.landing
         import wenulake.legacy
         import wenulake.pipeline.workorders

@@ -8,6 +8,9 @@ accounting for every piece of its input. Pure functions of one input, shared by 
   `build_orders` over the accepted copies.
 - `legacy`: a legacy CSV file (its first byte picks the name, gzip or not, and whether the device is known) ->
   `legacy.parse_file`, column-wise and line by line, which must agree.
+- `catalog`: one file of a catalog directory (its first byte picks which; the others are the generated sample's
+  valid files) -> `catalog.csvfiles.read_catalog`, which must return typed rows or raise `CatalogInvalid` naming
+  file, line and column: the catalog CSV import is operators' input (`wenulake catalog load`, the service).
 
 The limits are small here so that every cap (object, record, depth, raw) is reachable by a short input.
 """
@@ -154,7 +157,64 @@ def legacy(data: bytes) -> None:
         assert fast.cells.num_rows == 0
 
 
-TARGETS: dict[str, Callable[[bytes], None]] = {"sensors": sensors, "workorders": workorders, "legacy": legacy}
+# -- catalog CSV directory ---------------------------------------------------------------------------------------
+_CATALOG: dict[str, bytes] | None = None  #: the seed sample's catalog files, by table
+_CATALOG_DIR: Path | None = None
+
+
+def catalog_tables() -> list[str]:
+    from wenulake.catalog.schema import CSV_COLUMNS
+
+    return sorted(CSV_COLUMNS)
+
+
+def catalog(data: bytes) -> None:
+    from wenulake.catalog.csvfiles import CatalogInvalid, read_catalog
+
+    global _CATALOG_DIR
+    files = _catalog_files()
+    tables = catalog_tables()
+    table, body = (tables[data[0] % len(tables)], data[1:]) if data else (tables[0], b"")
+    if _CATALOG_DIR is None:
+        _CATALOG_DIR = Path(tempfile.mkdtemp(prefix="fuzz-catalog-"))
+    for name in tables:  # the sample's files, but the chosen one
+        path = _CATALOG_DIR / f"{name}.csv"
+        if name == table:
+            path.write_bytes(body)
+        elif name in files:
+            path.write_bytes(files[name])
+        else:
+            path.unlink(missing_ok=True)
+    invalid: CatalogInvalid | None = None
+    try:
+        rows = read_catalog(_CATALOG_DIR)
+    except CatalogInvalid as exc:
+        invalid = exc
+    if invalid is not None:
+        assert invalid.problems, "an invalid catalog names at least one problem"
+        for problem in invalid.problems:
+            assert problem.file.endswith(".csv"), problem
+            assert problem.message, problem
+        assert "\n" not in str(invalid), "one line"
+        return
+    assert set(rows) <= set(tables)
+    lines = [line for line in body.decode("utf-8-sig").splitlines() if line.strip()]
+    if lines and table in rows:
+        assert len(rows[table]) <= len(lines) - 1, "no more rows than lines after the header"
+
+
+def _catalog_files() -> dict[str, bytes]:
+    _generate()
+    assert _CATALOG is not None
+    return _CATALOG
+
+
+TARGETS: dict[str, Callable[[bytes], None]] = {
+    "sensors": sensors,
+    "workorders": workorders,
+    "legacy": legacy,
+    "catalog": catalog,
+}
 
 
 # -- seeds -----------------------------------------------------------------------------------------------------
@@ -164,7 +224,7 @@ _SEEDS: dict[str, list[bytes]] | None = None
 def _generate() -> dict[str, list[bytes]]:
     """Seed inputs from `wenulake landing generate` / `generate-workorders` output (1 h, 3 devices, faults on)
     and small literals; also loads the sample's keyring."""
-    global _KEYRING, _SEEDS
+    global _KEYRING, _SEEDS, _CATALOG
     if _SEEDS is not None:
         return _SEEDS
     import gzip
@@ -172,12 +232,13 @@ def _generate() -> dict[str, list[bytes]]:
     from wenulake.devtools.generator import generate
     from wenulake.devtools.generator_workorders import generate_workorders
 
-    seeds: dict[str, list[bytes]] = {"sensors": [], "workorders": [], "legacy": []}
+    seeds: dict[str, list[bytes]] = {"sensors": [], "workorders": [], "legacy": [], "catalog": []}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         generate(out, devices=3, hours=1, fault_rate=0.1)
         generate_workorders(out, orders=6, hours=1, fault_rate=0.1)
         _KEYRING = Keyring.parse((out / "keyring.json").read_bytes(), "fuzz seed keyring")
+        _CATALOG = {p.stem: p.read_bytes() for p in sorted((out / "catalog").glob("*.csv"))}
         for stream in ("sensors", "workorders"):
             for path in sorted((out / "landing" / stream).rglob("*"))[:6]:
                 if not path.is_file():
@@ -217,6 +278,14 @@ def _generate() -> dict[str, list[bytes]]:
         b"\x02" + text.encode(),
         b"\x04" + ("\ufeff" + text.replace("\n", "\r\n")).encode(),
         b"\x00timestamp,temp\n2026-03-10 10:00:00,1e999\n",
+    ]
+    for index, table in enumerate(catalog_tables()):
+        body = _CATALOG.get(table, b"")
+        seeds["catalog"].append(bytes([index]) + body)
+        seeds["catalog"].append(bytes([index]) + body.replace(b",", b";", 3))
+    seeds["catalog"] += [
+        bytes([catalog_tables().index("sensors")]) + b"sensor_id,device_id\nx,y\n",
+        bytes([catalog_tables().index("devices")]) + b'\xef\xbb\xbfdevice_id,site_id\n"a""b",s\n',
     ]
     _SEEDS = seeds
     return seeds

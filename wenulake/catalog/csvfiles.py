@@ -8,6 +8,7 @@ returned unless the whole directory is valid, so a load never writes half a cata
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass
@@ -32,7 +33,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.column}: {self.message}" if self.column else f"{where}: {self.message}"
+        column = self.column if self.column.isprintable() else repr(self.column)  # a header with a newline
+        message = self.message if self.message.isprintable() else repr(self.message)
+        return f"{where}: {column}: {message}" if column else f"{where}: {message}"
 
 
 class CatalogInvalid(ConfigError):
@@ -68,35 +71,57 @@ class _Reader:
                 self.problem(name, 0, "", f"file missing (expected columns {', '.join(CSV_COLUMNS[table])})")
                 self.unreadable.add(table)
             return []
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None:
-                self.problem(name, 1, "", "empty file: expected a header row")
-                self.unreadable.add(table)
-                return []
-            header = [h.strip() for h in header]
-            expected = CSV_COLUMNS[table]
-            needed = [c for c in expected if c not in OPTIONAL_COLUMNS.get(table, ())]
-            for column in needed:
-                if column not in header:
-                    self.problem(name, 1, column, "missing column")
-            for column in header:
-                if column not in expected:
-                    self.problem(name, 1, column, f"unknown column (expected {', '.join(expected)})")
-            if any(c not in header for c in needed):
-                self.unreadable.add(table)
-                return []
-            absent = {c: "" for c in expected if c not in header}
-            rows = []
-            for line, values in enumerate(reader, start=2):
-                if not values or all(not v.strip() for v in values):
-                    continue
-                if len(values) != len(header):
-                    self.problem(name, line, "", f"{len(values)} fields, expected {len(header)}")
-                    continue
-                rows.append((line, {**absent, **{h: v.strip() for h, v in zip(header, values, strict=True)}}))
-            return rows
+        body = path.read_bytes()
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = body[: exc.start].count(b"\n") + 1
+            self.problem(
+                name, line, "", f"not UTF-8 text (byte 0x{body[exc.start]:02x}): save the file as UTF-8"
+            )
+            self.unreadable.add(table)
+            return []
+        reader = csv.reader(io.StringIO(text, newline=""))
+        try:
+            return self._rows(name, table, reader)
+        except csv.Error as exc:  # a field over csv's size limit, a broken quote at the end of the file
+            self.problem(name, max(reader.line_num, 1), "", f"not a readable CSV file: {exc}")
+            self.unreadable.add(table)
+            return []
+
+    def _rows(self, name: str, table: str, reader: Any) -> list[tuple[int, dict[str, str]]]:
+        header = next(reader, None)
+        if header is None:
+            self.problem(name, 1, "", "empty file: expected a header row")
+            self.unreadable.add(table)
+            return []
+        header = [h.strip() for h in header]
+        expected = CSV_COLUMNS[table]
+        needed = [c for c in expected if c not in OPTIONAL_COLUMNS.get(table, ())]
+        for column in needed:
+            if column not in header:
+                self.problem(name, 1, column, "missing column")
+        for column in header:
+            if column not in expected:
+                self.problem(name, 1, column, f"unknown column (expected {', '.join(expected)})")
+        if any(c not in header for c in needed):
+            self.unreadable.add(table)
+            return []
+        if len(set(header)) != len(header):
+            for column in sorted({c for c in header if header.count(c) > 1}):
+                self.problem(name, 1, column, "column given more than once")
+            self.unreadable.add(table)
+            return []
+        absent = {c: "" for c in expected if c not in header}
+        rows = []
+        for line, values in enumerate(reader, start=2):
+            if not values or all(not v.strip() for v in values):
+                continue
+            if len(values) != len(header):
+                self.problem(name, line, "", f"{len(values)} fields, expected {len(header)}")
+                continue
+            rows.append((line, {**absent, **{h: v.strip() for h, v in zip(header, values, strict=True)}}))
+        return rows
 
     def check(self, file: str, line: int, rule: Any, row: dict[str, str], *lookups: Any) -> dict[str, Any]:
         """Apply one of `validation`'s row rules, placing its problems at this file and line."""
