@@ -120,3 +120,59 @@ def test_failed_sign_ins_are_rate_limited(tmp_path: Path) -> None:
         assert "Too many failed sign-ins" in refused.text
         assert 0 < int(refused.headers["retry-after"]) <= 60
         assert attempt("operator", PASSWORD).status_code == 429  # and so is this address
+
+
+def test_admins_manage_users_and_tokens_through_the_api(svc: Service) -> None:
+    """The same operations as the pages, for integrations: list, create (409 taken, 422 refused), disable (not
+    yourself), list tokens without secrets, revoke; each takes effect at the next request."""
+    name = uid("api-user")
+    with svc.client("admin") as admin:
+        made = admin.post("/api/v1/users", json={"username": name, "role": "viewer", "password": PASSWORD})
+        assert made.status_code == 201, made.text
+        assert made.json()["username"] == name
+        assert made.json()["role"] == "viewer"
+        assert made.json()["active"] is True
+        taken = admin.post("/api/v1/users", json={"username": name, "role": "viewer", "password": PASSWORD})
+        assert taken.status_code == 409
+        short = admin.post("/api/v1/users", json={"username": uid("s"), "role": "viewer", "password": "short"})
+        assert short.status_code == 422
+        assert "at least 8 characters" in short.text
+        role = admin.post("/api/v1/users", json={"username": uid("r"), "role": "root", "password": PASSWORD})
+        assert role.status_code == 422
+        assert "role must be one of" in role.text
+        listed = {u["username"]: u for u in admin.get("/api/v1/users").json()}
+        assert listed[name]["active"] is True
+        assert "password" not in str(listed).lower()
+
+        issued = admin.post("/api/v1/tokens", json={"username": name, "name": "grafana"}).json()
+        tokens = admin.get("/api/v1/tokens")
+        assert tokens.status_code == 200
+        assert issued["token"] not in tokens.text
+        [mine] = [t for t in tokens.json() if t["username"] == name]
+        assert mine["name"] == "grafana"
+        assert mine["revoked_at"] is None
+        with httpx.Client(base_url=svc.url, headers={"Authorization": f"Bearer {issued['token']}"}) as api:
+            assert api.get("/api/v1/me").json() == {"username": name, "role": "viewer"}
+            assert api.get("/api/v1/users").status_code == 403  # a viewer manages nobody
+            revoked = admin.post(f"/api/v1/tokens/{mine['token_id']}/revoke")
+            assert revoked.status_code == 200, revoked.text
+            assert revoked.json()["revoked_at"] is not None
+            assert api.get("/api/v1/me").status_code == 401
+        assert admin.post(f"/api/v1/tokens/{mine['token_id']}/revoke").status_code == 404  # already revoked
+
+        again = admin.post("/api/v1/tokens", json={"username": name, "name": "second"}).json()
+        disabled = admin.post(f"/api/v1/users/{name}/disable")
+        assert disabled.status_code == 200
+        assert disabled.json()["active"] is False
+        with httpx.Client(base_url=svc.url, headers={"Authorization": f"Bearer {again['token']}"}) as api:
+            assert api.get("/api/v1/me").status_code == 401
+        assert admin.post("/api/v1/users/nobody-here/disable").status_code == 404
+        assert admin.post("/api/v1/users/admin/disable").status_code == 409
+        assert admin.get("/api/v1/me").status_code == 200
+        actions = [
+            (c["action"], c["resource"])
+            for c in admin.get("/api/v1/changes", params={"limit": 500}).json()["items"]
+            if c["actor"] == "admin"
+        ]
+        for done in (("create", "users"), ("token-revoke", "tokens"), ("disable", "users")):
+            assert done in actions

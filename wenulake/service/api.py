@@ -178,6 +178,28 @@ class TokenIn(BaseModel):
     name: str = "integration"
 
 
+class UserOut(BaseModel):
+    username: str
+    role: str
+    active: bool
+    created_at: datetime | None = None
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=200)
+    role: str = Field(description="admin, operator or viewer")
+    password: str = Field(description="at least 8 characters; only its argon2 hash is kept")
+
+
+class TokenInfoOut(BaseModel):
+    token_id: str = Field(description="the token's public id: the first 12 hex digits of its sha256")
+    username: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
 class TokenOut(BaseModel):
     username: str
     name: str
@@ -653,6 +675,74 @@ def create_token(request: Request, body: TokenIn, user: User = ADMIN) -> Any:
     except WenulakeError as exc:
         raise ApiError(422, str(exc)) from None
     return {"username": body.username, "name": body.name, "token": token}
+
+
+@router.get(
+    "/tokens", response_model=list[TokenInfoOut], operation_id="list_tokens", tags=["users"]
+)  # fmt: skip
+def list_tokens(request: Request, _user: User = ADMIN) -> Any:
+    """Every API token: public id, owner, name, created and revoked dates (never the token or its hash)."""
+    return [
+        {k: row[k] for k in ("token_id", "username", "name", "created_at", "revoked_at")}
+        for row in users.list_tokens(catalog(request).engine)
+    ]
+
+
+@router.post(
+    "/tokens/{token_id}/revoke", response_model=TokenInfoOut, operation_id="revoke_token", tags=["users"],
+    responses=NOT_FOUND,
+)  # fmt: skip
+def revoke_token(request: Request, token_id: str, user: User = ADMIN) -> Any:
+    """Revoke a token by its public id: requests with it get 401 from then on."""
+    engine = catalog(request).engine
+    try:
+        users.revoke_token(engine, token_id, user.username)
+    except WenulakeError as exc:
+        raise ApiError(404, str(exc)) from None
+    row = next(r for r in users.list_tokens(engine) if r["token_id"] == token_id and r["revoked_at"])
+    return {k: row[k] for k in ("token_id", "username", "name", "created_at", "revoked_at")}
+
+
+@router.get("/users", response_model=list[UserOut], operation_id="list_users", tags=["users"])
+def list_users(request: Request, _user: User = ADMIN) -> Any:
+    """Every user, with role and whether they may sign in."""
+    return users.list_users(catalog(request).engine)
+
+
+@router.post(
+    "/users", response_model=UserOut, status_code=201, operation_id="create_user", tags=["users"],
+    responses=INVALID,
+)  # fmt: skip
+def create_user(request: Request, body: UserIn, user: User = ADMIN) -> Any:
+    """A new user who signs in to the backoffice (409 when the name is taken; 422 for a role or password the
+    rules refuse, with the same messages as `wenulake users add`)."""
+    engine = catalog(request).engine
+    if users.user_exists(engine, body.username.strip()):
+        raise ApiError(409, f"user {body.username.strip()!r} already exists")
+    try:
+        made = users.add_user(engine, body.username, body.password, body.role, user.username)
+    except WenulakeError as exc:
+        raise ApiError(422, str(exc)) from None
+    [row] = [r for r in users.list_users(engine) if r["username"] == made.username]
+    return row
+
+
+@router.post(
+    "/users/{username}/disable", response_model=UserOut, operation_id="disable_user", tags=["users"],
+    responses={**NOT_FOUND, **INVALID},
+)  # fmt: skip
+def disable_user(request: Request, username: str, user: User = ADMIN) -> Any:
+    """Disable a user: no more sign-in; their sessions and tokens stop working at the next request. An admin
+    cannot disable themselves (409: the last admin would lock everyone out)."""
+    if username == user.username:
+        raise ApiError(409, "you cannot disable yourself: ask another admin")
+    engine = catalog(request).engine
+    try:
+        users.disable_user(engine, username, user.username)
+    except WenulakeError as exc:
+        raise ApiError(404, str(exc)) from None
+    [row] = [r for r in users.list_users(engine) if r["username"] == username]
+    return row
 
 
 # -- device keys (admins) ------------------------------------------------------------------------------------------

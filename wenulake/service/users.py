@@ -93,13 +93,29 @@ def add_user(engine: Engine, username: str, password: str, role: str, actor: str
     return User(username, role, True)
 
 
+def _aware(row: dict[str, Any]) -> dict[str, Any]:
+    """SQLite hands back naive datetimes: they were written in UTC, so say so (the API's date-times carry
+    their offset)."""
+    return {
+        k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v
+        for k, v in row.items()
+    }
+
+
+def user_exists(engine: Engine, username: str) -> bool:
+    """Whether the name is taken (active or disabled)."""
+    u = schema.users
+    with engine.connect() as connection:
+        return connection.execute(select(u.c.username).where(u.c.username == username)).first() is not None
+
+
 def list_users(engine: Engine) -> list[dict[str, Any]]:
     u = schema.users
     with engine.connect() as connection:
         rows = connection.execute(
             select(u.c.username, u.c.role, u.c.active, u.c.created_at).order_by(u.c.username)
         )
-        return [dict(r._mapping) for r in rows]
+        return [_aware(dict(r._mapping)) for r in rows]
 
 
 def disable_user(engine: Engine, username: str, actor: str = "cli") -> None:
@@ -168,7 +184,7 @@ def list_tokens(engine: Engine) -> list[dict[str, Any]]:
                 t.c.username, t.c.created_at
             )
         )
-        return [{**dict(r._mapping), "token_id": token_id(r.token_hash)} for r in rows]
+        return [_aware({**dict(r._mapping), "token_id": token_id(r.token_hash)}) for r in rows]
 
 
 def revoke_token(engine: Engine, public_id: str, actor: str = "cli") -> None:
