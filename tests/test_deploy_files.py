@@ -642,3 +642,26 @@ def test_mwaa_exports_no_warehouse_password_and_loads_as_a_non_admin_iam_user():
     assert '"wenulake_loader"' in warehouse.text
     assert '"wenulake_reader"' in warehouse.text
     assert "redshift-serverless:GetCredentials" in warehouse.text  # the analysts' reader policy
+
+
+def test_the_catalog_service_task_may_rewrite_the_keyring_it_provisions_and_nothing_else():
+    """Device provisioning in the cloud: the ECS task role allows every Secrets Manager call wenulake/keystore.py
+    makes, on the keyring secret only, and the KMS use only through Secrets Manager."""
+    service = hcl2.loads((TERRAFORM / "modules" / "catalog_service" / "main.tf").read_text())
+    statements = _policy(service, "task")
+    source = (ROOT / "wenulake" / "keystore.py").read_text()
+    calls = set(re.findall(r"client\.(\w+_secret\w*)\(", source))
+    needed = {"secretsmanager:" + "".join(w.title() for w in call.split("_")) for call in calls}
+    assert needed >= {"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"}
+    granted: dict[str, set[str]] = {}
+    for statement in statements:
+        for action in statement["actions"]:
+            granted.setdefault(unquote(action), set()).update(unquote(r) for r in statement["resources"])
+    for action in needed:
+        assert granted.get(action) == {"${var.keyring_secret_arn}"}, (action, granted.get(action))
+    assert not any(a.startswith("secretsmanager:") and a not in needed | {"secretsmanager:DescribeSecret"}
+                   for a in granted)  # fmt: skip
+    [kms] = [s for s in statements if "kms:GenerateDataKey" in [unquote(a) for a in s["actions"]]]
+    assert unquote(kms["condition"][0]["variable"]) == "kms:ViaService"
+    root = load_modules()[TERRAFORM.resolve()]
+    assert "module.secrets.keyring_secret_arn" in str(root.calls["catalog_service"]["keyring_secret_arn"])

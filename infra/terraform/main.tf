@@ -189,6 +189,7 @@ module "catalog_service" {
   image                     = var.catalog_image
   access_logs_bucket        = module.storage.bucket_names["logs"]
   lake_bucket_arn           = module.storage.bucket_arns["lake"]
+  keyring_secret_arn        = module.secrets.keyring_secret_arn
   client_security_group_ids = [module.network.security_group_ids["airflow"]]
   log_retention_days        = var.log_retention_days
   wenulake_settings         = local.settings

@@ -285,10 +285,33 @@ data "aws_iam_policy_document" "task" {
     actions   = ["kms:Decrypt"]
     resources = [var.kms_key_arn]
   }
+  # Device provisioning (create, rotate, retire keys) rewrites the keyring secret the way
+  # wenulake/keystore.py does: read the current version, put the new document as AWSPENDING with a client
+  # token, then move AWSCURRENT to it only if nobody wrote in between. Only this one secret.
+  statement {
+    sid = "ProvisionDeviceKeys"
+    actions = [
+      "secretsmanager:GetSecretValue",
+      "secretsmanager:PutSecretValue",
+      "secretsmanager:UpdateSecretVersionStage",
+      "secretsmanager:DescribeSecret",
+    ]
+    resources = [var.keyring_secret_arn]
+  }
+  statement {
+    sid       = "EncryptTheKeyring"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${var.region}.amazonaws.com"]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "task" {
-  name   = "read-lake"
+  name   = "read-lake-and-provision-keys"
   role   = aws_iam_role.task.id
   policy = data.aws_iam_policy_document.task.json
 }

@@ -103,3 +103,8 @@ variable "client_security_group_ids" {
   type        = list(string)
   default     = []
 }
+
+variable "keyring_secret_arn" {
+  description = "Secrets Manager secret of the device keyring: the service provisions, rotates and retires device keys in it."
+  type        = string
+}
