@@ -196,12 +196,15 @@ def _enrich_with_spark(
 
     spark = get_spark(settings)
     store = StoreSpec.from_settings(lake.root, settings)
-    keys = [u[len(store.root.rstrip("/")) + 1 :] for u in winners]
-    frame = spark.createDataFrame(pa.table({"key": keys})).repartition(max(1, len(keys)))
-    messages = frame.mapInArrow(
-        partial(read_parquet_files, store=store, schema=t.MESSAGES_SCHEMA),
-        from_arrow_schema(t.MESSAGES_SCHEMA),
-    )
+    if is_s3(store.root):  # the wheel has no Hadoop S3 connector: the executors read through the storage layer
+        keys = [u[len(store.root.rstrip("/")) + 1 :] for u in winners]
+        frame = spark.createDataFrame(pa.table({"key": keys})).repartition(max(1, len(keys)))
+        messages = frame.mapInArrow(
+            partial(read_parquet_files, store=store, schema=t.MESSAGES_SCHEMA),
+            from_arrow_schema(t.MESSAGES_SCHEMA),
+        )
+    else:  # Spark's own Parquet reader: no Python worker, no Arrow crossing of the readings map into the JVM
+        messages = spark.read.schema(from_arrow_schema(t.MESSAGES_SCHEMA)).parquet(*winners)
     outcomes = t.outcomes(
         messages,
         spark.createDataFrame(devices, schema=from_arrow_schema(devices.schema)),
