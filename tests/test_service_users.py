@@ -134,7 +134,9 @@ def test_admins_manage_users_and_tokens_through_the_api(svc: Service) -> None:
         assert made.json()["active"] is True
         taken = admin.post("/api/v1/users", json={"username": name, "role": "viewer", "password": PASSWORD})
         assert taken.status_code == 409
-        short = admin.post("/api/v1/users", json={"username": uid("s"), "role": "viewer", "password": "short"})
+        short = admin.post(
+            "/api/v1/users", json={"username": uid("s"), "role": "viewer", "password": "short"}
+        )
         assert short.status_code == 422
         assert "at least 8 characters" in short.text
         role = admin.post("/api/v1/users", json={"username": uid("r"), "role": "root", "password": PASSWORD})

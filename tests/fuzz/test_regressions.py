@@ -78,14 +78,24 @@ def _catalog_problem(table: str, body: bytes) -> str:
         # found by the catalog target: a byte that is not UTF-8 raised UnicodeDecodeError out of `catalog load`
         ("thresholds", b"company_id,metric\n\x9b,co2\n", "thresholds.csv:2: not UTF-8 text (byte 0x9b)"),
         # csv's field limit (131,072 characters) raised csv.Error
-        ("companies", b"company_id,name\nc1," + b"x" * 140_000 + b"\n", "companies.csv:2: not a readable CSV"),
+        (
+            "companies",
+            b"company_id,name\nc1," + b"x" * 140_000 + b"\n",
+            "companies.csv:2: not a readable CSV",
+        ),
         # a quoted header with a newline made the "one line" error two lines
         ("companies", b'company_id,name,"a\nb"\nc1,x,y\n', "companies.csv:1: 'a\\nb': unknown column"),
         # a column given twice: the last one silently won
-        ("companies", b"company_id,name,name\nc1,x,y\n", "companies.csv:1: name: column given more than once"),
+        (
+            "companies",
+            b"company_id,name,name\nc1,x,y\n",
+            "companies.csv:1: name: column given more than once",
+        ),
     ],
 )
-def test_a_hostile_catalog_file_is_a_catalog_problem_not_a_crash(table: str, body: bytes, expected: str) -> None:
+def test_a_hostile_catalog_file_is_a_catalog_problem_not_a_crash(
+    table: str, body: bytes, expected: str
+) -> None:
     message = _catalog_problem(table, body)
     assert expected in message
     assert "\n" not in message

@@ -196,7 +196,9 @@ def _enrich_with_spark(
 
     spark = get_spark(settings)
     store = StoreSpec.from_settings(lake.root, settings)
-    if is_s3(store.root):  # the wheel has no Hadoop S3 connector: the executors read through the storage layer
+    if is_s3(
+        store.root
+    ):  # the wheel has no Hadoop S3 connector: the executors read through the storage layer
         keys = [u[len(store.root.rstrip("/")) + 1 :] for u in winners]
         frame = spark.createDataFrame(pa.table({"key": keys})).repartition(max(1, len(keys)))
         messages = frame.mapInArrow(
