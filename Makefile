@@ -78,7 +78,7 @@ test-fast: $(STAMP) $(CHECKOV_STAMP) chromium ## Run the tests that need neither
 
 # Fuzzing (atheris): the record parsers of the sensor landing, the work-order landing, legacy CSV files and the
 # catalog CSV import.
-# `make test` runs each target for 15 s (FUZZ_SECONDS=N changes it, 0 skips); this runs them longer, one after
+# `make test` runs each target for 10 s (FUZZ_SECONDS=N changes it, 0 skips); this runs them longer, one after
 # the other, and keeps each corpus in FUZZ_WORK so a later run starts where this one stopped.
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS ?= sensors workorders legacy catalog

@@ -1,5 +1,5 @@
 """The fuzz targets run in `make test`: over their seeds in-process, then each under atheris for FUZZ_SECONDS
-(default 15; 0 skips the atheris runs). `make fuzz` runs them longer. A crash fails the test with the input's
+(default 10; 0 skips the atheris runs). `make fuzz` runs them longer. A crash fails the test with the input's
 path; replay it with `python -m tests.fuzz.run TARGET --replay FILE` and keep it as a regression test."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from tests.fuzz import targets
 
 ROOT = Path(__file__).resolve().parents[2]
-SECONDS = int(os.environ.get("FUZZ_SECONDS", "15"))
+SECONDS = int(os.environ.get("FUZZ_SECONDS", "10"))
 
 
 @pytest.mark.parametrize("target", sorted(targets.TARGETS))
