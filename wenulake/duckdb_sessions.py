@@ -46,6 +46,11 @@ def duckdb_session(settings: Settings, s3_locations: list[str] | None = None) ->
     )
     # no progress bar: DuckDB draws it on stdout for a query past 2 s, which `wenulake sql --format json` owns
     con.execute("set enable_progress_bar = false")
+    # bounded memory: a large batch spills to disk instead of growing this process (DuckDB's default: 80% of RAM)
+    con.execute(f"set memory_limit = {_sql_string(settings.duckdb_memory_limit)}")
+    spill = settings.home.absolute() / "tmp" / "duckdb"
+    spill.mkdir(parents=True, exist_ok=True)  # DuckDB makes the last folder only
+    con.execute(f"set temp_directory = {_sql_string(str(spill))}")
     load_extensions(con, settings, s3_locations or [])
     return con
 

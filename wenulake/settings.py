@@ -121,6 +121,13 @@ class Settings(BaseSettings):
         description="Shared secret of a standalone Spark cluster run with spark.authenticate (master, workers and "
         "this driver must agree); unset = no authentication (local mode).",
     )
+    duckdb_memory_limit: str = Field(
+        default="1GB",
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)$",
+        description="DuckDB's memory_limit in the pipeline's and analysts' sessions (gates, winners, stats, alarms, "
+        "wenulake sql): beyond it DuckDB spills to $WENULAKE_HOME/tmp/duckdb, so a batch never grows this process "
+        "past it (DuckDB's own default is 80% of the machine's memory).",
+    )
     spark_partitions: int = Field(
         default=0,
         ge=0,

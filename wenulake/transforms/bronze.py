@@ -477,7 +477,7 @@ def decode_to_files(
     sinks: dict[str, TableSink],
     run_id: str,
     now: datetime,
-    flush_rows: int = 500_000,
+    flush_rows: int = 200_000,
     limits: InputLimits | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """mapInArrow body of the ingest: OBJECT_BODY_SCHEMA batches in; the decoded rows written as data files of

@@ -272,7 +272,7 @@ def outcomes_to_files(
     sinks: dict[str, TableSink],
     run_id: str,
     now: datetime,
-    flush_rows: int = 500_000,
+    flush_rows: int = 200_000,
 ) -> Iterator[pa.RecordBatch]:
     """mapInArrow body: OUTCOMES_SCHEMA batches in; silver.reading and ops.quarantine data files written here,
     on the executor; FILE_SCHEMA descriptors out. At most about `flush_rows` rows are held at a time."""
