@@ -122,11 +122,11 @@ class Settings(BaseSettings):
         "this driver must agree); unset = no authentication (local mode).",
     )
     duckdb_memory_limit: str = Field(
-        default="1GB",
+        default="2GB",
         pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)$",
-        description="DuckDB's memory_limit in the pipeline's and analysts' sessions (gates, winners, stats, alarms, "
-        "wenulake sql): beyond it DuckDB spills to $WENULAKE_HOME/tmp/duckdb, so a batch never grows this process "
-        "past it (DuckDB's own default is 80% of the machine's memory).",
+        description="DuckDB's memory_limit in the pipeline's and analysts' sessions (gates, winners, alarms, publish, "
+        "wenulake sql): beyond it DuckDB spills to $WENULAKE_HOME/tmp/duckdb (DuckDB's own default is 80% of the "
+        "machine's memory). The stats' ordered aggregates, which cannot spill, run in sessions without it.",
     )
     spark_partitions: int = Field(
         default=0,

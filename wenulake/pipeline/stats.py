@@ -30,7 +30,7 @@ from wenulake.errors import ConfigError
 from wenulake.lake import Lake
 from wenulake.pipeline.bronze import PublishSummary, owned_hours
 from wenulake.pipeline.gold import read_stage, write_stage
-from wenulake.query import connect, query_arrow, run_local
+from wenulake.query import connect, local_session, query_arrow, run_local
 from wenulake.settings import Settings
 from wenulake.sqlfiles import load_sql
 from wenulake.stats_store import SERVING, sinks, with_expiry
@@ -53,8 +53,6 @@ def recompute(settings: Settings, runs: list[str]) -> dict[str, pa.Table]:
     def sql(name: str) -> str:
         return load_sql(settings.sql_dir, f"stats/{name}")
 
-    # One DuckDB session (memory_limit: it spills rather than grow this process); the touched periods' readings
-    # stay in it as a temporary table, never an Arrow table here: only the small keys and the stats rows come out.
     con = connect(settings)
     try:
         touched = query_arrow(con, sql("touched"), {"runs": runs})
@@ -65,18 +63,16 @@ def recompute(settings: Settings, runs: list[str]) -> dict[str, pa.Table]:
         hour_keys = run_local(periods, sql("hour_keys"))
         company_days = run_local(periods, sql("company_days"))
         con.register("company_days", company_days)
-        con.register("hour_keys", hour_keys)
-        con.execute(f"create temporary table readings as {sql('readings').strip().rstrip(';')}")
-        day_firsts = query_arrow(con, sql("day_firsts"))
+        readings = query_arrow(con, sql("readings"))
+        day_firsts = run_local({"readings": readings}, sql("day_firsts"))
         previous = _previous_values(con, sql, day_firsts)
-        con.register("previous_values", previous)
-        # deltas as a view: most readings are gauges, passed through; materialising them all would copy them
-        con.execute(f"create temporary view deltas as {sql('deltas').strip().rstrip(';')}")
-        daily = query_arrow(con, sql("daily"))
-        hourly = query_arrow(con, sql("hourly"))
-        (readings,) = con.execute("select count(*) from readings").fetchone() or (0,)
     finally:
         con.close()
+    # deltas as a view: most readings are gauges, passed through; materialising them all would copy them
+    with local_session({"readings": readings, "previous_values": previous, "hour_keys": hour_keys}) as local:
+        local.execute(f"create temp view deltas as {sql('deltas')}")
+        daily = local.execute(sql("daily")).fetch_arrow_table()
+        hourly = local.execute(sql("hourly")).fetch_arrow_table()
     return {
         "stats_hourly": hourly,
         "stats_daily": daily,
@@ -84,7 +80,7 @@ def recompute(settings: Settings, runs: list[str]) -> dict[str, pa.Table]:
         "stats_daily_company": run_local({"daily": daily}, sql("daily_company")),
         "hour_keys": hour_keys,
         "company_days": company_days,
-        "readings": pa.table({"n": [int(readings)]}),
+        "readings": pa.table({"n": [readings.num_rows]}),
     }
 
 
