@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+if str(BENCH.parent) not in sys.path:  # `python bench/cluster.py` from anywhere: `bench.run` is importable
+    sys.path.insert(0, str(BENCH.parent))
 
 
 def child(size: str, data_dir: Path, work: Path) -> dict[str, object]:
