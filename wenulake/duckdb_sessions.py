@@ -39,8 +39,12 @@ def load_extensions(con: duckdb.DuckDBPyConnection, settings: Settings, s3_locat
         _s3_secret(con, settings, location)
 
 
-def duckdb_session(settings: Settings, s3_locations: list[str] | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB session with the wheels' extensions, UTC, and S3 secrets for `s3_locations`."""
+def duckdb_session(
+    settings: Settings, s3_locations: list[str] | None = None, spill_under_home: bool = True
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB session with the wheels' extensions, UTC, S3 secrets for `s3_locations`, and
+    `memory_limit`; the pipeline's sessions spill under the home (`spill_under_home`: the analysts' sandbox
+    writes nothing there, and keeps DuckDB's own spill location)."""
     con = duckdb.connect(
         config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
     )
@@ -48,9 +52,10 @@ def duckdb_session(settings: Settings, s3_locations: list[str] | None = None) ->
     con.execute("set enable_progress_bar = false")
     # bounded memory: a large batch spills to disk instead of growing this process (DuckDB's default: 80% of RAM)
     con.execute(f"set memory_limit = {_sql_string(settings.duckdb_memory_limit)}")
-    spill = settings.home.absolute() / "tmp" / "duckdb"
-    spill.mkdir(parents=True, exist_ok=True)  # DuckDB makes the last folder only
-    con.execute(f"set temp_directory = {_sql_string(str(spill))}")
+    if spill_under_home:
+        spill = settings.home.absolute() / "tmp" / "duckdb"
+        spill.mkdir(parents=True, exist_ok=True)  # DuckDB makes the last folder only
+        con.execute(f"set temp_directory = {_sql_string(str(spill))}")
     load_extensions(con, settings, s3_locations or [])
     return con
 

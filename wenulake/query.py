@@ -219,7 +219,7 @@ def analyst_session(settings: Settings) -> duckdb.DuckDBPyConnection:
     s3 = [root] if is_s3(root) else []
     if is_s3(settings.stage_uri):
         s3.append(settings.stage_uri)
-    con = duckdb_session(settings, s3)
+    con = duckdb_session(settings, s3, spill_under_home=False)  # a read writes nothing in the home
     try:
         for spec in TABLES.values():
             con.execute(f"create schema if not exists {spec.layer}")
