@@ -21,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, insert, select, update
 
 from wenulake.catalog import schema
+from wenulake.catalog.store import _utc
 from wenulake.errors import WenulakeError
 
 ROLES = ("admin", "operator", "viewer")
@@ -94,12 +95,8 @@ def add_user(engine: Engine, username: str, password: str, role: str, actor: str
 
 
 def _aware(row: dict[str, Any]) -> dict[str, Any]:
-    """SQLite hands back naive datetimes: they were written in UTC, so say so (the API's date-times carry
-    their offset)."""
-    return {
-        k: v.replace(tzinfo=UTC) if isinstance(v, datetime) and v.tzinfo is None else v
-        for k, v in row.items()
-    }
+    """Every instant in UTC, with its offset (SQLite hands back naive datetimes): the catalog's own rule."""
+    return {k: _utc(v) for k, v in row.items()}
 
 
 def user_exists(engine: Engine, username: str) -> bool:
