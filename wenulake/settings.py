@@ -125,8 +125,9 @@ class Settings(BaseSettings):
         default="2GB",
         pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)$",
         description="DuckDB's memory_limit in the pipeline's and analysts' sessions (gates, winners, alarms, publish, "
-        "wenulake sql): beyond it DuckDB spills to $WENULAKE_HOME/tmp/duckdb (DuckDB's own default is 80% of the "
-        "machine's memory). The stats' ordered aggregates, which cannot spill, run in sessions without it.",
+        "wenulake sql): beyond it the pipeline spills to $WENULAKE_HOME/tmp/duckdb and wenulake sql where DuckDB does "
+        "(DuckDB's own default is 80% of the machine's memory). The stats' ordered aggregates, which cannot spill, "
+        "run in sessions without it.",
     )
     spark_partitions: int = Field(
         default=0,

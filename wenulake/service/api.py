@@ -677,15 +677,22 @@ def create_token(request: Request, body: TokenIn, user: User = ADMIN) -> Any:
     return {"username": body.username, "name": body.name, "token": token}
 
 
+def _token_info(row: dict[str, Any]) -> dict[str, Any]:
+    """A token as the API shows it: its public id, owner, name and dates (never the token or its hash)."""
+    return {k: row[k] for k in ("token_id", "username", "name", "created_at", "revoked_at")}
+
+
+def _user_row(engine: Any, username: str) -> dict[str, Any]:
+    """One user as `users.list_users` gives it."""
+    return next(r for r in users.list_users(engine) if r["username"] == username)
+
+
 @router.get(
     "/tokens", response_model=list[TokenInfoOut], operation_id="list_tokens", tags=["users"]
 )  # fmt: skip
 def list_tokens(request: Request, _user: User = ADMIN) -> Any:
     """Every API token: public id, owner, name, created and revoked dates (never the token or its hash)."""
-    return [
-        {k: row[k] for k in ("token_id", "username", "name", "created_at", "revoked_at")}
-        for row in users.list_tokens(catalog(request).engine)
-    ]
+    return [_token_info(row) for row in users.list_tokens(catalog(request).engine)]
 
 
 @router.post(
@@ -699,8 +706,9 @@ def revoke_token(request: Request, token_id: str, user: User = ADMIN) -> Any:
         users.revoke_token(engine, token_id, user.username)
     except WenulakeError as exc:
         raise ApiError(404, str(exc)) from None
-    row = next(r for r in users.list_tokens(engine) if r["token_id"] == token_id and r["revoked_at"])
-    return {k: row[k] for k in ("token_id", "username", "name", "created_at", "revoked_at")}
+    return _token_info(
+        next(r for r in users.list_tokens(engine) if r["token_id"] == token_id and r["revoked_at"])
+    )
 
 
 @router.get("/users", response_model=list[UserOut], operation_id="list_users", tags=["users"])
@@ -723,8 +731,7 @@ def create_user(request: Request, body: UserIn, user: User = ADMIN) -> Any:
         made = users.add_user(engine, body.username, body.password, body.role, user.username)
     except WenulakeError as exc:
         raise ApiError(422, str(exc)) from None
-    [row] = [r for r in users.list_users(engine) if r["username"] == made.username]
-    return row
+    return _user_row(engine, made.username)
 
 
 @router.post(
@@ -741,8 +748,7 @@ def disable_user(request: Request, username: str, user: User = ADMIN) -> Any:
         users.disable_user(engine, username, user.username)
     except WenulakeError as exc:
         raise ApiError(404, str(exc)) from None
-    [row] = [r for r in users.list_users(engine) if r["username"] == username]
-    return row
+    return _user_row(engine, username)
 
 
 # -- device keys (admins) ------------------------------------------------------------------------------------------
