@@ -2,7 +2,8 @@
 
 For each dataset size (generated once with `wenulake landing generate`, cached under bench/data/), in one
 process: Spark start-up, a warm-up run (Airflow, GX, Spark's Python workers), the sensors DAG end to end over
-the whole range (dag.test, Spark warm), seconds per task, the seconds of every gate task (`gate_*`: its
+the whole range (dag.test, Spark warm), seconds per task, the alarms DAG it schedules (detect_alarms' share of
+sensors + alarms), the seconds of every gate task (`gate_*`: its
 validation only) and their share of the end-to-end time, the fixed overhead of one hourly run with no data,
 peak RSS of the whole process tree, the warehouse load rows/s against DuckDB reading the same Parquet (DuckDB
 and PostgreSQL warehouses), and the hand-written reference (bench/reference.py) on the same landing, which must
@@ -152,6 +153,17 @@ def bench_size(
     result["peak_rss_mib"] = round(rss.peak / 2**20)
     stats = next(t for t in report.tasks if t.task_id == "compute_stats").summary or {}
     result["stats_s_per_million_readings"] = stats.get("seconds_per_million_readings")
+
+    progress(f"{size}: alarms DAG over {interval}")
+    # what `wenulake run sensors` runs next (silver's asset schedules it): its detect_alarms share of the
+    # whole run, sensors + alarms (issue 17's goal: at most 10% on M)
+    alarms = run_dag(settings, "alarms", interval)
+    if not alarms.ok:
+        raise SystemExit(alarms.failure())
+    result["alarms_s"] = alarms.seconds
+    detect = next(t.seconds for t in alarms.tasks if t.task_id == "detect_alarms")
+    result["detect_alarms_s"] = detect
+    result["detect_alarms_share"] = round(detect / (report.seconds + alarms.seconds), 3)
 
     progress(f"{size}: an hourly run with no data")
     overhead = run_dag(settings, "sensors", Interval(empty.start + HOUR, empty.end + HOUR))
@@ -344,6 +356,8 @@ def markdown(results: list[dict[str, object]]) -> str:
         ("gate_s", "gates s"),
         ("gate_share", "gate share"),
         ("hourly_overhead_s", "empty hourly run s"),
+        ("detect_alarms_s", "detect_alarms s"),
+        ("detect_alarms_share", "detect_alarms share (sensors + alarms)"),
         ("peak_rss_mib", "peak RSS MiB"),
         ("reference_s", "reference s"),
         ("pipeline_vs_reference", "pipeline / reference"),
