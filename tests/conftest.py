@@ -1,6 +1,7 @@
 """Shared fixtures: one SparkSession, one Airflow metadata DB, one generated sample landing per test session,
-and one run of each kind over that sample (`range_run`, `hourly_run`, `reverse_hourly_run`) that every test
-needing that state copies (`ran_home`, `hourly_home`, `reverse_home`) instead of running the DAGs again.
+and one run of each kind over that sample (`range_run`, `reverse_hourly_run`) that every test needing that state
+copies (`ran_home`, `reverse_home`) instead of running the DAGs again. `make run`'s own sample is run both ways
+too: once over its range (`make_run_range`) and hour by hour (`hourly_run`, copied by `hourly_home`).
 
 The environment is fixed here, before Spark or Airflow start, because both read it once per process:
 Spark's Python workers inherit it (AWS credentials for moto), Airflow reads AIRFLOW_* at import.
@@ -132,15 +133,53 @@ def range_run(sample: dict[str, Any]) -> dict[str, Any]:
     return {"home": home, "reports": reports}
 
 
+def make_run_defaults() -> dict[str, str]:
+    """`make run`'s sample as the Makefile sets it: SAMPLE_START, SAMPLE_HOURS, SAMPLE_DEVICES, SAMPLE_END."""
+    import re
+
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    found = dict(re.findall(r"^(SAMPLE_[A-Z]+) \?= (\S+)$", makefile, re.MULTILINE))
+    assert set(found) == {"SAMPLE_START", "SAMPLE_HOURS", "SAMPLE_DEVICES", "SAMPLE_END"}, found
+    return found
+
+
 @pytest.fixture(scope="session")
-def hourly_run(sample: dict[str, Any]) -> dict[str, Any]:
-    """The sensors DAG (then alarms) once per arrival hour of the sample, as the schedule runs them."""
-    from tests.helpers import arrival_range
+def make_run_sample() -> dict[str, Any]:
+    """The landing `make run` generates (the Makefile's SAMPLE_* and the generator's defaults, as
+    `wenulake landing generate` has them), shared read-only: `dir`, `manifest`, `interval` (make run's range)."""
+    from wenulake.devtools.generator import generate
+    from wenulake.timeutil import Interval, parse_instant
+
+    make = make_run_defaults()
+    out = SESSION_DIR / "make-run-sample"
+    start = parse_instant(make["SAMPLE_START"])
+    manifest = generate(
+        out, devices=int(make["SAMPLE_DEVICES"]), hours=int(make["SAMPLE_HOURS"]), start=start
+    )
+    interval = Interval(start, parse_instant(make["SAMPLE_END"]))
+    return {"dir": out, "manifest": manifest, "interval": interval}
+
+
+@pytest.fixture(scope="session")
+def make_run_range(make_run_sample: dict[str, Any]) -> dict[str, Any]:
+    """The sensors DAG (then alarms) once over `make run`'s sample and range, as `make run` runs it."""
     from wenulake.orchestrate import run_range
     from wenulake.settings import Settings
 
-    with shared_home("hourly", sample) as home:
-        reports = run_range(Settings(), "sensors", arrival_range(sample["manifest"]), hourly=True)
+    with shared_home("make-run-range", make_run_sample) as home:
+        reports = run_range(Settings(), "sensors", make_run_sample["interval"], hourly=False)
+    return {"home": home, "reports": reports}
+
+
+@pytest.fixture(scope="session")
+def hourly_run(make_run_sample: dict[str, Any]) -> dict[str, Any]:
+    """The sensors DAG (then alarms) once per hour of `make run`'s sample and range, as the schedule runs them:
+    compared with `make_run_range`, one run over the same hours."""
+    from wenulake.orchestrate import run_range
+    from wenulake.settings import Settings
+
+    with shared_home("hourly", make_run_sample) as home:
+        reports = run_range(Settings(), "sensors", make_run_sample["interval"], hourly=True)
     return {"home": home, "reports": reports}
 
 
@@ -167,10 +206,13 @@ def ran_home(
 
 @pytest.fixture
 def hourly_home(
-    hourly_run: dict[str, Any], tmp_path: Path, sample: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    hourly_run: dict[str, Any],
+    tmp_path: Path,
+    make_run_sample: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Path:
-    """This test's copy of `hourly_run`'s home, set as WENULAKE_HOME."""
-    return copy_of(hourly_run, tmp_path, sample, monkeypatch)
+    """This test's copy of `hourly_run`'s home (over `make run`'s sample), set as WENULAKE_HOME."""
+    return copy_of(hourly_run, tmp_path, make_run_sample, monkeypatch)
 
 
 @pytest.fixture
@@ -199,6 +241,7 @@ def spark() -> Iterator[Any]:
 FIXTURE_MARKERS = {
     "range_run": ("slow", "airflow", "spark"),
     "hourly_run": ("slow", "airflow", "spark"),
+    "make_run_range": ("slow", "airflow", "spark"),
     "reverse_hourly_run": ("slow", "airflow", "spark"),
     "first_silver": ("slow", "spark"),  # test_warehouse: bronze and silver of the first hours
     "spark": ("slow", "spark"),

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bench.alarm_quality import live_alarms, match, truth_episodes
+from tests.conftest import home_copy
 from tests.helpers import arrival_range, snapshot
 from wenulake.catalog.store import CatalogStore
 from wenulake.contracts.tables import FACT_ALARM, NOTIFICATION_OUTBOX
@@ -76,11 +77,14 @@ def episodes_of(settings: Settings) -> set[tuple[Any, ...]]:
     }
 
 
-def test_hour_by_hour_gives_the_same_alarms_as_one_run(hourly_home, range_run, sample, monkeypatch):
-    """Episodes spanning several hourly runs stay one alarm (opened in one run, closed in a later one), and the
-    hourly runs end with the non-retracted episodes and notifications of one run over the range (issue 17)."""
-    settings = Settings()  # after run_range(settings, "sensors", arrival_range(...), hourly=True)
-    assert_alarms_match_truth(settings, sample["dir"])
+def test_hour_by_hour_gives_the_same_alarms_as_one_run(
+    hourly_home, make_run_range, make_run_sample, tmp_path
+):
+    """On `make run`'s own landing and range: episodes spanning several hourly runs stay one alarm (opened in one
+    run, closed in a later one), and the hourly runs end with the non-retracted episodes and notifications of one
+    run over the range, as `make run` runs it (issue 17)."""
+    settings = Settings()  # after run_range(settings, "sensors", make run's range, hourly=True)
+    assert_alarms_match_truth(settings, make_run_sample["dir"])
     spanning = [a for a in live_alarms(settings) if a["opened_run"] != a["closed_run"]]
     assert spanning, "no episode spanned two hourly runs in the sample"
     sent = notifications(settings)
@@ -88,9 +92,8 @@ def test_hour_by_hour_gives_the_same_alarms_as_one_run(hourly_home, range_run, s
         len(sent) == len({(n["alarm_id"], n["transition"]) for n in sent}) == 2 * len(live_alarms(settings))
     )
     hourly = episodes_of(settings)
-    # the same landing in one run (the session's shared run over the range, read only)
-    monkeypatch.setenv("WENULAKE_HOME", str(range_run["home"]))
-    one_settings = Settings()
+    # the same landing in one run (a copy of the session's shared run over the range)
+    one_settings = Settings(home=home_copy(make_run_range, tmp_path / "one"))
     assert episodes_of(one_settings) == hourly
     assert sorted((n["alarm_id"], n["transition"]) for n in notifications(one_settings)) == sorted(
         (n["alarm_id"], n["transition"]) for n in sent

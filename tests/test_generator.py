@@ -114,3 +114,31 @@ def test_message_format_1_still_generates_and_decodes(tmp_path):
     assert {k: counts.get(k, 0) for k in ("records", *REASONS)} == {
         k: expected[k] for k in ("records", *REASONS)
     }
+
+
+def test_broken_pieces_run_together_count_as_one_record_as_the_parser_sees_them():
+    """A truncated record or noise followed, with no separator, by noise: no parser can tell where the first ends,
+    so the landing holds one malformed record for both. The manifest counted two (seen on `make run`'s own
+    landing: 22,563 records in the manifest, 22,562 in the ledger)."""
+    from datetime import UTC, datetime
+
+    from wenulake.contracts import Reason
+    from wenulake.devtools.generator import Piece, mark_absorbed
+    from wenulake.landing import split_records
+
+    at = datetime(2026, 4, 4, tzinfo=UTC)
+    valid = '{"message_id":"m1","device_id":"d1","payload":"QUJD"}'
+    truncated = '{"message_id":"m2","device_id":"d1","payload":"QU'
+    noise = "#@! firehose noise xyz0123"
+    cases = [
+        [truncated, noise, valid],  # the noise runs on in the truncated record
+        [noise, noise, noise, valid],  # noise after noise
+        [valid, noise, valid],  # after a whole record the noise is a record of its own
+        [truncated, valid, noise],  # the valid record starts a new piece: the noise after it is its own
+        ['{"message_id":"m3","received_at":"yesterday"}', noise],  # a whole (if malformed) JSON value before
+    ]
+    for texts in cases:
+        chunk = [Piece(t, at, reason=None if t == valid else Reason.MALFORMED_RECORD) for t in texts]
+        mark_absorbed(chunk)
+        seen = list(split_records("".join(texts)))
+        assert len(seen) == sum(not p.absorbed for p in chunk), texts

@@ -57,7 +57,7 @@ def test_one_run_accounts_for_every_generated_record(ran_home, range_run, sample
     assert all(gates["success"].to_pylist())
 
 
-def test_rerun_and_hour_by_hour_give_identical_tables(ran_home, hourly_run, sample, tmp_path):
+def test_a_rerun_gives_identical_tables(ran_home, sample):
     settings = Settings()
     interval = arrival_range(sample["manifest"])
     first = snapshots(settings)  # after one run over the range
@@ -66,11 +66,19 @@ def test_rerun_and_hour_by_hour_give_identical_tables(ran_home, hourly_run, samp
     assert snapshots(settings) == first, "rerun changed the tables"
     assert warehouse_snapshot(settings) == first_warehouse, "rerun changed the warehouse"
 
-    hourly = Settings(home=home_copy(hourly_run, tmp_path / "hourly"))  # the schedule's hour-by-hour runs
-    reports = hourly_run["reports"]
-    assert [r.dag_id for r in reports] == ["sensors", "alarms"] * len(sample["manifest"]["by_hour"])
-    assert snapshots(hourly) == first, "hour by hour differs from one run over the range"
-    assert warehouse_snapshot(hourly) == first_warehouse, "hour by hour differs in the warehouse"
+
+def test_make_runs_data_hour_by_hour_gives_the_tables_of_one_run(
+    make_run_range, hourly_run, make_run_sample, tmp_path
+):
+    """`make run`'s own landing and range, one run (as `make run` does) against one run per hour (the schedule)."""
+    one = Settings(home=home_copy(make_run_range, tmp_path / "one"))
+    hourly = Settings(home=home_copy(hourly_run, tmp_path / "hourly"))
+    hours = make_run_sample["interval"].split_hourly()
+    assert [r.dag_id for r in hourly_run["reports"]] == ["sensors", "alarms"] * len(hours)
+    assert all(r.ok for r in [*hourly_run["reports"], *make_run_range["reports"]])
+    assert accounting(hourly, make_run_sample["interval"]) == expected_accounting(make_run_sample["manifest"])
+    assert snapshots(hourly) == snapshots(one), "hour by hour differs from one run over the range"
+    assert warehouse_snapshot(hourly) == warehouse_snapshot(one), "hour by hour differs in the warehouse"
 
 
 def test_duplicates_resolve_the_same_whatever_order_the_hours_run_in(

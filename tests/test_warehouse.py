@@ -240,10 +240,12 @@ def test_an_unreachable_warehouse_is_caught_up_by_the_next_run(loaded, sample):
 READER = textwrap.dedent(
     """
     import json, sys, time
+    from pathlib import Path
     from wenulake.query import run_query
     from wenulake.settings import Settings
-    settings, deadline, seen, errors = Settings(), time.time() + float(sys.argv[1]), [], []
-    while time.time() < deadline:
+    # queries until the test says the loads are over (a file appears), at most argv[2] seconds
+    settings, stop, deadline, seen, errors = Settings(), Path(sys.argv[1]), time.time() + float(sys.argv[2]), [], []
+    while not stop.exists() and time.time() < deadline:
         try:
             rows = run_query(settings, "select count(*), count(distinct sensor_id) from fact_reading").rows
             seen.append(list(rows[0]))
@@ -254,11 +256,15 @@ READER = textwrap.dedent(
 )
 
 
-def test_analysts_query_from_another_process_while_loads_run(loaded, sample):
+def test_analysts_query_from_another_process_while_loads_run(loaded, sample, tmp_path):
     settings, _ = loaded
     committed = {warehouse_snapshot(settings)["fact_reading"].num_rows}
+    stop = tmp_path / "loads-done"
     reader = subprocess.Popen(
-        [sys.executable, "-c", READER, "40"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", READER, str(stop), "120"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     time.sleep(3)
     rest = rest_of(loaded, sample)
@@ -267,7 +273,8 @@ def test_analysts_query_from_another_process_while_loads_run(loaded, sample):
         run_gold(settings, rest, "second")
         committed.add(warehouse_snapshot(settings)["fact_reading"].num_rows)
     assert warehouse_snapshot(settings)["fact_reading"].num_rows == silver_rows(settings)
-    out, err = reader.communicate(timeout=120)
+    stop.touch()
+    out, err = reader.communicate(timeout=150)
     assert reader.returncode == 0, err[-2000:]
     result = json.loads(out)
     assert result["errors"] == []

@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 from wenulake.catalog.schema import CSV_COLUMNS
 from wenulake.contracts import Reason
 from wenulake.crypto import MESSAGE_FORMATS, encrypt
-from wenulake.landing import SENSORS_STREAM, hour_prefix
+from wenulake.landing import RECORD_START, SENSORS_STREAM, hour_prefix
 from wenulake.timeutil import EPOCH, HOUR, floor_hour, iso
 
 TIMEZONES = ("Europe/Madrid", "America/Santiago", "America/New_York", "Asia/Tokyo", "Australia/Sydney", "UTC")
@@ -126,6 +126,29 @@ class Piece:
     ts: datetime | None = None
     #: the stored readings this message must give if it wins: (sensor, raw value), nulls left out
     values: list[tuple[Sensor, float]] = field(default_factory=list)
+    #: landed right after a broken piece with no separator, and not starting a record: no parser can tell where
+    #: the broken piece ends, so the landing holds one malformed record for both (counted with the one before)
+    absorbed: bool = False
+
+
+def _broken(piece: Piece) -> bool:
+    """A malformed piece that is not one whole JSON value (truncated, or noise)."""
+    if piece.reason is not Reason.MALFORMED_RECORD:
+        return False
+    try:
+        json.loads(piece.text)
+    except ValueError:
+        return True
+    return False
+
+
+def mark_absorbed(chunk: list[Piece]) -> None:
+    """In a concatenated object (no separator), a piece that does not begin a record (`{"message_id"`) continues
+    the broken piece before it: set `absorbed` on it, so the manifest counts the records a parser can see."""
+    previous_broken = False
+    for piece in chunk:
+        piece.absorbed = previous_broken and not piece.text.startswith(RECORD_START)
+        previous_broken = piece.absorbed or _broken(piece)
 
 
 def _raw_value(channel: str, unit: str, when: datetime, dev: Device, rng: random.Random) -> float:
@@ -456,6 +479,8 @@ class Generator:
             for chunk_start in range(0, len(pieces), MAX_RECORDS_PER_OBJECT):
                 chunk = pieces[chunk_start : chunk_start + MAX_RECORDS_PER_OBJECT]
                 sep = "\n" if self.rng.random() < 0.5 else ""
+                if not sep:
+                    mark_absorbed(chunk)
                 body = (sep.join(p.text for p in chunk) + sep).encode()
                 gz = self.rng.random() < 0.6
                 self._put(landing, window, body, gz)
@@ -630,6 +655,8 @@ class Generator:
         by_hour[corrupt_hour]["objects"] += 1
         by_hour[corrupt_hour]["corrupt_objects"] += 1
         for piece in self.pieces:
+            if piece.absorbed:  # one malformed record with the broken piece before it
+                continue
             acc = by_hour[floor_hour(piece.received_at)]
             acc["records"] += 1
             if piece.reason is not None:
